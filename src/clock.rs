@@ -1,0 +1,71 @@
+//! The current time as HTTP and access-log strings, formatted once a second.
+//!
+//! Each worker owns a `Clock` and refreshes it once per event-loop turn, so
+//! a request costs no date formatting. The formatting itself is httpdate's.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Clock {
+    second: u64,
+    /// IMF-fixdate, e.g. `Sat, 21 Nov 2026 23:30:10 GMT`.
+    date: String,
+    /// Common Log Format time, e.g. `21/Nov/2026:23:30:10 +0000`.
+    clf: String,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        let mut clock = Clock { second: u64::MAX, date: String::new(), clf: String::new() };
+        clock.update(SystemTime::now());
+        clock
+    }
+
+    pub fn update(&mut self, now: SystemTime) {
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second == self.second {
+            return;
+        }
+        self.second = second;
+        self.date = httpdate::fmt_http_date(now);
+        self.clf = clf_from_imf(&self.date);
+    }
+
+    pub fn date(&self) -> &str {
+        &self.date
+    }
+
+    pub fn clf(&self) -> &str {
+        &self.clf
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+
+/// Rearranges httpdate's fixed-width `Www, DD Mon YYYY HH:MM:SS GMT` into
+/// `DD/Mon/YYYY:HH:MM:SS +0000`, so no calendar arithmetic is written here.
+fn clf_from_imf(imf: &str) -> String {
+    match (imf.get(5..7), imf.get(8..11), imf.get(12..16), imf.get(17..25)) {
+        (Some(day), Some(month), Some(year), Some(time)) => format!("{day}/{month}/{year}:{time} +0000"),
+        _ => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_both_styles() {
+        let mut clock = Clock::new();
+        clock.update(UNIX_EPOCH + Duration::from_secs(1_795_303_810));
+        assert_eq!(clock.date(), "Sat, 21 Nov 2026 23:30:10 GMT");
+        assert_eq!(clock.clf(), "21/Nov/2026:23:30:10 +0000");
+        clock.update(UNIX_EPOCH + Duration::from_secs(0));
+        assert_eq!(clock.clf(), "01/Jan/1970:00:00:00 +0000");
+    }
+}

@@ -1,0 +1,92 @@
+//! Every setting and every limit of a server, in one place.
+//!
+//! `Config` is plain data: the command line (`main.rs`) fills it in, tests
+//! build it by hand, and the rest of the crate only reads it. Each limit says
+//! why it has the value it has. Checking the root directory and binding the
+//! socket happen in `Server::bind`, not here.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Upper bound on request header fields, fixed at compile time because the
+/// parser's header array lives on the stack. `Config::max_headers` may lower it.
+pub const MAX_HEADERS: usize = 100;
+
+/// How a server behaves and what it will put up with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory whose files are served.
+    pub root: PathBuf,
+    /// Address and port to listen on; port 0 picks a free port (tests use it).
+    pub addr: SocketAddr,
+    /// Number of worker threads, each with its own event loop. Fixed for the
+    /// life of the server: no thread is ever started per connection.
+    pub threads: usize,
+    /// Serve files reached through symlinks that lead outside `root`.
+    pub follow_symlinks: bool,
+    /// Serve names that start with a dot (`.git`, `.env`). Off by default
+    /// because such files are usually private by accident, not by design.
+    pub dotfiles: bool,
+    /// `Cache-Control` sent with file responses. `no-cache` lets browsers
+    /// keep a copy but revalidate it (cheap with ETag / Last-Modified).
+    pub cache_control: String,
+
+    /// Largest request head (request line + header fields) accepted. Past it
+    /// the answer is 431 (or 414 when the request line alone is too long).
+    /// 16 KiB is above what browsers send with large cookies; nginx allows 8 KiB
+    /// per line by default.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request (at most [`MAX_HEADERS`]).
+    pub max_headers: usize,
+    /// Largest request body that is read and thrown away so the connection
+    /// can be kept; larger bodies get 413 and a close. Nothing here accepts
+    /// uploads, so this only needs to cover small stray bodies.
+    pub max_body_bytes: u64,
+    /// Most connections open at once across all workers. Past it new
+    /// connections are closed at once instead of queueing without bound.
+    pub max_connections: usize,
+
+    /// Time allowed to receive a whole request head once it has started
+    /// (slowloris defence). Expiry answers 408 and closes.
+    pub head_timeout: Duration,
+    /// Time a connection may sit between requests (keep-alive), or before its
+    /// first byte. Expiry closes quietly, as browsers expect.
+    pub idle_timeout: Duration,
+    /// Time a response may make no progress because the client does not read.
+    pub send_timeout: Duration,
+    /// How long in-flight responses may keep running after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// After answering with "close" while the client may still be sending,
+    /// how long to read and discard its data so the answer is not lost to a
+    /// TCP reset (the "lingering close" of nginx and Apache).
+    pub linger_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for serving `root` on 127.0.0.1:8080.
+    pub fn new(root: impl Into<PathBuf>) -> Config {
+        Config {
+            root: root.into(),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            threads: default_threads(),
+            follow_symlinks: false,
+            dotfiles: false,
+            cache_control: "no-cache".to_string(),
+            max_head_bytes: 16 * 1024,
+            max_headers: MAX_HEADERS,
+            max_body_bytes: 64 * 1024,
+            max_connections: 20_000,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            linger_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One worker per core: a worker never blocks, so more would only contend.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,524 @@
+//! One client connection: a state machine over a non-blocking socket.
+//!
+//! ```text
+//!  Reading ──complete head──▶ Writing ──sent, keep-alive──▶ Reading
+//!     │ bad head / timeout        │ sent, close
+//!     └──────▶ Writing ───────────┴──────▶ Lingering ──EOF / timeout──▶ Closed
+//! ```
+//!
+//! The worker calls [`Connection::drive`] when the socket is ready; it does
+//! as much reading, answering and writing as the socket allows, then returns
+//! without ever blocking. Routing is left to `handlers`, serialisation to
+//! `http::response`; this module owns only the socket, the buffers, the
+//! framing of one request after another, timeouts and the access log.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::handlers::{self, Site};
+use crate::http::request::{self, BodyLength, Method, Request, RequestError, Version};
+use crate::http::response::{Body, Chunk, Response};
+
+/// Bytes asked of the socket per read. Requests are rarely larger, and the
+/// buffer grows (up to `Config::max_head_bytes`) when one is.
+const READ_CHUNK: usize = 4096;
+/// Output buffer capacity kept between responses; a larger one (after a big
+/// in-memory body) is released so idle connections stay small.
+const KEEP_OUT_CAPACITY: usize = 16 * 1024;
+/// Most bytes handed to one `sendfile` call.
+const MAX_SENDFILE: usize = 1 << 20;
+/// Bytes or requests one connection may process per turn before yielding to
+/// the others in its worker, so a fast client cannot starve them.
+const TURN_BYTES: u64 = 4 << 20;
+const TURN_REQUESTS: u32 = 64;
+/// Bytes read and thrown away while lingering, at most.
+const MAX_LINGER_BYTES: usize = 256 * 1024;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for (the rest of) a request head, or for a request body to
+    /// be skipped. Bytes received so far are in `input`.
+    Reading,
+    /// Sending a response: `out[out_pos..]`, then `chunks` from `file`.
+    Writing,
+    /// The last response said `Connection: close` and our side is shut:
+    /// read and discard until the client closes, so it is not sent a reset
+    /// before it has read the answer.
+    Lingering,
+    /// Finished; the worker drops it, which closes the socket.
+    Closed,
+}
+
+/// Why [`Connection::drive`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// The socket would block; wait for its next readiness event.
+    Wait,
+    /// Used up its turn with work left; drive again soon.
+    Yield,
+    /// Closed; drop it.
+    Closed,
+}
+
+/// What the worker shares with its connections while driving them.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub site: &'a Site,
+    pub clock: &'a Clock,
+    pub now: Instant,
+    /// The server is shutting down: finish the current response, take no more.
+    pub draining: bool,
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: State,
+    /// Received bytes not yet consumed (a partial head, pipelined requests).
+    input: Vec<u8>,
+    /// Request body bytes still to skip before the next request starts.
+    discard: u64,
+    /// The socket may have more to read (edge-triggered: set by a readable
+    /// event, cleared by a short read or `WouldBlock`).
+    readable: bool,
+    /// Part of a request head has arrived (the head timer is running).
+    head_started: bool,
+    /// The client has shut its sending side.
+    peer_eof: bool,
+    /// Response head (and small body) to send, from `out_pos`.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// File body being sent, and the pieces of it still to go.
+    file: Option<File>,
+    chunks: VecDeque<Chunk>,
+    /// Whether to read another request after the current response.
+    keep_alive: bool,
+    /// Requests answered so far.
+    served: u32,
+    /// When the current wait (head, idle, send progress, linger) expires.
+    deadline: Instant,
+    lingered: usize,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, peer: SocketAddr, config: &Config, now: Instant) -> Connection {
+        Connection {
+            stream,
+            peer,
+            state: State::Reading,
+            input: Vec::new(),
+            discard: 0,
+            readable: false,
+            head_started: false,
+            peer_eof: false,
+            out: Vec::new(),
+            out_pos: 0,
+            file: None,
+            chunks: VecDeque::new(),
+            keep_alive: true,
+            served: 0,
+            deadline: now + config.idle_timeout,
+            lingered: 0,
+        }
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Records a readiness event; call `drive` afterwards.
+    pub fn mark_readable(&mut self) {
+        self.readable = true;
+    }
+
+    /// Does all the work the socket allows right now.
+    pub fn drive(&mut self, cx: &Context) -> Turn {
+        let mut budget_bytes = TURN_BYTES;
+        let mut budget_requests = TURN_REQUESTS;
+        loop {
+            match self.state {
+                State::Reading => {
+                    if cx.draining && self.discard == 0 && !self.has_complete_head(cx) {
+                        self.state = State::Closed;
+                        continue;
+                    }
+                    if budget_requests == 0 {
+                        return Turn::Yield;
+                    }
+                    if self.answer_buffered(cx) {
+                        budget_requests -= 1;
+                        continue;
+                    }
+                    if self.peer_eof {
+                        self.state = State::Closed;
+                        continue;
+                    }
+                    if !self.readable {
+                        return Turn::Wait;
+                    }
+                    if let Err(e) = self.fill(cx.config) {
+                        log::debug!("{}: read failed: {e}", self.peer);
+                        self.state = State::Closed;
+                    }
+                }
+                State::Writing => match self.flush(cx, &mut budget_bytes) {
+                    Ok(true) => self.finish_response(cx),
+                    Ok(false) if budget_bytes == 0 => return Turn::Yield,
+                    Ok(false) => return Turn::Wait,
+                    Err(e) => {
+                        log::debug!("{}: write failed: {e}", self.peer);
+                        self.state = State::Closed;
+                    }
+                },
+                State::Lingering => return self.linger(),
+                State::Closed => return Turn::Closed,
+            }
+        }
+    }
+
+    /// Acts on an expired deadline; returns whether the connection is closed.
+    pub fn expire(&mut self, cx: &Context) -> Turn {
+        if cx.now < self.deadline {
+            return Turn::Wait;
+        }
+        match self.state {
+            State::Reading if !self.input.is_empty() || self.discard > 0 => {
+                log::info!("{}: request head not received in time", self.peer);
+                self.queue_error(408, cx);
+                self.drive(cx)
+            }
+            // Idle keep-alive, a silent new connection, a stalled reader, or
+            // a client that will not close: drop without a word.
+            _ => {
+                if self.state == State::Writing {
+                    log::info!("{}: client stopped reading; dropping response", self.peer);
+                }
+                self.state = State::Closed;
+                Turn::Closed
+            }
+        }
+    }
+
+    /// Called once when the server starts draining.
+    pub fn begin_shutdown(&mut self, cx: &Context) -> Turn {
+        self.keep_alive = false;
+        self.drive(cx)
+    }
+
+    fn has_complete_head(&self, cx: &Context) -> bool {
+        !self.input.is_empty() && matches!(request::parse(&self.input, cx.config.max_headers), Ok(Some(_)))
+    }
+
+    /// Reads what the socket has, up to the head limit.
+    fn fill(&mut self, config: &Config) -> io::Result<()> {
+        let limit = config.max_head_bytes + READ_CHUNK;
+        let start = self.input.len();
+        let want = READ_CHUNK.min(limit.saturating_sub(start));
+        if want == 0 {
+            return Ok(()); // answer_buffered reports the oversized head
+        }
+        self.input.resize(start + want, 0);
+        let result = self.stream.read(&mut self.input[start..]);
+        let got = *result.as_ref().unwrap_or(&0);
+        self.input.truncate(start + got);
+        match result {
+            Ok(0) => self.peer_eof = true,
+            // A short read means the socket is drained (epoll(7)).
+            Ok(n) => self.readable = n == want,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Skips body bytes, then answers one buffered request if its head is
+    /// complete. Returns whether a response was queued.
+    fn answer_buffered(&mut self, cx: &Context) -> bool {
+        if self.discard > 0 {
+            let n = self.discard.min(self.input.len() as u64) as usize;
+            self.input.drain(..n);
+            self.discard -= n as u64;
+            if self.discard > 0 {
+                return false;
+            }
+        }
+        if self.input.is_empty() {
+            return false;
+        }
+        let answer = match request::parse(&self.input, cx.config.max_headers) {
+            Ok(Some(request)) => answer(&request, self.peer, cx),
+            Ok(None) if self.input.len() >= cx.config.max_head_bytes => {
+                let error =
+                    if self.input.contains(&b'\n') { RequestError::HeadTooLarge } else { RequestError::TargetTooLong };
+                Answer::refuse(error, self.peer, cx)
+            }
+            Ok(None) => {
+                if !self.head_started {
+                    // The head has begun: it now has head_timeout to finish.
+                    self.head_started = true;
+                    self.deadline = cx.now + cx.config.head_timeout;
+                }
+                return false;
+            }
+            Err(error) => Answer::refuse(error, self.peer, cx),
+        };
+        self.input.drain(..answer.consumed.min(self.input.len()));
+        self.head_started = false;
+        self.discard = answer.discard;
+        self.queue(answer.response, answer.head_only, answer.keep_alive, answer.http10, cx);
+        true
+    }
+
+    fn queue_error(&mut self, status: u16, cx: &Context) {
+        log_access(self.peer, None, status, 0, cx);
+        self.input.clear();
+        self.discard = 0;
+        self.queue(Response::error(status), false, false, false, cx);
+    }
+
+    /// Serialises `response` into the output buffer and switches to Writing.
+    fn queue(&mut self, response: Response, head_only: bool, keep_alive: bool, http10: bool, cx: &Context) {
+        self.keep_alive = keep_alive && !cx.draining;
+        self.out.clear();
+        self.out_pos = 0;
+        response.write_head(&mut self.out, cx.clock.date(), self.keep_alive, http10);
+        if !head_only {
+            match response.body {
+                Body::Empty => {}
+                Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+                Body::File { file, chunks } => {
+                    self.file = Some(file);
+                    self.chunks = chunks.into();
+                }
+            }
+        }
+        self.deadline = cx.now + cx.config.send_timeout;
+        self.state = State::Writing;
+    }
+
+    /// Sends pending output. `Ok(true)` when the response is fully sent.
+    fn flush(&mut self, cx: &Context, budget: &mut u64) -> io::Result<bool> {
+        let fd = self.stream.as_raw_fd();
+        loop {
+            if *budget == 0 {
+                return Ok(false);
+            }
+            if self.out_pos < self.out.len() {
+                let more = !self.chunks.is_empty();
+                match send(fd, &self.out[self.out_pos..], more) {
+                    Ok(n) => {
+                        self.out_pos += n;
+                        *budget = budget.saturating_sub(n as u64);
+                        self.deadline = cx.now + cx.config.send_timeout;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            match self.chunks.front_mut() {
+                None => return Ok(true),
+                Some(Chunk::Bytes(bytes)) => {
+                    self.out.clear();
+                    self.out.append(bytes);
+                    self.out_pos = 0;
+                    self.chunks.pop_front();
+                }
+                Some(Chunk::Range { len: 0, .. }) => {
+                    self.chunks.pop_front();
+                }
+                Some(Chunk::Range { offset, len }) => {
+                    // OK because a Range chunk only comes with Body::File.
+                    let file = self.file.as_ref().expect("file body has a file");
+                    let count = (*len).min(MAX_SENDFILE as u64) as usize;
+                    match sendfile(fd, file.as_raw_fd(), offset, count) {
+                        Ok(0) => {
+                            // The file shrank under us: the promised length
+                            // cannot be kept, so the connection must end.
+                            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file truncated while sending"));
+                        }
+                        Ok(n) => {
+                            *len -= n as u64;
+                            *budget = budget.saturating_sub(n as u64);
+                            self.deadline = cx.now + cx.config.send_timeout;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a response is fully sent: next request, or close.
+    fn finish_response(&mut self, cx: &Context) {
+        self.served += 1;
+        self.file = None;
+        self.chunks.clear();
+        if self.out.capacity() > KEEP_OUT_CAPACITY {
+            self.out = Vec::new();
+        }
+        if self.keep_alive && !cx.draining {
+            self.state = State::Reading;
+            // A body still to skip is part of the request: it gets the head
+            // timeout, not the idle one, and is not extended by trickling.
+            let wait = if self.discard > 0 { cx.config.head_timeout } else { cx.config.idle_timeout };
+            self.deadline = cx.now + wait;
+        } else if self.peer_eof {
+            self.state = State::Closed;
+        } else {
+            // Shut our side so the client sees the end, then linger.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            self.input = Vec::new();
+            self.state = State::Lingering;
+            self.deadline = cx.now + cx.config.linger_timeout;
+        }
+    }
+
+    fn linger(&mut self) -> Turn {
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut scratch) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.lingered += n;
+                    if self.lingered > MAX_LINGER_BYTES {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.state = State::Closed;
+        Turn::Closed
+    }
+}
+
+/// A response decided for one request, with how to frame what follows.
+struct Answer {
+    response: Response,
+    head_only: bool,
+    keep_alive: bool,
+    http10: bool,
+    /// Head bytes to drop from the input.
+    consumed: usize,
+    /// Body bytes to skip after the head.
+    discard: u64,
+}
+
+impl Answer {
+    /// The answer to a head that could not be accepted: an error and close.
+    fn refuse(error: RequestError, peer: SocketAddr, cx: &Context) -> Answer {
+        log::info!("{peer}: {error}");
+        log_access(peer, None, error.status(), 0, cx);
+        Answer {
+            response: Response::error(error.status()),
+            head_only: false,
+            keep_alive: false,
+            http10: false,
+            consumed: usize::MAX,
+            discard: 0,
+        }
+    }
+}
+
+/// Routes a parsed request and decides how the connection continues.
+fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
+    let mut keep_alive = request.keep_alive;
+    let mut discard = 0;
+    match request.body {
+        BodyLength::None => {}
+        BodyLength::Length(n) if n > cx.config.max_body_bytes => {
+            return Answer::refuse(RequestError::BodyTooLarge, peer, cx);
+        }
+        // A client waiting for "100 Continue" may never send the body, so
+        // its length cannot be trusted to find the next request: close.
+        BodyLength::Length(_) if request.header("expect").is_some() => keep_alive = false,
+        BodyLength::Length(n) => discard = n,
+        BodyLength::Chunked => keep_alive = false,
+    }
+    let response = match catch_unwind(AssertUnwindSafe(|| handlers::route(request, cx.site))) {
+        Ok(response) => response,
+        Err(_) => {
+            log::warn!("{peer}: handler panicked on {} {}", request.method_str, request.target);
+            keep_alive = false;
+            Response::error(500)
+        }
+    };
+    keep_alive &= !response.close;
+    let head_only = request.method == Method::Head;
+    let sent = if head_only { 0 } else { response.body.len() };
+    log_access(peer, Some(request), response.status, sent, cx);
+    Answer {
+        response,
+        head_only,
+        keep_alive,
+        http10: request.version == Version::Http10,
+        consumed: request.head_len,
+        discard,
+    }
+}
+
+/// One Common Log Format line on target `access`.
+fn log_access(peer: SocketAddr, request: Option<&Request>, status: u16, bytes: u64, cx: &Context) {
+    if !log::log_enabled!(target: "access", log::Level::Info) {
+        return;
+    }
+    let bytes = if bytes == 0 { "-".to_string() } else { bytes.to_string() };
+    match request {
+        Some(r) => log::info!(
+            target: "access",
+            "{} - - [{}] \"{} {} {}\" {status} {bytes}",
+            peer.ip(),
+            cx.clock.clf(),
+            r.method_str,
+            r.target,
+            r.version.as_str()
+        ),
+        None => log::info!(target: "access", "{} - - [{}] \"-\" {status} {bytes}", peer.ip(), cx.clock.clf()),
+    }
+}
+
+/// `send(2)` with `MSG_MORE` when a file body follows, so the head and the
+/// first file bytes leave in one segment despite `TCP_NODELAY`.
+fn send(fd: i32, bytes: &[u8], more: bool) -> io::Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    // SAFETY: `bytes` is a valid slice for the duration of the call.
+    let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `sendfile(2)` from `file_fd` at `*offset`, advancing it.
+fn sendfile(socket_fd: i32, file_fd: i32, offset: &mut u64, count: usize) -> io::Result<usize> {
+    let mut off = *offset as libc::off_t;
+    // SAFETY: both descriptors are open for the call; `off` is a valid pointer.
+    let n = unsafe { libc::sendfile(socket_fd, file_fd, &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off as u64;
+    Ok(n as usize)
+}

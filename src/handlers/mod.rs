@@ -1,0 +1,50 @@
+//! Routing: which handler answers a request.
+//!
+//! `route` is the only entry point the connection uses. Handlers take a
+//! parsed [`Request`] and the [`Site`] and return a [`Response`] value; they
+//! do file system work (stat, open) but never socket I/O.
+
+mod files;
+mod hello;
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::http::request::{Method, Request};
+use crate::http::response::Response;
+
+/// What handlers need to know about the served site, prepared once at start.
+#[derive(Debug)]
+pub struct Site {
+    /// The root directory, canonical (symlinks resolved), so that
+    /// `safe_path::confine` can compare real paths with it.
+    pub root: PathBuf,
+    pub follow_symlinks: bool,
+    pub dotfiles: bool,
+    pub cache_control: String,
+}
+
+impl Site {
+    pub fn new(canonical_root: PathBuf, config: &Config) -> Site {
+        Site {
+            root: canonical_root,
+            follow_symlinks: config.follow_symlinks,
+            dotfiles: config.dotfiles,
+            cache_control: config.cache_control.clone(),
+        }
+    }
+}
+
+/// The methods every resource supports, for `Allow`.
+const ALLOWED_METHODS: &str = "GET, HEAD";
+
+/// Chooses the handler for `request`.
+pub fn route(request: &Request, site: &Site) -> Response {
+    if request.method == Method::Other {
+        return Response::error(405).header("Allow", ALLOWED_METHODS);
+    }
+    match request.path() {
+        hello::PATH => hello::hello(),
+        _ => files::serve(request, site),
+    }
+}

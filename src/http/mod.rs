@@ -1,0 +1,4 @@
+//! The HTTP/1.1 message layer: requests in, responses out. No sockets, no files.
+
+pub mod request;
+pub mod response;

@@ -1,0 +1,354 @@
+//! Turning the bytes of a request head into a [`Request`], or into the
+//! [`RequestError`] that says which status to answer with.
+//!
+//! httparse does the tokenising; this module adds the HTTP/1.1 framing rules
+//! it leaves to the caller (RFC 9112 §6.3 message length, `Host`, connection
+//! persistence). It never reads from a socket and never looks at files.
+
+use crate::config::MAX_HEADERS;
+
+/// Request methods rawserve tells apart; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Other,
+}
+
+/// The protocol version of a request (httparse accepts only 1.0 and 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// How the request body (if any) is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// No body: the next request starts right after the head.
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: its end cannot be found without decoding,
+    /// so the connection is answered and closed.
+    Chunked,
+}
+
+/// A parsed request head, borrowing from the connection's read buffer.
+#[derive(Debug)]
+pub struct Request<'b> {
+    pub method: Method,
+    /// The method as sent, for the access log.
+    pub method_str: &'b str,
+    /// The request target as sent (origin-form after stripping any
+    /// absolute-form scheme and authority).
+    pub target: &'b str,
+    pub version: Version,
+    /// Header fields in the order received.
+    pub headers: Vec<(&'b str, &'b [u8])>,
+    /// Bytes of the head, including the final blank line.
+    pub head_len: usize,
+    pub body: BodyLength,
+    /// Whether the client allows the connection to stay open afterwards.
+    pub keep_alive: bool,
+}
+
+impl<'b> Request<'b> {
+    /// The first value of header `name` (case-insensitive) as text; `None`
+    /// when absent or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&'b str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+
+    /// The target's path, without query string.
+    pub fn path(&self) -> &'b str {
+        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+    }
+
+    /// The target's query string including its `?`, or "".
+    pub fn query(&self) -> &'b str {
+        self.target.find('?').map_or("", |i| &self.target[i..])
+    }
+}
+
+/// Why a request head could not be accepted. Each variant is raised at one
+/// place in [`parse`] (or by the connection for the size limits) and maps to
+/// one status in [`RequestError::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not HTTP/1.x syntax (httparse's reason).
+    Malformed(&'static str),
+    /// A version other than HTTP/1.0 or HTTP/1.1.
+    Version,
+    /// More header fields than `Config::max_headers`.
+    TooManyHeaders,
+    /// The head grew past `Config::max_head_bytes` before it ended.
+    HeadTooLarge,
+    /// The request line alone is longer than `Config::max_head_bytes`.
+    TargetTooLong,
+    /// HTTP/1.1 without `Host`, or several `Host` fields.
+    Host,
+    /// A `Content-Length` that is not a number, or several that disagree.
+    ContentLength,
+    /// `Transfer-Encoding` that is not exactly `chunked`, or sent together
+    /// with `Content-Length` (a request smuggling vector, RFC 9112 §6.1).
+    TransferEncoding,
+    /// A body larger than `Config::max_body_bytes`.
+    BodyTooLarge,
+}
+
+impl RequestError {
+    pub fn status(self) -> u16 {
+        match self {
+            RequestError::Malformed(_)
+            | RequestError::Host
+            | RequestError::ContentLength
+            | RequestError::TransferEncoding => 400,
+            RequestError::Version => 505,
+            RequestError::TooManyHeaders | RequestError::HeadTooLarge => 431,
+            RequestError::TargetTooLong => 414,
+            RequestError::BodyTooLarge => 413,
+        }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Malformed(why) => write!(f, "malformed request: {why}"),
+            RequestError::Version => f.write_str("unsupported HTTP version"),
+            RequestError::TooManyHeaders => f.write_str("too many header fields"),
+            RequestError::HeadTooLarge => f.write_str("request head too large"),
+            RequestError::TargetTooLong => f.write_str("request target too long"),
+            RequestError::Host => f.write_str("missing or repeated Host header"),
+            RequestError::ContentLength => f.write_str("invalid Content-Length"),
+            RequestError::TransferEncoding => f.write_str("invalid Transfer-Encoding"),
+            RequestError::BodyTooLarge => f.write_str("request body too large"),
+        }
+    }
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `Ok(None)` means the head is not complete yet: wait for more bytes.
+pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, RequestError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let limit = max_headers.min(MAX_HEADERS);
+    let mut parsed = httparse::Request::new(&mut slots[..limit]);
+    let head_len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
+        Err(httparse::Error::Version) => return Err(RequestError::Version),
+        Err(e) => return Err(RequestError::Malformed(describe(e))),
+    };
+    // OK because httparse fills all three on Complete.
+    let method_str = parsed.method.expect("complete request has a method");
+    let raw_target = parsed.path.expect("complete request has a target");
+    let version = match parsed.version.expect("complete request has a version") {
+        0 => Version::Http10,
+        _ => Version::Http11,
+    };
+    let method = match method_str {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        _ => Method::Other,
+    };
+    let headers: Vec<(&str, &[u8])> = parsed.headers.iter().map(|h| (h.name, h.value)).collect();
+
+    let mut hosts = 0;
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    let mut chunked = false;
+    let mut connection_close = false;
+    let mut connection_keep_alive = false;
+    for &(name, value) in &headers {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n = parse_content_length(value).ok_or(RequestError::ContentLength)?;
+            if content_length.is_some_and(|m| m != n) {
+                return Err(RequestError::ContentLength);
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only a single, final `chunked` is meaningful to us; anything
+            // else (gzip, chains, repeats) is refused rather than guessed at.
+            if transfer_encoding || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(RequestError::TransferEncoding);
+            }
+            transfer_encoding = true;
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                connection_close |= token.eq_ignore_ascii_case(b"close");
+                connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
+        return Err(RequestError::Host);
+    }
+    if chunked && content_length.is_some() {
+        return Err(RequestError::TransferEncoding);
+    }
+    if chunked && version == Version::Http10 {
+        return Err(RequestError::TransferEncoding);
+    }
+    let body = match (chunked, content_length) {
+        (true, _) => BodyLength::Chunked,
+        (false, Some(0) | None) => BodyLength::None,
+        (false, Some(n)) => BodyLength::Length(n),
+    };
+    let keep_alive = match version {
+        Version::Http11 => !connection_close,
+        Version::Http10 => connection_keep_alive && !connection_close,
+    };
+    Ok(Some(Request {
+        method,
+        method_str,
+        target: origin_form(raw_target),
+        version,
+        headers,
+        head_len,
+        body,
+        keep_alive,
+    }))
+}
+
+/// Reduces an absolute-form target (`http://host/path`, which servers must
+/// accept, RFC 9112 §3.2.2) to its path and query.
+fn origin_form(target: &str) -> &str {
+    for scheme in ["http://", "https://"] {
+        if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &target[scheme.len()..];
+            return rest.find('/').map_or("/", |i| &rest[i..]);
+        }
+    }
+    target
+}
+
+fn describe(error: httparse::Error) -> &'static str {
+    match error {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid token",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "invalid version",
+    }
+}
+
+/// `Content-Length = 1*DIGIT`; no sign, no spaces inside, no overflow.
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> Request<'_> {
+        parse(raw.as_bytes(), MAX_HEADERS).unwrap().unwrap()
+    }
+    fn err(raw: &str) -> RequestError {
+        parse(raw.as_bytes(), MAX_HEADERS).unwrap_err()
+    }
+    fn partial(raw: &str) -> bool {
+        matches!(parse(raw.as_bytes(), MAX_HEADERS), Ok(None))
+    }
+
+    #[test]
+    fn complete_requests() {
+        let r = ok("GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!((r.method, r.target, r.path(), r.query()), (Method::Get, "/a?b=c", "/a", "?b=c"));
+        assert!(r.keep_alive);
+        assert_eq!(r.body, BodyLength::None);
+        assert_eq!(ok("HEAD / HTTP/1.0\r\n\r\n").method, Method::Head);
+        assert_eq!(ok("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").method, Method::Other);
+        assert_eq!(ok("GET http://example.com/x?y HTTP/1.1\r\nHost: x\r\n\r\n").target, "/x?y");
+        assert_eq!(ok("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n").target, "/");
+    }
+
+    #[test]
+    fn persistence() {
+        assert!(!ok("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!ok("GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n\r\n").keep_alive);
+        assert!(!ok("GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn partial_heads() {
+        assert!(partial(""));
+        assert!(partial("G"));
+        assert!(partial("GET / HTTP/1.1\r\n"));
+        assert!(partial("GET / HTTP/1.1\r\nHost: x\r\n"));
+    }
+
+    #[test]
+    fn framing() {
+        assert_eq!(ok("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").body, BodyLength::Length(5));
+        assert_eq!(
+            ok("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").body,
+            BodyLength::Length(5)
+        );
+        assert_eq!(ok("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").body, BodyLength::Chunked);
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            RequestError::ContentLength
+        );
+        assert_eq!(err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"), RequestError::ContentLength);
+        assert_eq!(err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n"), RequestError::ContentLength);
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+            RequestError::ContentLength
+        );
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            RequestError::TransferEncoding
+        );
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            RequestError::TransferEncoding
+        );
+        assert_eq!(
+            err("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            RequestError::TransferEncoding
+        );
+    }
+
+    #[test]
+    fn bad_heads() {
+        assert_eq!(err("GET / HTTP/1.1\r\n\r\n"), RequestError::Host);
+        assert_eq!(err("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), RequestError::Host);
+        assert_eq!(err("GET / HTTP/2.0\r\n\r\n"), RequestError::Version);
+        assert!(matches!(err("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n"), RequestError::Malformed(_)));
+        assert!(matches!(err("GET /\0 HTTP/1.1\r\n\r\n"), RequestError::Malformed(_)));
+        assert!(matches!(
+            parse(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", MAX_HEADERS),
+            Err(RequestError::Malformed(_))
+        ));
+        let many: String = (0..MAX_HEADERS + 1).map(|i| format!("X-{i}: y\r\n")).collect();
+        assert_eq!(err(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")), RequestError::TooManyHeaders);
+    }
+}

@@ -1,0 +1,67 @@
+//! rawserve: a small, fast, correct HTTP/1.1 static file server on raw TCP.
+//!
+//! It serves a directory and a hello-world handler (`GET /hello`) to
+//! browsers, `curl` and any HTTP/1.x client.
+//!
+//! # Shape
+//!
+//! A fixed pool of worker threads ([`Config::threads`]) each runs its own
+//! event loop (epoll through `mio`) over non-blocking sockets, accepting
+//! from one shared listener. A connection is a state machine (read a head,
+//! answer, write, repeat or close), so an idle, slow or hostile client only
+//! occupies a slot in a poll set, never a thread. Bytes flow one way:
+//! bytes in → [`http::request::Request`] → `handlers::route` →
+//! [`http::response::Response`] → bytes out, with file bodies sent by
+//! `sendfile`.
+//!
+//! # Use
+//!
+//! ```no_run
+//! let mut config = rawserve::Config::new("public");
+//! config.addr = "127.0.0.1:0".parse().unwrap();
+//! let server = rawserve::Server::bind(config).expect("server starts");
+//! println!("serving on http://{}", server.local_addr());
+//! server.shutdown_handle().shutdown(); // graceful: finish in-flight responses
+//! server.wait();
+//! ```
+//!
+//! # Modules
+//!
+//! - [`config`]: every setting and limit.
+//! - `server`: bind, start workers, shut down. `worker`: one event loop.
+//! - `connection`: the per-connection state machine.
+//! - [`http`]: request parsing and response serialisation.
+//! - `handlers`: routing, hello, static files.
+//! - [`safe_path`]: request path → file path, never outside the root.
+
+mod clock;
+pub mod config;
+mod connection;
+mod handlers;
+pub mod http;
+pub mod safe_path;
+mod server;
+mod worker;
+
+pub use config::Config;
+pub use server::{Server, ShutdownHandle, StartError};
+
+/// Raises this process's soft limit on open files to its hard limit, as
+/// nginx's `worker_rlimit_nofile` and Go's runtime do: the default soft
+/// limit (often 1024) is far below the connections a server should hold.
+/// Returns the new soft limit.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a valid rlimit for the kernel to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above; raising the soft limit up to the hard one is allowed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}

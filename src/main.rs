@@ -1,0 +1,113 @@
+//! The `rawserve` command: parse the command line, start the server, stop
+//! it on SIGINT/SIGTERM, and turn start-up failures into one line and exit
+//! code 1.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use rawserve::{Config, Server};
+
+/// A small, fast, correct HTTP/1.1 static file server.
+///
+/// Serves ROOT (and a hello-world page at /hello) until SIGINT or SIGTERM;
+/// the access log goes to stderr (RUST_LOG=warn silences it).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Directory to serve
+    #[arg(default_value = "public")]
+    root: PathBuf,
+    /// Port to listen on (0 picks a free one)
+    #[arg(short, long, default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on, IPv4 or IPv6 (0.0.0.0 or :: for all interfaces)
+    #[arg(short, long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Worker threads [default: number of cores]
+    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
+    /// Serve files whose symlinks lead outside ROOT
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Serve files and folders whose names start with a dot
+    #[arg(long)]
+    dotfiles: bool,
+    /// Cache-Control value for files
+    #[arg(long, value_name = "VALUE", default_value = "no-cache")]
+    cache_control: String,
+    /// Seconds in-flight responses may take to finish after SIGINT/SIGTERM
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    shutdown_grace: f64,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_target(true).init();
+    let args = Args::parse();
+
+    let mut config = Config::new(&args.root);
+    config.addr = SocketAddr::new(args.bind, args.port);
+    if let Some(threads) = args.threads {
+        config.threads = threads.into();
+    }
+    config.follow_symlinks = args.follow_symlinks;
+    config.dotfiles = args.dotfiles;
+    config.cache_control = args.cache_control;
+    config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace.max(0.0));
+    match rawserve::raise_fd_limit() {
+        Ok(limit) => config.max_connections = config.max_connections.min(limit.saturating_sub(64).max(16) as usize),
+        Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
+
+    let signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
+    };
+    let threads = config.threads;
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => return fail(&e.to_string()),
+    };
+    log::info!(
+        "serving {} on http://{} with {threads} worker threads (Ctrl-C to stop)",
+        args.root.display(),
+        url_authority(server.local_addr())
+    );
+
+    let handle = server.shutdown_handle();
+    std::thread::spawn(move || {
+        let mut signals = signals;
+        let mut received = 0;
+        for signal in signals.forever() {
+            received += 1;
+            if received == 1 {
+                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
+                handle.shutdown();
+            } else {
+                log::warn!("second signal: stopping now");
+                std::process::exit(1);
+            }
+        }
+    });
+    server.wait();
+    log::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// `host:port`, with IPv6 addresses in brackets as URLs need.
+fn url_authority(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => v4.to_string(),
+        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("rawserve: error: {message}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,240 @@
+//! One worker thread: an event loop (`mio::Poll`, i.e. epoll) that accepts
+//! connections and drives every connection it owns, plus their timers.
+//!
+//! All workers accept from the same listening socket: a worker that is free
+//! takes the next connection, a busy one finds nothing left, so the load
+//! balances without an acceptor thread or a hand-off. A worker never blocks
+//! on a client: it waits only in `poll`. What a connection does is up to
+//! `connection`; this module owns the loop, accepting, timers and shutdown.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::clock::Clock;
+use crate::connection::{Connection, Context, Turn};
+use crate::server::{Phase, Shared};
+
+pub const LISTENER: Token = Token(usize::MAX - 1);
+pub const WAKER: Token = Token(usize::MAX);
+
+/// Readiness events taken per `poll` call.
+const EVENTS_CAPACITY: usize = 1024;
+/// How often deadlines are checked. Timeouts are seconds long, so a sweep
+/// of all connections ten times a second is both cheap and precise enough;
+/// short test timeouts are still met within this.
+const TIMER_TICK: Duration = Duration::from_millis(100);
+/// Pause before accepting again after running out of file descriptors, so
+/// the loop does not spin on EMFILE while the pending connection waits.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+pub struct Worker {
+    id: usize,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    connections: Slab<Connection>,
+    /// Connections that yielded with work left.
+    ready: Vec<usize>,
+    shared: Arc<Shared>,
+    clock: Clock,
+    /// Accepting is paused (out of descriptors) until then.
+    accept_paused_until: Option<Instant>,
+    /// The server is draining; the worker exits at this instant at the latest.
+    grace_deadline: Option<Instant>,
+    next_sweep: Instant,
+}
+
+impl Worker {
+    pub fn new(id: usize, poll: Poll, mut listener: TcpListener, shared: Arc<Shared>) -> io::Result<Worker> {
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Worker {
+            id,
+            poll,
+            listener: Some(listener),
+            connections: Slab::new(),
+            ready: Vec::new(),
+            shared,
+            clock: Clock::new(),
+            accept_paused_until: None,
+            grace_deadline: None,
+            next_sweep: Instant::now() + TIMER_TICK,
+        })
+    }
+
+    /// Runs until the server stops, or drains and every connection is done.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("worker {}: poll failed, stopping: {e}", self.id);
+                return;
+            }
+            let now = Instant::now();
+            self.clock.update(SystemTime::now());
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => {
+                        if self.accept_paused_until.is_none() {
+                            self.accept(now);
+                        }
+                    }
+                    WAKER => {}
+                    Token(key) => {
+                        if let Some(connection) = self.connections.get_mut(key) {
+                            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                                connection.mark_readable();
+                            }
+                            self.drive(key, now);
+                        }
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.ready) {
+                self.drive(key, now);
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+            if now >= self.next_sweep {
+                self.sweep(now);
+                self.next_sweep = now + TIMER_TICK;
+            }
+            match self.shared.phase() {
+                Phase::Running => {}
+                Phase::Draining => {
+                    if self.grace_deadline.is_none() {
+                        self.begin_drain(now);
+                    }
+                    if self.connections.is_empty() || self.grace_deadline.is_some_and(|t| now >= t) {
+                        break;
+                    }
+                }
+                Phase::Stopping => break,
+            }
+        }
+        let open = self.connections.len();
+        self.shared.connections.fetch_sub(open, Ordering::Relaxed);
+        log::debug!("worker {} stopped ({open} connections dropped)", self.id);
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        if self.connections.is_empty() && self.accept_paused_until.is_none() && self.grace_deadline.is_none() {
+            return None; // nothing can expire; wait for a connection or the waker
+        }
+        Some(TIMER_TICK)
+    }
+
+    fn drive(&mut self, key: usize, now: Instant) {
+        let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+        let Some(connection) = self.connections.get_mut(key) else { return };
+        match connection.drive(&cx) {
+            Turn::Wait => {}
+            Turn::Yield => self.ready.push(key),
+            Turn::Closed => self.close(key),
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        let mut connection = self.connections.remove(key);
+        let _ = self.poll.registry().deregister(connection.stream_mut());
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Accepts every pending connection (edge-triggered: until WouldBlock).
+    fn accept(&mut self, now: Instant) {
+        let Some(listener) = self.listener.as_ref() else { return };
+        loop {
+            let (mut stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) =>
+                {
+                    // Out of descriptors or memory: the connection stays in
+                    // the backlog until something is freed.
+                    log::warn!("worker {}: cannot accept: {e}; pausing accepts", self.id);
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(e) => {
+                    // ECONNABORTED and the like concern one connection only.
+                    log::debug!("worker {}: accept failed: {e}", self.id);
+                    continue;
+                }
+            };
+            let count = self.shared.connections.fetch_add(1, Ordering::Relaxed);
+            if count >= self.shared.config.max_connections {
+                self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                log::warn!("{peer}: connection limit ({}) reached; closing", self.shared.config.max_connections);
+                continue; // dropping `stream` closes it at once
+            }
+            let _ = stream.set_nodelay(true);
+            let entry = self.connections.vacant_entry();
+            let key = entry.key();
+            if let Err(e) =
+                self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
+            {
+                log::warn!("{peer}: cannot register connection: {e}");
+                self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            entry.insert(Connection::new(stream, peer, &self.shared.config, now));
+            log::debug!("{peer}: connected (worker {})", self.id);
+        }
+    }
+
+    /// Closes or times out connections whose deadline has passed.
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, connection)| connection.deadline() <= now)
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+            let Some(connection) = self.connections.get_mut(key) else { continue };
+            match connection.expire(&cx) {
+                Turn::Closed => self.close(key),
+                Turn::Yield => self.ready.push(key),
+                Turn::Wait => {}
+            }
+        }
+    }
+
+    /// Stops accepting and lets each connection finish its current response.
+    fn begin_drain(&mut self, now: Instant) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+            let Some(connection) = self.connections.get_mut(key) else { continue };
+            match connection.begin_shutdown(&cx) {
+                Turn::Closed => self.close(key),
+                Turn::Yield => self.ready.push(key),
+                Turn::Wait => {}
+            }
+        }
+    }
+}
+
+fn context<'a>(shared: &'a Shared, clock: &'a Clock, now: Instant, draining: bool) -> Context<'a> {
+    Context { config: &shared.config, site: &shared.site, clock, now, draining }
+}

@@ -1,0 +1,87 @@
+//! The `rawserve` command as a user meets it: start-up errors, help,
+//! IPv6, and graceful exit on SIGTERM.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use crate::support::*;
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rawserve")).args(args).output().expect("run rawserve")
+}
+
+/// Exit code 1 and one line on stderr naming the problem, no backtrace.
+fn fails_with(args: &[&str], message: &str) {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(message), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn start_up_mistakes_get_one_clear_line() {
+    let site = Site::new();
+    let root = site.root().to_str().unwrap();
+    fails_with(&["/no/such/dir"], "cannot serve /no/such/dir");
+    let file = format!("{root}/hello.txt");
+    fails_with(&[&file], "not a directory");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    fails_with(&[root, "--port", &port], "already in use");
+    fails_with(&[root, "--bind", "192.0.2.1"], "cannot listen on 192.0.2.1");
+
+    let out = run(&[root, "--bind", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2)); // clap's usage error
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
+}
+
+#[test]
+fn help_and_version() {
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--port", "--bind", "--threads", "--follow-symlinks", "[ROOT]"] {
+        assert!(text.contains(flag), "--help lacks {flag}");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("rawserve {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn serves_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let site = Site::new();
+    let server = Binary::start(&[site.root().to_str().unwrap(), "--bind", "::1"], "warn,rawserve=info");
+    assert!(server.addr.is_ipv6());
+    let mut stream = connect(server.addr);
+    send(&mut stream, "GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"Hello, world!");
+}
+
+#[test]
+fn sigterm_finishes_the_response_in_flight_and_exits_zero() {
+    let site = Site::new();
+    let mut server = Binary::start(&[site.root().to_str().unwrap()], "info");
+    // A keep-alive connection whose response is still being received.
+    let mut busy = connect(server.addr);
+    send(&mut busy, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut idle = connect(server.addr);
+    send(&mut idle, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(read_response(&mut idle, false).unwrap().status, 200);
+    // Wait until the big response has been routed (its access line).
+    let logged = |line: &str| line.contains("GET /big.bin");
+    assert!(server.log.iter().any(|l| logged(&l)), "access line for /big.bin");
+
+    server.signal(libc::SIGTERM);
+    let r = read_response(&mut busy, false).expect("in-flight response completes");
+    assert!(r.body == big_contents());
+    assert!(is_closed(&mut busy));
+    assert!(is_closed(&mut idle));
+    assert!(server.wait_exit().success());
+    assert!(std::net::TcpStream::connect(server.addr).is_err(), "new connections are refused");
+}

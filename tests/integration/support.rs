@@ -1,0 +1,270 @@
+//! Test harness: a fixture site, an in-process server on port 0, a raw
+//! socket client and a minimal HTTP response reader. Every wait has a
+//! timeout; nothing sleeps and hopes.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rawserve::{Config, Server};
+
+/// How long any single read in a test may wait before the test fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A 1 KiB file's exact contents.
+pub fn kib_contents() -> Vec<u8> {
+    (0..1024u32).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// A larger file (3 MiB) whose bytes depend on their offset, so any
+/// misplaced or repeated chunk is caught.
+pub fn big_contents() -> Vec<u8> {
+    (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+/// Builds the fixture site in a new temporary directory:
+/// index.html, hello.txt, kib.bin, big.bin, style.css, app.js, data.json,
+/// img.png, sub/index.html, nested/ (no index), .secret, and `escape` (a
+/// symlink to a file outside the root).
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    /// Holds the target of the `escape` symlink alive.
+    pub _outside: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outside = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        write(root, "index.html", b"<!doctype html><title>home</title>");
+        write(root, "hello.txt", b"hello file\n");
+        write(root, "kib.bin", &kib_contents());
+        write(root, "big.bin", &big_contents());
+        write(root, "style.css", b"body{}");
+        write(root, "app.js", b"export {}");
+        write(root, "data.json", b"{}");
+        write(root, "img.png", b"\x89PNG\r\n\x1a\n");
+        write(root, "sub/index.html", b"sub index");
+        write(root, "nested/file.txt", b"nested");
+        write(root, ".secret", b"top secret");
+        write(outside.path(), "passwd", b"root:x:0:0");
+        std::os::unix::fs::symlink(outside.path().join("passwd"), root.join("escape")).expect("symlink");
+        Site { dir, _outside: outside }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub fn write(root: &Path, name: &str, contents: &[u8]) {
+    let path = root.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).expect("mkdir");
+    }
+    fs::write(path, contents).expect("write fixture");
+}
+
+/// A server on 127.0.0.1:0 over a fixture site; stopped on drop.
+pub struct TestServer {
+    pub server: Server,
+    pub site: Site,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let site = Site::new();
+        let mut config = test_config(site.root());
+        adjust(&mut config);
+        let server = Server::bind(config).expect("server starts");
+        TestServer { server, site }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.site.root().to_path_buf()
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        connect(self.addr())
+    }
+
+    /// One request on a new connection; returns the response.
+    pub fn get(&self, target: &str) -> Response {
+        let mut stream = self.connect();
+        send(&mut stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+        read_response(&mut stream, false).expect("a response")
+    }
+}
+
+pub fn test_config(root: &Path) -> Config {
+    let mut config = Config::new(root);
+    config.addr = "127.0.0.1:0".parse().expect("address");
+    config.threads = 2;
+    config
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream
+}
+
+pub fn send(stream: &mut TcpStream, text: &str) {
+    stream.write_all(text.as_bytes()).expect("send");
+}
+
+/// A response as read off the wire.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads exactly one response (head, then a `Content-Length` body, or to
+/// EOF when there is none). `head_only` is for responses to HEAD.
+/// `None` when the connection closes before a response starts.
+pub fn read_response(stream: &mut TcpStream, head_only: bool) -> Option<Response> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte so nothing of a following pipelined response is consumed.
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(0) if buf.is_empty() => return None,
+            Ok(0) => panic!("connection closed mid-head: {:?}", String::from_utf8_lossy(&buf)),
+            Ok(_) => buf.push(byte[0]),
+            Err(e) if buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+            Err(e) => panic!("reading head: {e}"),
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    parsed.parse(&buf).expect("valid response head");
+    let status = parsed.code.expect("status");
+    let headers: Vec<(String, String)> =
+        parsed.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse::<usize>().expect("numeric length"));
+    let mut body = Vec::new();
+    if !head_only && status != 304 {
+        match length {
+            Some(n) => {
+                body.resize(n, 0);
+                stream.read_exact(&mut body).expect("whole body");
+            }
+            None => {
+                stream.read_to_end(&mut body).expect("body to EOF");
+            }
+        }
+    }
+    Some(Response { status, headers, body })
+}
+
+/// Whether the server has closed the connection (EOF or reset), waiting at
+/// most IO_TIMEOUT. Panics if data arrives instead.
+pub fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("unexpected data after the response"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(_) => false,
+    }
+}
+
+/// The `rawserve` binary running as a child process on a free port.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// stderr lines after the start-up line.
+    pub log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Binary {
+    /// Starts `rawserve ARGS --port 0` and waits for its "serving" line.
+    pub fn start(args: &[&str], rust_log: &str) -> Binary {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rawserve"))
+            .args(args)
+            .args(["--port", "0"])
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rawserve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = rx.recv_timeout(IO_TIMEOUT).expect("rawserve logs its start-up line");
+        let url = line.split("http://").nth(1).expect("a URL in the start-up line");
+        let authority = url.split_whitespace().next().expect("authority");
+        let addr = authority.parse().expect("socket address");
+        Binary { child, addr, log: rx }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Threads of the child process, from /proc.
+    pub fn threads(&self) -> usize {
+        fs::read_dir(format!("/proc/{}/task", self.pid())).expect("/proc").count()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    }
+
+    /// Waits (bounded) for the child to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT * 3;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "rawserve did not exit");
+            // Polling a child's exit status has no blocking-with-timeout API.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
