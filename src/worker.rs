@@ -140,7 +140,13 @@ impl Worker {
     fn drive(&mut self, key: usize, now: Instant) {
         let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
         let Some(connection) = self.connections.get_mut(key) else { return };
-        match connection.drive(&cx) {
+        let turn = connection.drive(&cx);
+        self.settle(key, turn);
+    }
+
+    /// Acts on how a connection's turn ended.
+    fn settle(&mut self, key: usize, turn: Turn) {
+        match turn {
             Turn::Wait => {}
             Turn::Yield => self.ready.push(key),
             Turn::Closed => self.close(key),
@@ -208,11 +214,8 @@ impl Worker {
         for key in expired {
             let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
-            match connection.expire(&cx) {
-                Turn::Closed => self.close(key),
-                Turn::Yield => self.ready.push(key),
-                Turn::Wait => {}
-            }
+            let turn = connection.expire(&cx);
+            self.settle(key, turn);
         }
     }
 
@@ -226,11 +229,8 @@ impl Worker {
         for key in keys {
             let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
-            match connection.begin_shutdown(&cx) {
-                Turn::Closed => self.close(key),
-                Turn::Yield => self.ready.push(key),
-                Turn::Wait => {}
-            }
+            let turn = connection.begin_shutdown(&cx);
+            self.settle(key, turn);
         }
     }
 }

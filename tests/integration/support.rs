@@ -268,3 +268,20 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// Whether an external program (curl, wget, chromium…) is installed. When
+/// it is not, the test prints why it skips — unless `RAWSERVE_REQUIRE_TOOLS`
+/// is set (CI sets it), in which case a missing tool fails the test.
+pub fn have_tool(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
+            "{program} is required (RAWSERVE_REQUIRE_TOOLS is set) but not installed"
+        );
+        eprintln!("skipped: {program} is not installed (apt-get install {program})");
+    }
+    found
+}
