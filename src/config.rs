@@ -31,6 +31,8 @@ pub struct Config {
     /// `Cache-Control` sent with file responses. `no-cache` lets browsers
     /// keep a copy but revalidate it (cheap with ETag / Last-Modified).
     pub cache_control: String,
+    /// Answer a directory without `index.html` with a listing (else 404).
+    pub listing: bool,
 
     /// Largest request head (request line + header fields) accepted. Past it
     /// the answer is 431 (or 414 when the request line alone is too long).
@@ -43,6 +45,10 @@ pub struct Config {
     /// can be kept; larger bodies get 413 and a close. Nothing here accepts
     /// uploads, so this only needs to cover small stray bodies.
     pub max_body_bytes: u64,
+    /// Most ranges honoured in one `Range` header; more and the whole file
+    /// is sent instead, so a request can never amplify the response (a
+    /// classic denial-of-service vector, CVE-2011-3192).
+    pub max_ranges: usize,
     /// Most connections open at once across all workers. Past it new
     /// connections are closed at once instead of queueing without bound.
     pub max_connections: usize,
@@ -73,9 +79,11 @@ impl Config {
             follow_symlinks: false,
             dotfiles: false,
             cache_control: "no-cache".to_string(),
+            listing: true,
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,
+            max_ranges: 16,
             max_connections: 20_000,
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),

@@ -38,6 +38,9 @@ struct Args {
     /// Serve files and folders whose names start with a dot
     #[arg(long)]
     dotfiles: bool,
+    /// Answer folders without index.html with 404 instead of a listing
+    #[arg(long)]
+    no_listing: bool,
     /// Cache-Control value for files
     #[arg(long, value_name = "VALUE", default_value = "no-cache")]
     cache_control: String,
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     }
     config.follow_symlinks = args.follow_symlinks;
     config.dotfiles = args.dotfiles;
+    config.listing = !args.no_listing;
     config.cache_control = args.cache_control;
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace.max(0.0));
     match rawserve::raise_fd_limit() {

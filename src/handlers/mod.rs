@@ -6,6 +6,7 @@
 
 mod files;
 mod hello;
+mod listing;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,8 @@ pub struct Site {
     pub follow_symlinks: bool,
     pub dotfiles: bool,
     pub cache_control: String,
+    pub listing: bool,
+    pub max_ranges: usize,
 }
 
 impl Site {
@@ -31,6 +34,8 @@ impl Site {
             follow_symlinks: config.follow_symlinks,
             dotfiles: config.dotfiles,
             cache_control: config.cache_control.clone(),
+            listing: config.listing,
+            max_ranges: config.max_ranges,
         }
     }
 }

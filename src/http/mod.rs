@@ -1,4 +1,7 @@
 //! The HTTP/1.1 message layer: requests in, responses out. No sockets, no files.
 
+pub mod encoding;
+pub mod precondition;
+pub mod range;
 pub mod request;
 pub mod response;

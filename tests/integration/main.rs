@@ -5,4 +5,5 @@ mod cli;
 mod client;
 mod core_http;
 mod idle;
+mod semantics;
 mod support;
