@@ -9,6 +9,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::request::Request;
+use crate::http::response::Response;
+
+/// A handler mounted at an exact path with [`Config::routes`].
+pub type Handler = fn(&Request) -> Response;
+
 /// Upper bound on request header fields, fixed at compile time because the
 /// parser's header array lives on the stack. `Config::max_headers` may lower it.
 pub const MAX_HEADERS: usize = 100;
@@ -33,6 +39,9 @@ pub struct Config {
     pub cache_control: String,
     /// Answer a directory without `index.html` with a listing (else 404).
     pub listing: bool,
+    /// Extra handlers for exact paths, consulted before `/hello` and the
+    /// files. For library users; the tests mount one that panics.
+    pub routes: Vec<(&'static str, Handler)>,
 
     /// Largest request head (request line + header fields) accepted. Past it
     /// the answer is 431 (or 414 when the request line alone is too long).
@@ -80,6 +89,7 @@ impl Config {
             dotfiles: false,
             cache_control: "no-cache".to_string(),
             listing: true,
+            routes: Vec::new(),
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,

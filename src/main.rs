@@ -45,8 +45,42 @@ struct Args {
     #[arg(long, value_name = "VALUE", default_value = "no-cache")]
     cache_control: String,
     /// Seconds in-flight responses may take to finish after SIGINT/SIGTERM
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
     shutdown_grace: f64,
+    /// Seconds allowed to receive a request head (then 408)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    head_timeout: f64,
+    /// Seconds an idle keep-alive connection is kept
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
+    idle_timeout: f64,
+    /// Seconds a response may make no progress before the client is dropped
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
+    send_timeout: f64,
+    /// Largest request head in bytes (past it: 431, or 414 for the request line)
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    max_head_bytes: usize,
+    /// Most header fields in one request (at most 100)
+    #[arg(long, value_name = "N", default_value_t = rawserve::config::MAX_HEADERS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=rawserve::config::MAX_HEADERS as u64))]
+    max_headers: u64,
+    /// Largest request body skipped to keep the connection (past it: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    max_body_bytes: u64,
+    /// Most connections open at once (past it: 503 and close)
+    /// [default: 20000, or less when the open-file limit is lower]
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Most ranges honoured in one Range header (past it: the whole file)
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_ranges: usize,
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!("`{text}` is not a number of seconds")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -62,10 +96,21 @@ fn main() -> ExitCode {
     config.dotfiles = args.dotfiles;
     config.listing = !args.no_listing;
     config.cache_control = args.cache_control;
-    config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace.max(0.0));
+    config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
+    config.head_timeout = Duration::from_secs_f64(args.head_timeout);
+    config.idle_timeout = Duration::from_secs_f64(args.idle_timeout);
+    config.send_timeout = Duration::from_secs_f64(args.send_timeout);
+    config.max_head_bytes = args.max_head_bytes;
+    config.max_headers = args.max_headers as usize;
+    config.max_body_bytes = args.max_body_bytes;
+    config.max_ranges = args.max_ranges;
     match rawserve::raise_fd_limit() {
-        Ok(limit) => config.max_connections = config.max_connections.min(limit.saturating_sub(64).max(16) as usize),
+        // Leave room for files being sent and the server's own descriptors.
+        Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),
         Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+    }
+    if let Some(max) = args.max_connections {
+        config.max_connections = max;
     }
 
     let signals = match Signals::new([SIGINT, SIGTERM]) {

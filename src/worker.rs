@@ -7,7 +7,8 @@
 //! on a client: it waits only in `poll`. What a connection does is up to
 //! `connection`; this module owns the loop, accepting, timers and shutdown.
 
-use std::io;
+use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +19,7 @@ use slab::Slab;
 
 use crate::clock::Clock;
 use crate::connection::{Connection, Context, Turn};
+use crate::http::response::{Body, Response};
 use crate::server::{Phase, Shared};
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
@@ -33,6 +35,9 @@ const TIMER_TICK: Duration = Duration::from_millis(100);
 /// the loop does not spin on EMFILE while the pending connection waits.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// `Retry-After` (seconds) in the 503 for connections past the cap.
+const RETRY_AFTER: &str = "1";
+
 pub struct Worker {
     id: usize,
     poll: Poll,
@@ -44,6 +49,9 @@ pub struct Worker {
     clock: Clock,
     /// Accepting is paused (out of descriptors) until then.
     accept_paused_until: Option<Instant>,
+    /// Accepting has failed for lack of resources and has not succeeded
+    /// since: the failure is logged once per episode, not per retry.
+    accept_starved: bool,
     /// The server is draining; the worker exits at this instant at the latest.
     grace_deadline: Option<Instant>,
     next_sweep: Instant,
@@ -61,6 +69,7 @@ impl Worker {
             shared,
             clock: Clock::new(),
             accept_paused_until: None,
+            accept_starved: false,
             grace_deadline: None,
             next_sweep: Instant::now() + TIMER_TICK,
         })
@@ -140,7 +149,15 @@ impl Worker {
     fn drive(&mut self, key: usize, now: Instant) {
         let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
         let Some(connection) = self.connections.get_mut(key) else { return };
-        let turn = connection.drive(&cx);
+        // Handlers already answer 500 on a panic; this catches anything else
+        // (a bug in the connection code) so one client cannot stop a worker.
+        let turn = match catch_unwind(AssertUnwindSafe(|| connection.drive(&cx))) {
+            Ok(turn) => turn,
+            Err(_) => {
+                log::warn!("worker {}: panic while driving a connection; closing it", self.id);
+                Turn::Closed
+            }
+        };
         self.settle(key, turn);
     }
 
@@ -172,7 +189,10 @@ impl Worker {
                 {
                     // Out of descriptors or memory: the connection stays in
                     // the backlog until something is freed.
-                    log::warn!("worker {}: cannot accept: {e}; pausing accepts", self.id);
+                    if !self.accept_starved {
+                        log::warn!("worker {}: cannot accept: {e}; retrying every {ACCEPT_BACKOFF:?}", self.id);
+                        self.accept_starved = true;
+                    }
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     return;
                 }
@@ -182,11 +202,18 @@ impl Worker {
                     continue;
                 }
             };
+            if self.accept_starved {
+                self.accept_starved = false;
+                log::warn!("worker {}: accepting again", self.id);
+            }
             let count = self.shared.connections.fetch_add(1, Ordering::Relaxed);
             if count >= self.shared.config.max_connections {
                 self.shared.connections.fetch_sub(1, Ordering::Relaxed);
-                log::warn!("{peer}: connection limit ({}) reached; closing", self.shared.config.max_connections);
-                continue; // dropping `stream` closes it at once
+                log::warn!("{peer}: connection limit ({}) reached; answering 503", self.shared.config.max_connections);
+                // The send buffer of a new socket is empty, so this one
+                // non-blocking write goes out whole; then the drop closes it.
+                let _ = stream.write(&self.over_capacity());
+                continue;
             }
             let _ = stream.set_nodelay(true);
             let entry = self.connections.vacant_entry();
@@ -201,6 +228,17 @@ impl Worker {
             entry.insert(Connection::new(stream, peer, &self.shared.config, now));
             log::debug!("{peer}: connected (worker {})", self.id);
         }
+    }
+
+    /// The whole answer to a connection past `Config::max_connections`.
+    fn over_capacity(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let response = Response::error(503).header("Retry-After", RETRY_AFTER);
+        response.write_head(&mut bytes, self.clock.date(), false, false);
+        if let Body::Bytes(body) = &response.body {
+            bytes.extend_from_slice(body);
+        }
+        bytes
     }
 
     /// Closes or times out connections whose deadline has passed.

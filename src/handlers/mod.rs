@@ -10,7 +10,7 @@ mod listing;
 
 use std::path::PathBuf;
 
-use crate::config::Config;
+use crate::config::{Config, Handler};
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 
@@ -25,6 +25,7 @@ pub struct Site {
     pub cache_control: String,
     pub listing: bool,
     pub max_ranges: usize,
+    pub routes: Vec<(&'static str, Handler)>,
 }
 
 impl Site {
@@ -36,6 +37,7 @@ impl Site {
             cache_control: config.cache_control.clone(),
             listing: config.listing,
             max_ranges: config.max_ranges,
+            routes: config.routes.clone(),
         }
     }
 }
@@ -47,6 +49,9 @@ const ALLOWED_METHODS: &str = "GET, HEAD";
 pub fn route(request: &Request, site: &Site) -> Response {
     if request.method == Method::Other {
         return Response::error(405).header("Allow", ALLOWED_METHODS);
+    }
+    if let Some((_, handler)) = site.routes.iter().find(|(path, _)| *path == request.path()) {
+        return handler(request);
     }
     match request.path() {
         hello::PATH => hello::hello(),

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod core_http;
+mod hardening;
 mod idle;
 mod semantics;
 mod support;

@@ -207,9 +207,29 @@ pub struct Binary {
 impl Binary {
     /// Starts `rawserve ARGS --port 0` and waits for its "serving" line.
     pub fn start(args: &[&str], rust_log: &str) -> Binary {
+        Binary::start_limited(args, rust_log, None)
+    }
+
+    /// As `start`, with the child's open-file limit (soft and hard) set to
+    /// `nofile` when given.
+    pub fn start_limited(args: &[&str], rust_log: &str, nofile: Option<u64>) -> Binary {
         use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
         use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rawserve"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rawserve"));
+        if let Some(limit) = nofile {
+            // SAFETY: setrlimit is async-signal-safe and touches no parent state.
+            unsafe {
+                command.pre_exec(move || {
+                    let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(args)
             .args(["--port", "0"])
             .env("RUST_LOG", rust_log)
@@ -284,4 +304,28 @@ pub fn have_tool(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed (apt-get install {program})");
     }
     found
+}
+
+impl Binary {
+    /// Waits (bounded) for a log line containing `needle`; returns it.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no log line containing {needle:?} within {IO_TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// CPU time (user + system) the child has used, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("/proc stat");
+        // Fields after the command name (which is in parentheses).
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+    }
 }
