@@ -58,6 +58,13 @@ pub struct Config {
     /// is sent instead, so a request can never amplify the response (a
     /// classic denial-of-service vector, CVE-2011-3192).
     pub max_ranges: usize,
+    /// Bytes of small files each worker keeps in memory (0 turns the cache
+    /// off). Every hit is revalidated against the file's metadata, so the
+    /// cache only saves work, it never serves an old version.
+    pub cache_bytes: usize,
+    /// Largest file kept in that cache. Larger files go out with sendfile,
+    /// which wins once the file outweighs the per-call setup.
+    pub cache_max_file: u64,
     /// Most connections open at once across all workers. Past it new
     /// connections are closed at once instead of queueing without bound.
     pub max_connections: usize,
@@ -94,6 +101,8 @@ impl Config {
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,
             max_ranges: 16,
+            cache_bytes: 8 << 20,
+            cache_max_file: 64 << 10,
             max_connections: 20_000,
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),

@@ -12,6 +12,7 @@
 //! `http::response`; this module owns only the socket, the buffers, the
 //! framing of one request after another, timeouts and the access log.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -24,6 +25,7 @@ use mio::net::TcpStream;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::handlers::cache::FileCache;
 use crate::handlers::{self, Site};
 use crate::http::request::{self, BodyLength, Method, Request, RequestError, Version};
 use crate::http::response::{Body, Chunk, Response};
@@ -75,6 +77,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub site: &'a Site,
     pub clock: &'a Clock,
+    /// This worker's small-file cache.
+    pub cache: &'a RefCell<FileCache>,
     pub now: Instant,
     /// The server is shutting down: finish the current response, take no more.
     pub draining: bool,
@@ -301,6 +305,7 @@ impl Connection {
             match response.body {
                 Body::Empty => {}
                 Body::Bytes(bytes) => self.out.extend_from_slice(&bytes),
+                Body::Shared(bytes) => self.out.extend_from_slice(&bytes),
                 Body::File { file, chunks } => {
                     self.file = Some(file);
                     self.chunks = chunks.into();
@@ -456,14 +461,15 @@ fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
         BodyLength::Length(n) => discard = n,
         BodyLength::Chunked => keep_alive = false,
     }
-    let response = match catch_unwind(AssertUnwindSafe(|| handlers::route(request, cx.site))) {
-        Ok(response) => response,
-        Err(_) => {
-            log::warn!("{peer}: handler panicked on {} {}", request.method_str, request.target);
-            keep_alive = false;
-            Response::error(500)
-        }
-    };
+    let response =
+        match catch_unwind(AssertUnwindSafe(|| handlers::route(request, cx.site, &mut cx.cache.borrow_mut()))) {
+            Ok(response) => response,
+            Err(_) => {
+                log::warn!("{peer}: handler panicked on {} {}", request.method_str, request.target);
+                keep_alive = false;
+                Response::error(500)
+            }
+        };
     keep_alive &= !response.close;
     let head_only = request.method == Method::Head;
     let sent = if head_only { 0 } else { response.body.len() };

@@ -7,6 +7,7 @@
 //! on a client: it waits only in `poll`. What a connection does is up to
 //! `connection`; this module owns the loop, accepting, timers and shutdown.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -19,6 +20,7 @@ use slab::Slab;
 
 use crate::clock::Clock;
 use crate::connection::{Connection, Context, Turn};
+use crate::handlers::cache::FileCache;
 use crate::http::response::{Body, Response};
 use crate::server::{Phase, Shared};
 
@@ -47,6 +49,7 @@ pub struct Worker {
     ready: Vec<usize>,
     shared: Arc<Shared>,
     clock: Clock,
+    cache: RefCell<FileCache>,
     /// Accepting is paused (out of descriptors) until then.
     accept_paused_until: Option<Instant>,
     /// Accepting has failed for lack of resources and has not succeeded
@@ -60,6 +63,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(id: usize, poll: Poll, mut listener: TcpListener, shared: Arc<Shared>) -> io::Result<Worker> {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let cache = FileCache::new(shared.config.cache_bytes, shared.config.cache_max_file);
         Ok(Worker {
             id,
             poll,
@@ -68,6 +72,7 @@ impl Worker {
             ready: Vec::new(),
             shared,
             clock: Clock::new(),
+            cache: RefCell::new(cache),
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -147,7 +152,7 @@ impl Worker {
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
-        let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+        let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
         let Some(connection) = self.connections.get_mut(key) else { return };
         // Handlers already answer 500 on a panic; this catches anything else
         // (a bug in the connection code) so one client cannot stop a worker.
@@ -250,7 +255,7 @@ impl Worker {
             .map(|(key, _)| key)
             .collect();
         for key in expired {
-            let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+            let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.expire(&cx);
             self.settle(key, turn);
@@ -265,7 +270,7 @@ impl Worker {
         self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
-            let cx = context(&self.shared, &self.clock, now, self.grace_deadline.is_some());
+            let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.begin_shutdown(&cx);
             self.settle(key, turn);
@@ -273,6 +278,12 @@ impl Worker {
     }
 }
 
-fn context<'a>(shared: &'a Shared, clock: &'a Clock, now: Instant, draining: bool) -> Context<'a> {
-    Context { config: &shared.config, site: &shared.site, clock, now, draining }
+fn context<'a>(
+    shared: &'a Shared,
+    clock: &'a Clock,
+    cache: &'a RefCell<FileCache>,
+    now: Instant,
+    draining: bool,
+) -> Context<'a> {
+    Context { config: &shared.config, site: &shared.site, clock, cache, now, draining }
 }

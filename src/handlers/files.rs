@@ -8,18 +8,21 @@
 //! for the connection to `sendfile`.
 
 use std::fs::{self, File, Metadata};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::cache::{Entry, FileCache};
 use super::{listing, Site};
 use crate::http::encoding::{self, Coding};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::range::{self, RangeOutcome};
 use crate::http::request::Request;
-use crate::http::response::{Body, Chunk, Response};
+use crate::http::response::{write_field, Body, Chunk, Response};
 use crate::safe_path::{self, PathError};
 
 /// The file a directory is answered with.
@@ -30,12 +33,21 @@ const NOT_FOUND_PAGE: &str = "404.html";
 /// validators, so tell caches to always ask.
 const LISTING_CACHE_CONTROL: &str = "no-cache";
 
-pub fn serve(request: &Request, site: &Site) -> Response {
+pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response {
     let path = match safe_path::resolve(&site.root, request.path(), site.dotfiles) {
         Ok(path) => path,
         Err(PathError::Invalid) => return Response::error(400),
         Err(_) => return not_found(site),
     };
+    // Fast path: a small file already checked and cached by this worker.
+    if !request.path().ends_with('/') && request.header("range").is_none() {
+        let choice = choose(request, &path, cache);
+        if let Some(entry) = cache.get(choice.path()) {
+            let described = Described::from(entry);
+            let body = Body::Shared(Arc::clone(&entry.body));
+            return answer(request, &described, Source::Whole(body), site);
+        }
+    }
     if !site.follow_symlinks {
         match safe_path::confine(&site.root, &path) {
             Ok(Ok(_)) => {}
@@ -48,7 +60,7 @@ pub fn serve(request: &Request, site: &Site) -> Response {
         Err(e) => return io_error(e.kind(), site),
     };
     if !meta.is_dir() {
-        return serve_file(request, &path, site);
+        return serve_file(request, &path, site, cache);
     }
     if !request.path().ends_with('/') {
         // Relative links inside the page only work below a slashed URL.
@@ -57,7 +69,7 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     }
     let index = path.join(INDEX);
     if index.is_file() {
-        return serve_file(request, &index, site);
+        return serve_file(request, &index, site, cache);
     }
     if site.listing {
         return list_directory(request, &path, site);
@@ -65,51 +77,156 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     not_found(site)
 }
 
-/// A file's representation: which file on disk is sent, and how it is coded.
-struct Representation {
-    file: File,
-    meta: Metadata,
+/// Which representation of a file to send: the file itself or a
+/// precompressed sibling (`file.br`, `file.gz`).
+struct Choice<'p> {
+    original: &'p Path,
     coding: Coding,
-    /// A precompressed sibling exists, so the answer depends on Accept-Encoding.
+    sibling: Option<PathBuf>,
+    /// A sibling exists, so the answer depends on Accept-Encoding.
     varies: bool,
 }
 
-/// Chooses between `path` and its `.br` / `.gz` siblings, and opens it.
-fn select(request: &Request, path: &Path) -> Result<Representation, ErrorKind> {
-    let sibling = |coding: Coding| -> PathBuf {
-        let mut name = path.as_os_str().to_owned();
-        name.push(coding.extension());
-        PathBuf::from(name)
-    };
-    let have_br = sibling(Coding::Brotli).is_file();
-    let have_gz = sibling(Coding::Gzip).is_file();
-    let coding = encoding::negotiate(request.header("accept-encoding"), have_br, have_gz);
-    let (file, meta) = match coding {
-        Coding::Identity => open_file(path)?,
-        coded => open_file(&sibling(coded)).or_else(|_| open_file(path))?,
-    };
-    Ok(Representation { file, meta, coding, varies: have_br || have_gz })
+impl Choice<'_> {
+    fn path(&self) -> &Path {
+        self.sibling.as_deref().unwrap_or(self.original)
+    }
 }
 
-fn serve_file(request: &Request, path: &Path, site: &Site) -> Response {
-    let representation = match select(request, path) {
-        Ok(representation) => representation,
+/// Picks the representation. Siblings are looked for only beside types
+/// worth compressing (as nginx's `gzip_types`): nobody ships `photo.jpg.gz`,
+/// and not looking saves two lookups per image or video request.
+fn choose<'p>(request: &Request, path: &'p Path, cache: &mut FileCache) -> Choice<'p> {
+    if !compressible(mime_of(path)) {
+        return Choice { original: path, coding: Coding::Identity, sibling: None, varies: false };
+    }
+    let (have_br, have_gz) =
+        cache.siblings(path, &sibling_path(path, Coding::Brotli), &sibling_path(path, Coding::Gzip));
+    let coding = encoding::negotiate(request.header("accept-encoding"), have_br, have_gz);
+    let sibling = (coding != Coding::Identity).then(|| sibling_path(path, coding));
+    Choice { original: path, coding, sibling, varies: have_br || have_gz }
+}
+
+fn sibling_path(path: &Path, coding: Coding) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(coding.extension());
+    PathBuf::from(name)
+}
+
+fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache) -> Response {
+    let mut choice = choose(request, path, cache);
+    let opened = match &choice.sibling {
+        Some(sibling) => match confined(site, sibling).and_then(|_| open_file(sibling)) {
+            Ok(opened) => Ok(opened),
+            Err(_) => {
+                // The sibling vanished or is not allowed: the original it is.
+                choice.coding = Coding::Identity;
+                choice.sibling = None;
+                open_file(path)
+            }
+        },
+        None => open_file(path),
+    };
+    let (mut file, meta) = match opened {
+        Ok(opened) => opened,
         Err(kind) => return io_error(kind, site),
     };
-    let Representation { file, meta, coding, varies } = representation;
-    let etag = etag(&meta);
-    let last_modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let validators = Validators { etag: &etag, last_modified };
+    let described = Described::new(&meta, path, &choice, site);
+    let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
+    if cacheable {
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
+            let entry = Entry::new(
+                bytes.into(),
+                described.etag.clone(),
+                described.last_modified,
+                Arc::clone(&described.headers),
+                described.content_at,
+            );
+            if let Some(entry) = cache.insert(choice.path().to_path_buf(), &meta, entry) {
+                let body = Body::Shared(Arc::clone(&entry.body));
+                return answer(request, &described, Source::Whole(body), site);
+            }
+        }
+        // Could not read or cache it: fall back to sending the file.
+        if file.seek(SeekFrom::Start(0)).is_err() {
+            return Response::error(500);
+        }
+    }
+    answer(request, &described, Source::File(file, meta.len()), site)
+}
 
-    // Headers every answer about this representation carries, 304 included.
-    let mut response = Response::new(200)
-        .header("ETag", etag.clone())
-        .header("Last-Modified", httpdate::fmt_http_date(last_modified))
-        .header("Cache-Control", site.cache_control.clone());
-    if varies {
-        response = response.header("Vary", "Accept-Encoding");
+/// Refuses `path` if it leads outside the root and symlinks are not followed.
+fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
+    if site.follow_symlinks {
+        return Ok(());
+    }
+    match safe_path::confine(&site.root, path) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(ErrorKind::NotFound),
+        Err(e) => Err(e.kind()),
+    }
+}
+
+/// A representation's validators and header lines, rendered once.
+struct Described {
+    etag: Box<str>,
+    last_modified: SystemTime,
+    /// See `cache::Entry::headers`.
+    headers: Arc<[u8]>,
+    content_at: usize,
+}
+
+impl Described {
+    fn new(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> Described {
+        let etag = etag(meta);
+        let last_modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut headers = Vec::with_capacity(256);
+        write_field(&mut headers, "ETag", &etag);
+        write_field(&mut headers, "Last-Modified", &httpdate::fmt_http_date(last_modified));
+        write_field(&mut headers, "Cache-Control", &site.cache_control);
+        if choice.varies {
+            write_field(&mut headers, "Vary", "Accept-Encoding");
+        }
+        let content_at = headers.len();
+        write_field(&mut headers, "Content-Type", &content_type(original));
+        if choice.coding != Coding::Identity {
+            write_field(&mut headers, "Content-Encoding", choice.coding.token());
+        }
+        write_field(&mut headers, "Accept-Ranges", "bytes");
+        Described { etag: etag.into(), last_modified, headers: headers.into(), content_at }
     }
 
+    fn from(entry: &Entry) -> Described {
+        Described {
+            etag: entry.etag.clone(),
+            last_modified: entry.last_modified,
+            headers: Arc::clone(&entry.headers),
+            content_at: entry.content_at,
+        }
+    }
+
+    fn all_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
+        Some((Arc::clone(&self.headers), 0..self.headers.len()))
+    }
+
+    fn validator_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
+        Some((Arc::clone(&self.headers), 0..self.content_at))
+    }
+}
+
+/// Where the body comes from.
+enum Source {
+    /// Bytes already in memory; only used when there is no `Range`.
+    Whole(Body),
+    /// An open file of the given length.
+    File(File, u64),
+}
+
+/// Applies the request's preconditions and ranges (RFC 9110 §13.2.2, §14)
+/// to a described representation.
+fn answer(request: &Request, described: &Described, source: Source, site: &Site) -> Response {
+    let validators = Validators { etag: &described.etag, last_modified: described.last_modified };
     let conditions = Conditions {
         if_match: request.header("if-match"),
         if_none_match: request.header("if-none-match"),
@@ -120,18 +237,18 @@ fn serve_file(request: &Request, path: &Path, site: &Site) -> Response {
     match precondition::evaluate(&conditions, &validators, true) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
-            response.status = 304;
+            let mut response = Response::new(304);
+            response.raw_headers = described.validator_headers();
             return response;
         }
         Precondition::Failed => return Response::error(412),
     }
-
-    let content_type = content_type(path);
-    response = response.header("Content-Type", content_type.clone()).header("Accept-Ranges", "bytes");
-    if coding != Coding::Identity {
-        response = response.header("Content-Encoding", coding.token());
-    }
-    let len = meta.len();
+    let mut response = Response::new(200);
+    response.raw_headers = described.all_headers();
+    let (file, len) = match source {
+        Source::Whole(body) => return response.body(body),
+        Source::File(file, len) => (file, len),
+    };
     let ranges = match request.header("range") {
         Some(header) if precondition::if_range_allows(conditions.if_range, &validators) => {
             range::parse(header, len, site.max_ranges)
@@ -147,6 +264,10 @@ fn serve_file(request: &Request, path: &Path, site: &Site) -> Response {
                 .body(Body::File { file, chunks: vec![Chunk::Range { offset: r.start, len: r.len() }] })
         }
         RangeOutcome::Multiple(ranges) => {
+            // The parts carry the representation's type; the response's is
+            // multipart, so only the validator lines are kept.
+            response.raw_headers = described.validator_headers();
+            let content_type = content_type_in(&described.headers[described.content_at..]);
             let parts = range::multipart(&ranges, len, &content_type, &boundary());
             let mut chunks = Vec::with_capacity(ranges.len() * 2 + 1);
             for (head, r) in parts.part_heads.iter().zip(&ranges) {
@@ -155,16 +276,23 @@ fn serve_file(request: &Request, path: &Path, site: &Site) -> Response {
             }
             chunks.push(Chunk::Bytes(parts.trailer.clone()));
             response.status = 206;
-            // The whole-representation type gives way to the multipart one.
-            response.headers.retain(|(name, _)| *name != "Content-Type");
-            response.header("Content-Type", parts.content_type()).body(Body::File { file, chunks })
+            response
+                .header("Content-Type", parts.content_type())
+                .header("Accept-Ranges", "bytes")
+                .body(Body::File { file, chunks })
         }
-        RangeOutcome::Unsatisfiable => {
-            let mut refusal = Response::error(416).header("Content-Range", range::unsatisfied_content_range(len));
-            refusal.headers.push(("Accept-Ranges", "bytes".into()));
-            refusal
-        }
+        RangeOutcome::Unsatisfiable => Response::error(416)
+            .header("Content-Range", range::unsatisfied_content_range(len))
+            .header("Accept-Ranges", "bytes"),
     }
+}
+
+/// The `Content-Type` value among rendered header lines.
+fn content_type_in(lines: &[u8]) -> String {
+    String::from_utf8_lossy(lines)
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Type: ").map(str::to_string))
+        .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
 /// A multipart boundary unlikely to occur in any file: process-unique and
@@ -194,13 +322,22 @@ fn etag(meta: &Metadata) -> String {
     format!("\"{:x}-{:x}-{:x}\"", meta.ino(), meta.len(), mtime_ns)
 }
 
+/// The MIME type for a file name, from its extension.
+fn mime_of(path: &Path) -> &'static str {
+    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream")
+}
+
+/// Text-like types: they get an explicit charset, and are worth compressing.
+fn compressible(mime: &str) -> bool {
+    mime.starts_with("text/")
+        || matches!(mime, "application/javascript" | "application/json" | "application/xml" | "image/svg+xml")
+}
+
 /// `Content-Type` from the extension; text gets an explicit charset so
 /// browsers do not guess.
 fn content_type(path: &Path) -> String {
-    let mime = mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream");
-    let textual = mime.starts_with("text/")
-        || matches!(mime, "application/javascript" | "application/json" | "application/xml" | "image/svg+xml");
-    if textual {
+    let mime = mime_of(path);
+    if compressible(mime) {
         format!("{mime}; charset=utf-8")
     } else {
         mime.to_string()

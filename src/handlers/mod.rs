@@ -4,6 +4,7 @@
 //! parsed [`Request`] and the [`Site`] and return a [`Response`] value; they
 //! do file system work (stat, open) but never socket I/O.
 
+pub mod cache;
 mod files;
 mod hello;
 mod listing;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use crate::config::{Config, Handler};
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
+use cache::FileCache;
 
 /// What handlers need to know about the served site, prepared once at start.
 #[derive(Debug)]
@@ -46,7 +48,7 @@ impl Site {
 const ALLOWED_METHODS: &str = "GET, HEAD";
 
 /// Chooses the handler for `request`.
-pub fn route(request: &Request, site: &Site) -> Response {
+pub fn route(request: &Request, site: &Site, cache: &mut FileCache) -> Response {
     if request.method == Method::Other {
         return Response::error(405).header("Allow", ALLOWED_METHODS);
     }
@@ -55,6 +57,6 @@ pub fn route(request: &Request, site: &Site) -> Response {
     }
     match request.path() {
         hello::PATH => hello::hello(),
-        _ => files::serve(request, site),
+        _ => files::serve(request, site, cache),
     }
 }

@@ -53,8 +53,10 @@ pub struct Request<'b> {
     /// absolute-form scheme and authority).
     pub target: &'b str,
     pub version: Version,
-    /// Header fields in the order received.
-    pub headers: Vec<(&'b str, &'b [u8])>,
+    /// Header fields in the order received: the first `field_count` of
+    /// httparse's array (kept as is, so parsing allocates nothing).
+    fields: [httparse::Header<'b>; MAX_HEADERS],
+    field_count: usize,
     /// Bytes of the head, including the final blank line.
     pub head_len: usize,
     pub body: BodyLength,
@@ -66,11 +68,15 @@ impl<'b> Request<'b> {
     /// The first value of header `name` (case-insensitive) as text; `None`
     /// when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&'b str> {
-        self.headers
-            .iter()
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
             .map(str::trim)
+    }
+
+    /// All header fields, in the order received.
+    pub fn headers(&self) -> impl Iterator<Item = (&'b str, &'b [u8])> + '_ {
+        self.fields[..self.field_count].iter().map(|h| (h.name, h.value))
     }
 
     /// The target's path, without query string.
@@ -167,7 +173,7 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         "HEAD" => Method::Head,
         _ => Method::Other,
     };
-    let headers: Vec<(&str, &[u8])> = parsed.headers.iter().map(|h| (h.name, h.value)).collect();
+    let field_count = parsed.headers.len();
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
@@ -175,7 +181,8 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
     let mut chunked = false;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
-    for &(name, value) in &headers {
+    for h in &slots[..field_count] {
+        let (name, value) = (h.name, h.value);
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -223,7 +230,8 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         method_str,
         target: origin_form(raw_target),
         version,
-        headers,
+        fields: slots,
+        field_count,
         head_len,
         body,
         keep_alive,

@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("rawserve/", env!("CARGO_PKG_VERSION"));
@@ -30,6 +32,8 @@ pub enum Chunk {
 pub enum Body {
     Empty,
     Bytes(Cow<'static, [u8]>),
+    /// Bytes shared with a cache.
+    Shared(Arc<[u8]>),
     /// An open file and the pieces of it (with any framing) to send.
     File {
         file: File,
@@ -48,6 +52,7 @@ impl Body {
         match self {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
+            Body::Shared(b) => b.len() as u64,
             Body::File { chunks, .. } => chunks
                 .iter()
                 .map(|c| match c {
@@ -70,6 +75,8 @@ pub struct Response {
     /// Header fields besides the ones every response gets (`Date`,
     /// `Server`, `Content-Length`, `Connection`, `X-Content-Type-Options`).
     pub headers: Vec<(&'static str, Value)>,
+    /// Header lines already serialised (by a cache), written after `headers`.
+    pub raw_headers: Option<(Arc<[u8]>, Range<usize>)>,
     pub body: Body,
     /// The handler wants the connection closed after this response.
     pub close: bool,
@@ -77,7 +84,7 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Empty, close: false }
+        Response { status, headers: Vec::new(), raw_headers: None, body: Body::Empty, close: false }
     }
 
     /// A small `text/plain` or `text/html` page.
@@ -113,7 +120,10 @@ impl Response {
             let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
         }
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            write_field(out, name, value);
+        }
+        if let Some((block, range)) = &self.raw_headers {
+            out.extend_from_slice(&block[range.clone()]);
         }
         out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
         if !keep_alive {
@@ -123,6 +133,14 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// One `Name: value` line.
+pub fn write_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// 1xx, 204 and 304 never carry a body, so no `Content-Length` either.

@@ -292,3 +292,23 @@ fn absolute_form_targets_are_accepted() {
     send(&mut stream, "GET http://t/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(read_response(&mut stream, false).unwrap().text(), "hello file\n");
 }
+
+#[test]
+fn edited_or_swapped_files_are_never_served_stale() {
+    let server = TestServer::start_with(|c| c.threads = 1); // one worker, one cache
+    let root = server.root();
+    for _ in 0..3 {
+        assert_eq!(server.get("/hello.txt").text(), "hello file\n"); // now cached
+    }
+    // Same length, rewritten in place.
+    write(&root, "hello.txt", b"HELLO FILE\n");
+    assert_eq!(server.get("/hello.txt").text(), "HELLO FILE\n");
+    // Replaced by a symlink leading outside the root: refused, not cached bytes.
+    std::fs::remove_file(root.join("hello.txt")).unwrap();
+    std::os::unix::fs::symlink(root.join("escape"), root.join("hello.txt")).unwrap();
+    let r = server.get("/hello.txt");
+    assert_eq!(r.status, 404, "{}", r.text());
+    // Removed.
+    std::fs::remove_file(root.join("hello.txt")).unwrap();
+    assert_eq!(server.get("/hello.txt").status, 404);
+}
