@@ -112,6 +112,9 @@ pub struct Connection {
     /// When the current wait (head, idle, send progress, linger) expires.
     deadline: Instant,
     lingered: usize,
+    /// The client sent, or may still send, data that was not read (a
+    /// refused head, an unread body): close with a linger.
+    unread: bool,
 }
 
 impl Connection {
@@ -133,11 +136,14 @@ impl Connection {
             served: 0,
             deadline: now + config.idle_timeout,
             lingered: 0,
+            unread: false,
         }
     }
 
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// Joins `registry`'s poll set (edge-triggered). Readiness that is
+    /// already there when it joins is reported, so nothing is missed.
+    pub fn register(&mut self, registry: &mio::Registry, token: mio::Token, interest: mio::Interest) -> io::Result<()> {
+        registry.register(&mut self.stream, token, interest)
     }
 
     pub fn deadline(&self) -> Instant {
@@ -281,6 +287,7 @@ impl Connection {
             }
             Err(error) => Answer::refuse(error, self.peer, cx),
         };
+        self.unread = answer.unread;
         self.input.drain(..answer.consumed.min(self.input.len()));
         self.head_started = false;
         self.discard = answer.discard;
@@ -290,6 +297,7 @@ impl Connection {
 
     fn queue_error(&mut self, status: u16, cx: &Context) {
         log_access(self.peer, None, status, 0, cx);
+        self.unread = true;
         self.input.clear();
         self.discard = 0;
         self.queue(Response::error(status), false, false, false, cx);
@@ -386,10 +394,14 @@ impl Connection {
             // timeout, not the idle one, and is not extended by trickling.
             let wait = if self.discard > 0 { cx.config.head_timeout } else { cx.config.idle_timeout };
             self.deadline = cx.now + wait;
-        } else if self.peer_eof {
+        } else if self.peer_eof || !(self.unread || self.readable || !self.input.is_empty()) {
+            // Nothing more is coming from the client: a plain close sends FIN.
             self.state = State::Closed;
         } else {
-            // Shut our side so the client sees the end, then linger.
+            // The client may still be sending (a refused head, a body we did
+            // not read): closing now would answer its data with a reset that
+            // can destroy our response in flight. Shut our side so it sees the
+            // end, then read and discard until it closes too.
             let _ = self.stream.shutdown(Shutdown::Write);
             self.input = Vec::new();
             self.state = State::Lingering;
@@ -428,6 +440,8 @@ struct Answer {
     consumed: usize,
     /// Body bytes to skip after the head.
     discard: u64,
+    /// The request left data unread (see `Connection::unread`).
+    unread: bool,
 }
 
 impl Answer {
@@ -442,6 +456,7 @@ impl Answer {
             http10: false,
             consumed: usize::MAX,
             discard: 0,
+            unread: true,
         }
     }
 }
@@ -450,6 +465,7 @@ impl Answer {
 fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
     let mut keep_alive = request.keep_alive;
     let mut discard = 0;
+    let mut unread = false;
     match request.body {
         BodyLength::None => {}
         BodyLength::Length(n) if n > cx.config.max_body_bytes => {
@@ -457,9 +473,9 @@ fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
         }
         // A client waiting for "100 Continue" may never send the body, so
         // its length cannot be trusted to find the next request: close.
-        BodyLength::Length(_) if request.header("expect").is_some() => keep_alive = false,
+        BodyLength::Length(_) if request.header("expect").is_some() => (keep_alive, unread) = (false, true),
         BodyLength::Length(n) => discard = n,
-        BodyLength::Chunked => keep_alive = false,
+        BodyLength::Chunked => (keep_alive, unread) = (false, true),
     }
     let response =
         match catch_unwind(AssertUnwindSafe(|| handlers::route(request, cx.site, &mut cx.cache.borrow_mut()))) {
@@ -481,6 +497,7 @@ fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
         http10: request.version == Version::Http10,
         consumed: request.head_len,
         discard,
+        unread,
     }
 }
 

@@ -152,18 +152,23 @@ impl Worker {
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
+        let turn = self.drive_once(key, now);
+        self.settle(key, turn);
+    }
+
+    /// Lets connection `key` do what its socket allows.
+    fn drive_once(&mut self, key: usize, now: Instant) -> Turn {
         let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
-        let Some(connection) = self.connections.get_mut(key) else { return };
+        let Some(connection) = self.connections.get_mut(key) else { return Turn::Wait };
         // Handlers already answer 500 on a panic; this catches anything else
         // (a bug in the connection code) so one client cannot stop a worker.
-        let turn = match catch_unwind(AssertUnwindSafe(|| connection.drive(&cx))) {
+        match catch_unwind(AssertUnwindSafe(|| connection.drive(&cx))) {
             Ok(turn) => turn,
             Err(_) => {
                 log::warn!("worker {}: panic while driving a connection; closing it", self.id);
                 Turn::Closed
             }
-        };
-        self.settle(key, turn);
+        }
     }
 
     /// Acts on how a connection's turn ended.
@@ -175,15 +180,22 @@ impl Worker {
         }
     }
 
+    /// Drops a connection. Closing its socket also removes it from the
+    /// poll set (it is never duplicated), so no deregister call is needed.
     fn close(&mut self, key: usize) {
-        let mut connection = self.connections.remove(key);
-        let _ = self.poll.registry().deregister(connection.stream_mut());
+        drop(self.connections.remove(key));
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Accepts every pending connection (edge-triggered: until WouldBlock).
     fn accept(&mut self, now: Instant) {
-        let Some(listener) = self.listener.as_ref() else { return };
+        // Taken out for the loop so connections can be driven meanwhile.
+        let Some(listener) = self.listener.take() else { return };
+        self.accept_from(&listener, now);
+        self.listener = Some(listener);
+    }
+
+    fn accept_from(&mut self, listener: &TcpListener, now: Instant) {
         loop {
             let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
@@ -221,17 +233,26 @@ impl Worker {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            let entry = self.connections.vacant_entry();
-            let key = entry.key();
-            if let Err(e) =
-                self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
-            {
-                log::warn!("{peer}: cannot register connection: {e}");
-                self.shared.connections.fetch_sub(1, Ordering::Relaxed);
-                continue;
-            }
-            entry.insert(Connection::new(stream, peer, &self.shared.config, now));
             log::debug!("{peer}: connected (worker {})", self.id);
+            let key = self.connections.insert(Connection::new(stream, peer, &self.shared.config, now));
+            // The request usually arrives right behind the handshake: serve
+            // it now, and join the poll set only if the connection must
+            // wait, so a one-request connection costs no epoll_ctl at all.
+            self.connections[key].mark_readable();
+            let turn = self.drive_once(key, now);
+            if turn != Turn::Closed {
+                let registered = self.connections[key].register(
+                    self.poll.registry(),
+                    Token(key),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+                if let Err(e) = registered {
+                    log::warn!("{peer}: cannot register connection: {e}");
+                    self.close(key);
+                    continue;
+                }
+            }
+            self.settle(key, turn);
         }
     }
 
