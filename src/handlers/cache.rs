@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::http::encoding::Coding;
+
 /// What identifies a file's current contents without reading them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stamp {
@@ -150,14 +152,15 @@ impl FileCache {
     /// Whether `path.br` and `path.gz` exist; remembered per directory
     /// stamp (adding, removing or renaming a file changes the directory's
     /// times), so this costs one stat of the directory when warm.
-    pub fn siblings(&mut self, path: &Path, br_path: &Path, gz_path: &Path) -> (bool, bool) {
+    /// `exists` answers for one coding when the directory has changed.
+    pub fn siblings(&mut self, path: &Path, exists: impl Fn(Coding) -> bool) -> (bool, bool) {
         let dir = path.parent().and_then(Stamp::current);
         if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
             if known.dir == dir {
                 return (known.br, known.gz);
             }
         }
-        let (br, gz) = (br_path.is_file(), gz_path.is_file());
+        let (br, gz) = (exists(Coding::Brotli), exists(Coding::Gzip));
         if let Some(dir) = dir {
             if self.siblings.len() >= MAX_SIBLING_ENTRIES {
                 self.siblings.clear();
@@ -220,12 +223,13 @@ mod tests {
     fn sibling_lookups_follow_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.css");
-        let (br, gz) = (dir.path().join("a.css.br"), dir.path().join("a.css.gz"));
+        let gz = dir.path().join("a.css.gz");
+        let exists = |coding: Coding| dir.path().join(format!("a.css{}", coding.extension())).is_file();
         let mut cache = FileCache::new(0, 0);
-        assert_eq!(cache.siblings(&path, &br, &gz), (false, false));
+        assert_eq!(cache.siblings(&path, exists), (false, false));
         fs::write(&gz, b"x").unwrap();
-        assert_eq!(cache.siblings(&path, &br, &gz), (false, true));
+        assert_eq!(cache.siblings(&path, exists), (false, true));
         fs::remove_file(&gz).unwrap();
-        assert_eq!(cache.siblings(&path, &br, &gz), (false, false));
+        assert_eq!(cache.siblings(&path, exists), (false, false));
     }
 }

@@ -100,8 +100,7 @@ fn choose<'p>(request: &Request, path: &'p Path, cache: &mut FileCache) -> Choic
     if !compressible(mime_of(path)) {
         return Choice { original: path, coding: Coding::Identity, sibling: None, varies: false };
     }
-    let (have_br, have_gz) =
-        cache.siblings(path, &sibling_path(path, Coding::Brotli), &sibling_path(path, Coding::Gzip));
+    let (have_br, have_gz) = cache.siblings(path, |coding| sibling_path(path, coding).is_file());
     let coding = encoding::negotiate(request.header("accept-encoding"), have_br, have_gz);
     let sibling = (coding != Coding::Identity).then(|| sibling_path(path, coding));
     Choice { original: path, coding, sibling, varies: have_br || have_gz }
