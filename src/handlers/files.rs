@@ -7,6 +7,7 @@
 //! strings them together in RFC 9110's order. The body stays an open file
 //! for the connection to `sendfile`.
 
+use std::borrow::Cow;
 use std::fs::{self, File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -39,9 +40,12 @@ pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response 
         Err(PathError::Invalid) => return Response::error(400),
         Err(_) => return not_found(site),
     };
-    // Fast path: a small file already checked and cached by this worker.
-    if !request.path().ends_with('/') && request.header("range").is_none() {
-        let choice = choose(request, &path, cache);
+    // Fast path: a small file (or a directory's index) already checked
+    // and cached by this worker. Only regular files are ever cached, so a
+    // path that has become a directory, or lost its index, misses.
+    if request.header("range").is_none() {
+        let file = if request.path().ends_with('/') { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
+        let choice = choose(request, &file, cache);
         if let Some(entry) = cache.get(choice.path()) {
             let described = Described::from(entry);
             let body = Body::Shared(Arc::clone(&entry.body));
@@ -60,6 +64,11 @@ pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response 
         Err(e) => return io_error(e.kind(), site),
     };
     if !meta.is_dir() {
+        // `file.txt/` names a directory that does not exist (ENOTDIR), and
+        // relative links on such a page would resolve wrongly.
+        if request.path().ends_with('/') {
+            return not_found(site);
+        }
         return serve_file(request, &path, site, cache);
     }
     if !request.path().ends_with('/') {

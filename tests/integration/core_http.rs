@@ -312,3 +312,20 @@ fn edited_or_swapped_files_are_never_served_stale() {
     std::fs::remove_file(root.join("hello.txt")).unwrap();
     assert_eq!(server.get("/hello.txt").status, 404);
 }
+
+#[test]
+fn a_cached_index_gives_way_to_changes_in_its_directory() {
+    let server = TestServer::start_with(|c| c.threads = 1);
+    let root = server.root();
+    for _ in 0..2 {
+        assert_eq!(server.get("/sub/").text(), "sub index");
+    }
+    std::fs::remove_file(root.join("sub/index.html")).unwrap();
+    let r = server.get("/sub/");
+    assert!(r.text().contains("Index of /sub/"), "a listing once the index is gone: {}", r.text());
+    // The directory itself replaced by a file of the same name.
+    std::fs::remove_dir_all(root.join("sub")).unwrap();
+    write(&root, "sub", b"now a file");
+    assert_eq!(server.get("/sub/").status, 404);
+    assert_eq!(server.get("/sub").text(), "now a file");
+}
