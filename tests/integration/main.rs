@@ -1,10 +1,14 @@
 //! Integration tests: a real server on 127.0.0.1:0, spoken to over real
 //! sockets. One test binary with modules keeps link time low.
 
+mod browser;
 mod cli;
 mod client;
 mod core_http;
+mod curl;
 mod hardening;
 mod idle;
+mod python;
 mod semantics;
 mod support;
+mod wget;

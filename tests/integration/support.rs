@@ -329,3 +329,67 @@ impl Binary {
         fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
     }
 }
+
+/// A server on 127.0.0.1:0 over an arbitrary directory (a fixture a test
+/// built itself); stopped on drop.
+pub fn serve_dir(root: &Path) -> Server {
+    Server::bind(test_config(root)).expect("server starts")
+}
+
+/// Runs an external program to completion with stdin closed and its output
+/// captured, but never for longer than `limit`: past it the program and
+/// everything it started (its own process group, e.g. a browser's helper
+/// processes) are killed and the test fails.
+pub fn run_with_timeout(command: &mut std::process::Command, limit: Duration) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+    let pid = child.id() as i32;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send(bytes);
+        });
+        rx
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let (tx, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let kill_group = || {
+        // SAFETY: kill(2) on the process group this function created; its
+        // leader has not been reaped yet when the deadline passes.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    };
+    let status = match exited.recv_timeout(limit) {
+        Ok(status) => status.unwrap_or_else(|e| panic!("wait for {program}: {e}")),
+        Err(_) => {
+            kill_group();
+            panic!("{program} did not finish within {limit:?}; killed it");
+        }
+    };
+    let collect = |rx: mpsc::Receiver<Vec<u8>>, what: &str| {
+        let left = deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_secs(1));
+        rx.recv_timeout(left).unwrap_or_else(|_| {
+            // A helper process outlived the program and holds the pipe open.
+            kill_group();
+            panic!("{program} exited but its {what} stayed open past {limit:?}");
+        })
+    };
+    let stdout = collect(stdout, "stdout");
+    let stderr = collect(stderr, "stderr");
+    std::process::Output { status, stdout, stderr }
+}
