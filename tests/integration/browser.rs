@@ -34,10 +34,15 @@ fn demo_root() -> PathBuf {
 /// Runs Chromium with a fresh profile, the fixed flags, `extra` and `url`.
 fn chromium(extra: &[&str], url: &str) -> Output {
     let profile = tempfile::tempdir().expect("profile dir");
+    chromium_in(profile.path(), extra, url)
+}
+
+/// Runs Chromium with the profile (and so the HTTP cache) in `profile`.
+fn chromium_in(profile: &Path, extra: &[&str], url: &str) -> Output {
     let mut command = Command::new(CHROMIUM);
     command
         .args(FLAGS)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--virtual-time-budget=5000")
         .args(extra)
         .arg(url);
@@ -212,4 +217,37 @@ fn chromium_seeks_in_audio_with_range_requests() {
         seen.push(line);
     }
     eprintln!("206 responses for /tone.wav ({size} bytes): {ranges:?}");
+}
+
+#[test]
+fn chromium_revalidates_on_reload_and_gets_304s() {
+    if !have_tool(CHROMIUM) {
+        return;
+    }
+    let root = demo_root();
+    let binary = Binary::start(&[root.to_str().expect("UTF-8 path")], "info,access=info");
+    let url = format!("http://{}/", binary.addr);
+    let profile = tempfile::tempdir().expect("profile dir");
+    // First visit fills the browser cache; the second revalidates each
+    // resource (Cache-Control: no-cache) with its ETag / Last-Modified.
+    chromium_in(profile.path(), &["--dump-dom"], &url);
+    chromium_in(profile.path(), &["--dump-dom"], &url);
+    let mut revalidated: Vec<&str> = Vec::new();
+    let wanted = ["GET / HTTP/1.1", "GET /style.css HTTP/1.1", "GET /app.js HTTP/1.1", "GET /images/logo.png HTTP/1.1"];
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while revalidated.len() < wanted.len() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = binary.log.recv_timeout(left) else {
+            panic!("missing 304s on reload (got {revalidated:?}):\n{}", seen.join("\n"))
+        };
+        if let Some((request, 304, _)) = access_entry(&line) {
+            if let Some(name) = wanted.iter().find(|w| **w == request) {
+                if !revalidated.contains(name) {
+                    revalidated.push(name);
+                }
+            }
+        }
+        seen.push(line);
+    }
 }
