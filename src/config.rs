@@ -69,6 +69,12 @@ pub struct Config {
     /// connections are closed at once instead of queueing without bound.
     pub max_connections: usize,
 
+    /// Connections the kernel queues before they are accepted. std's
+    /// default of 128 overflows when a thousand clients connect at once,
+    /// and overflowing connects wait a second for a SYN retransmit; nginx
+    /// uses 511, lighttpd 1024. The kernel caps it at `net.core.somaxconn`.
+    pub listen_backlog: i32,
+
     /// Time allowed to receive a whole request head once it has started
     /// (slowloris defence). Expiry answers 408 and closes.
     pub head_timeout: Duration,
@@ -104,6 +110,7 @@ impl Config {
             cache_bytes: 8 << 20,
             cache_max_file: 64 << 10,
             max_connections: 20_000,
+            listen_backlog: 1024,
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(30),

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -120,6 +121,11 @@ impl Server {
         }
         let listener = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
         listener.set_nonblocking(true).map_err(StartError::Setup)?;
+        // Listening again on a listening socket only changes its backlog.
+        // SAFETY: plain listen(2) on a socket this function owns.
+        if unsafe { libc::listen(listener.as_raw_fd(), config.listen_backlog) } != 0 {
+            return Err(StartError::Setup(io::Error::last_os_error()));
+        }
         let local_addr = listener.local_addr().map_err(StartError::Setup)?;
 
         let threads = config.threads.max(1);
