@@ -33,9 +33,13 @@ use crate::http::response::{Body, Chunk, Response};
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
 const READ_CHUNK: usize = 4096;
-/// Output buffer capacity kept between responses; a larger one (after a big
-/// in-memory body) is released so idle connections stay small.
-const KEEP_OUT_CAPACITY: usize = 16 * 1024;
+/// Output buffers larger than this are freed instead of going back to the
+/// pool. It fits a head plus the largest cached file (64 KiB by default),
+/// so serving cached files allocates nothing.
+const KEEP_OUT_CAPACITY: usize = 80 * 1024;
+/// Spare output buffers a worker keeps: enough for the connections that
+/// write at the same moment; more would only be idle memory.
+const POOLED_BUFFERS: usize = 32;
 /// Most bytes handed to one `sendfile` call.
 const MAX_SENDFILE: usize = 1 << 20;
 /// Bytes or requests one connection may process per turn before yielding to
@@ -44,6 +48,26 @@ const TURN_BYTES: u64 = 4 << 20;
 const TURN_REQUESTS: u32 = 64;
 /// Bytes read and thrown away while lingering, at most.
 const MAX_LINGER_BYTES: usize = 256 * 1024;
+
+/// Output buffers lent to connections while they write a response, so an
+/// idle connection holds none and the hot path allocates none.
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    free: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    fn take(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0 && buffer.capacity() <= KEEP_OUT_CAPACITY && self.free.len() < POOLED_BUFFERS {
+            buffer.clear();
+            self.free.push(buffer);
+        }
+    }
+}
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +103,8 @@ pub struct Context<'a> {
     pub clock: &'a Clock,
     /// This worker's small-file cache.
     pub cache: &'a RefCell<FileCache>,
+    /// This worker's spare output buffers.
+    pub buffers: &'a RefCell<BufferPool>,
     pub now: Instant,
     /// The server is shutting down: finish the current response, take no more.
     pub draining: bool,
@@ -180,9 +206,13 @@ impl Connection {
                     if !self.readable {
                         return Turn::Wait;
                     }
-                    if let Err(e) = self.fill(cx.config) {
-                        log::debug!("{}: read failed: {e}", self.peer);
-                        self.state = State::Closed;
+                    match self.read_and_answer(cx) {
+                        Ok(true) => budget_requests -= 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            log::debug!("{}: read failed: {e}", self.peer);
+                            self.state = State::Closed;
+                        }
                     }
                 }
                 State::Writing => match self.flush(cx, &mut budget_bytes) {
@@ -233,27 +263,50 @@ impl Connection {
         !self.input.is_empty() && matches!(request::parse(&self.input, cx.config.max_headers), Ok(Some(_)))
     }
 
-    /// Reads what the socket has, up to the head limit.
-    fn fill(&mut self, config: &Config) -> io::Result<()> {
-        let limit = config.max_head_bytes + READ_CHUNK;
-        let start = self.input.len();
-        let want = READ_CHUNK.min(limit.saturating_sub(start));
+    /// Reads what the socket has into a stack buffer. In the common case
+    /// (nothing buffered, a whole request in one read) the request is
+    /// answered straight from there, so a connection owns heap memory only
+    /// for a partial head or pipelined leftovers. Returns whether a
+    /// response was queued.
+    fn read_and_answer(&mut self, cx: &Context) -> io::Result<bool> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let limit = cx.config.max_head_bytes + READ_CHUNK;
+        let want = READ_CHUNK.min(limit.saturating_sub(self.input.len()));
         if want == 0 {
-            return Ok(()); // answer_buffered reports the oversized head
+            return Ok(false); // answer_buffered reports the oversized head
         }
-        self.input.resize(start + want, 0);
-        let result = self.stream.read(&mut self.input[start..]);
-        let got = *result.as_ref().unwrap_or(&0);
-        self.input.truncate(start + got);
-        match result {
-            Ok(0) => self.peer_eof = true,
-            // A short read means the socket is drained (epoll(7)).
-            Ok(n) => self.readable = n == want,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let n = match self.stream.read(&mut chunk[..want]) {
+            Ok(0) => {
+                self.peer_eof = true;
+                return Ok(false);
+            }
+            Ok(n) => {
+                // A short read means the socket is drained (epoll(7)).
+                self.readable = n == want;
+                n
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                return Ok(false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(false),
             Err(e) => return Err(e),
+        };
+        let bytes = &chunk[..n];
+        if !self.input.is_empty() || self.discard > 0 {
+            self.input.extend_from_slice(bytes);
+            return Ok(false); // answer_buffered takes it from here
         }
-        Ok(())
+        match self.answer_from(bytes, cx) {
+            Some(consumed) => {
+                self.input.extend_from_slice(&bytes[consumed..]);
+                Ok(true)
+            }
+            None => {
+                self.input.extend_from_slice(bytes);
+                Ok(false)
+            }
+        }
     }
 
     /// Skips body bytes, then answers one buffered request if its head is
@@ -263,18 +316,50 @@ impl Connection {
             let n = self.discard.min(self.input.len() as u64) as usize;
             self.input.drain(..n);
             self.discard -= n as u64;
-            if self.discard > 0 {
-                return false;
-            }
         }
         if self.input.is_empty() {
+            // Release the buffer of a head that arrived in pieces: an idle
+            // connection should hold no memory of its own.
+            self.input = Vec::new();
             return false;
         }
-        let answer = match request::parse(&self.input, cx.config.max_headers) {
+        if self.discard > 0 {
+            return false;
+        }
+        let mut input = std::mem::take(&mut self.input);
+        let answered = self.answer_from(&input, cx);
+        if let Some(consumed) = answered {
+            input.drain(..consumed);
+        }
+        self.input = input;
+        answered.is_some()
+    }
+
+    /// Parses a request head at the start of `bytes` and queues the answer.
+    /// Returns how many bytes it consumed, or `None` when the head is
+    /// incomplete.
+    fn answer_from(&mut self, bytes: &[u8], cx: &Context) -> Option<usize> {
+        let max_head = cx.config.max_head_bytes;
+        // A later HTTP/1.x is parsed again from a copy that says 1.1.
+        let rewritten;
+        let parsed = match request::parse(bytes, cx.config.max_headers) {
+            Err(RequestError::MinorVersion) => match request::as_http11(bytes) {
+                Some(copy) => {
+                    rewritten = copy;
+                    request::parse(&rewritten, cx.config.max_headers)
+                }
+                None => Err(RequestError::MinorVersion),
+            },
+            parsed => parsed,
+        };
+        let answer = match parsed {
+            Ok(Some(request)) if request.head_len > max_head => {
+                Answer::refuse(RequestError::HeadTooLarge, self.peer, cx)
+            }
             Ok(Some(request)) => answer(&request, self.peer, cx),
-            Ok(None) if self.input.len() >= cx.config.max_head_bytes => {
+            Ok(None) if bytes.len() >= max_head => {
                 let error =
-                    if self.input.contains(&b'\n') { RequestError::HeadTooLarge } else { RequestError::TargetTooLong };
+                    if bytes.contains(&b'\n') { RequestError::HeadTooLarge } else { RequestError::TargetTooLong };
                 Answer::refuse(error, self.peer, cx)
             }
             Ok(None) => {
@@ -283,16 +368,15 @@ impl Connection {
                     self.head_started = true;
                     self.deadline = cx.now + cx.config.head_timeout;
                 }
-                return false;
+                return None;
             }
             Err(error) => Answer::refuse(error, self.peer, cx),
         };
         self.unread = answer.unread;
-        self.input.drain(..answer.consumed.min(self.input.len()));
         self.head_started = false;
         self.discard = answer.discard;
         self.queue(answer.response, answer.head_only, answer.keep_alive, answer.http10, cx);
-        true
+        Some(answer.consumed.min(bytes.len()))
     }
 
     fn queue_error(&mut self, status: u16, cx: &Context) {
@@ -306,6 +390,9 @@ impl Connection {
     /// Serialises `response` into the output buffer and switches to Writing.
     fn queue(&mut self, response: Response, head_only: bool, keep_alive: bool, http10: bool, cx: &Context) {
         self.keep_alive = keep_alive && !cx.draining;
+        if self.out.capacity() == 0 {
+            self.out = cx.buffers.borrow_mut().take();
+        }
         self.out.clear();
         self.out_pos = 0;
         response.write_head(&mut self.out, cx.clock.date(), self.keep_alive, http10);
@@ -385,9 +472,8 @@ impl Connection {
         self.served += 1;
         self.file = None;
         self.chunks.clear();
-        if self.out.capacity() > KEEP_OUT_CAPACITY {
-            self.out = Vec::new();
-        }
+        cx.buffers.borrow_mut().give(std::mem::take(&mut self.out));
+        self.out_pos = 0;
         if self.keep_alive && !cx.draining {
             self.state = State::Reading;
             // A body still to skip is part of the request: it gets the head

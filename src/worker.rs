@@ -19,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::clock::Clock;
-use crate::connection::{Connection, Context, Turn};
+use crate::connection::{BufferPool, Connection, Context, Turn};
 use crate::handlers::cache::FileCache;
 use crate::http::response::{Body, Response};
 use crate::server::{Phase, Shared};
@@ -50,6 +50,7 @@ pub struct Worker {
     shared: Arc<Shared>,
     clock: Clock,
     cache: RefCell<FileCache>,
+    buffers: RefCell<BufferPool>,
     /// Accepting is paused (out of descriptors) until then.
     accept_paused_until: Option<Instant>,
     /// Accepting has failed for lack of resources and has not succeeded
@@ -73,6 +74,7 @@ impl Worker {
             shared,
             clock: Clock::new(),
             cache: RefCell::new(cache),
+            buffers: RefCell::default(),
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -158,7 +160,7 @@ impl Worker {
 
     /// Lets connection `key` do what its socket allows.
     fn drive_once(&mut self, key: usize, now: Instant) -> Turn {
-        let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
+        let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
         let Some(connection) = self.connections.get_mut(key) else { return Turn::Wait };
         // Handlers already answer 500 on a panic; this catches anything else
         // (a bug in the connection code) so one client cannot stop a worker.
@@ -276,7 +278,7 @@ impl Worker {
             .map(|(key, _)| key)
             .collect();
         for key in expired {
-            let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
+            let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.expire(&cx);
             self.settle(key, turn);
@@ -291,7 +293,7 @@ impl Worker {
         self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
-            let cx = context(&self.shared, &self.clock, &self.cache, now, self.grace_deadline.is_some());
+            let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.begin_shutdown(&cx);
             self.settle(key, turn);
@@ -303,8 +305,9 @@ fn context<'a>(
     shared: &'a Shared,
     clock: &'a Clock,
     cache: &'a RefCell<FileCache>,
+    buffers: &'a RefCell<BufferPool>,
     now: Instant,
     draining: bool,
 ) -> Context<'a> {
-    Context { config: &shared.config, site: &shared.site, clock, cache, now, draining }
+    Context { config: &shared.config, site: &shared.site, clock, cache, buffers, now, draining }
 }

@@ -56,12 +56,12 @@ pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response 
         match safe_path::confine(&site.root, &path) {
             Ok(Ok(_)) => {}
             Ok(Err(_)) => return not_found(site),
-            Err(e) => return io_error(e.kind(), site),
+            Err(e) => return io_error(kind_of(&e), site),
         }
     }
     let meta = match fs::metadata(&path) {
         Ok(meta) => meta,
-        Err(e) => return io_error(e.kind(), site),
+        Err(e) => return io_error(kind_of(&e), site),
     };
     if !meta.is_dir() {
         // `file.txt/` names a directory that does not exist (ENOTDIR), and
@@ -172,7 +172,7 @@ fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
     match safe_path::confine(&site.root, path) {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(_)) => Err(ErrorKind::NotFound),
-        Err(e) => Err(e.kind()),
+        Err(e) => Err(kind_of(&e)),
     }
 }
 
@@ -315,8 +315,8 @@ fn boundary() -> String {
 /// Opens a regular file and reads its metadata from the open descriptor, so
 /// what is described is what is sent.
 fn open_file(path: &Path) -> Result<(File, Metadata), ErrorKind> {
-    let file = File::open(path).map_err(|e| e.kind())?;
-    let meta = file.metadata().map_err(|e| e.kind())?;
+    let file = File::open(path).map_err(|e| kind_of(&e))?;
+    let meta = file.metadata().map_err(|e| kind_of(&e))?;
     if !meta.is_file() {
         return Err(ErrorKind::NotFound);
     }
@@ -355,7 +355,7 @@ fn content_type(path: &Path) -> String {
 fn list_directory(request: &Request, dir: &Path, site: &Site) -> Response {
     let reader = match fs::read_dir(dir) {
         Ok(reader) => reader,
-        Err(e) => return io_error(e.kind(), site),
+        Err(e) => return io_error(kind_of(&e), site),
     };
     let mut entries = Vec::new();
     for entry in reader.flatten() {
@@ -374,9 +374,21 @@ fn list_directory(request: &Request, dir: &Path, site: &Site) -> Response {
     Response::text(200, "text/html; charset=utf-8", page.into_bytes()).header("Cache-Control", LISTING_CACHE_CONTROL)
 }
 
+/// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not
+/// yet nameable in stable Rust) counted as not found.
+fn kind_of(error: &std::io::Error) -> ErrorKind {
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        ErrorKind::NotFound
+    } else {
+        error.kind()
+    }
+}
+
 fn io_error(kind: ErrorKind, site: &Site) -> Response {
     match kind {
-        ErrorKind::NotFound | ErrorKind::NotADirectory => not_found(site),
+        // A name too long for the file system names nothing that could
+        // be served: not found, not a server error.
+        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::InvalidFilename => not_found(site),
         ErrorKind::PermissionDenied => Response::error(403),
         _ => Response::error(500),
     }

@@ -97,15 +97,20 @@ impl<'b> Request<'b> {
 pub enum RequestError {
     /// Not HTTP/1.x syntax (httparse's reason).
     Malformed(&'static str),
-    /// A version other than HTTP/1.0 or HTTP/1.1.
+    /// Another major version (`HTTP/2.0`, `HTTP/0.9`): 505.
     Version,
+    /// `HTTP/1.x` with x ≥ 2. RFC 9110 §6.2 says to process it as the
+    /// highest minor version we implement, so the connection re-parses it
+    /// as HTTP/1.1 (see [`as_http11`]); 505 only if that cannot be done.
+    MinorVersion,
     /// More header fields than `Config::max_headers`.
     TooManyHeaders,
     /// The head grew past `Config::max_head_bytes` before it ended.
     HeadTooLarge,
     /// The request line alone is longer than `Config::max_head_bytes`.
     TargetTooLong,
-    /// HTTP/1.1 without `Host`, or several `Host` fields.
+    /// HTTP/1.1 without `Host`, several `Host` fields, or one whose value is
+    /// not `host[:port]` (RFC 9112 §3.2).
     Host,
     /// A `Content-Length` that is not a number, or several that disagree.
     ContentLength,
@@ -123,7 +128,7 @@ impl RequestError {
             | RequestError::Host
             | RequestError::ContentLength
             | RequestError::TransferEncoding => 400,
-            RequestError::Version => 505,
+            RequestError::Version | RequestError::MinorVersion => 505,
             RequestError::TooManyHeaders | RequestError::HeadTooLarge => 431,
             RequestError::TargetTooLong => 414,
             RequestError::BodyTooLarge => 413,
@@ -135,7 +140,7 @@ impl std::fmt::Display for RequestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestError::Malformed(why) => write!(f, "malformed request: {why}"),
-            RequestError::Version => f.write_str("unsupported HTTP version"),
+            RequestError::Version | RequestError::MinorVersion => f.write_str("unsupported HTTP version"),
             RequestError::TooManyHeaders => f.write_str("too many header fields"),
             RequestError::HeadTooLarge => f.write_str("request head too large"),
             RequestError::TargetTooLong => f.write_str("request target too long"),
@@ -158,7 +163,7 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
-        Err(httparse::Error::Version) => return Err(RequestError::Version),
+        Err(httparse::Error::Version) => return Err(classify_version(buf)),
         Err(e) => return Err(RequestError::Malformed(describe(e))),
     };
     // OK because httparse fills all three on Complete.
@@ -184,6 +189,9 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
     for h in &slots[..field_count] {
         let (name, value) = (h.name, h.value);
         if name.eq_ignore_ascii_case("host") {
+            if !is_valid_host(value) {
+                return Err(RequestError::Host);
+            }
             hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value).ok_or(RequestError::ContentLength)?;
@@ -250,6 +258,70 @@ fn origin_form(target: &str) -> &str {
     target
 }
 
+/// Why httparse refused the version: another major version (505), a later
+/// minor version (served as 1.1), or a malformed request line (400) that
+/// httparse only noticed where it expected the version.
+fn classify_version(buf: &[u8]) -> RequestError {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
+    let token = line.strip_suffix(b"\r").unwrap_or(line).rsplit(|&b| b == b' ').next().unwrap_or(line);
+    match token {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() && *minor >= b'2' => {
+            RequestError::MinorVersion
+        }
+        // Well-formed but not 1.x (0.9, 2.0, 3.0): a version we do not speak.
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && *major != b'1' && minor.is_ascii_digit() =>
+        {
+            RequestError::Version
+        }
+        _ => RequestError::Malformed("invalid request line"),
+    }
+}
+
+/// A copy of `buf` whose request line says `HTTP/1.1` instead of a later
+/// `HTTP/1.x`; `None` if the request line does not end in such a version.
+pub fn as_http11(buf: &[u8]) -> Option<Vec<u8>> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    let line_end = if end > 0 && buf[end - 1] == b'\r' { end - 1 } else { end };
+    let minor_at = line_end.checked_sub(1)?;
+    if line_end < 8
+        || &buf[line_end - 8..minor_at] != b"HTTP/1."
+        || buf[minor_at] < b'2'
+        || !buf[minor_at].is_ascii_digit()
+    {
+        return None;
+    }
+    let mut copy = buf.to_vec();
+    copy[minor_at] = b'1';
+    Some(copy)
+}
+
+/// `Host = uri-host [ ":" port ]`: a reg-name or IPv4 address (unreserved,
+/// sub-delims, `%`), or an IPv6 literal in brackets, then optional digits.
+/// Empty is allowed (RFC 9112 §3.2, for targets without an authority).
+fn is_valid_host(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else { return false };
+        let literal = &rest[..close];
+        if literal.is_empty() || !literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            return false;
+        }
+        match &rest[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&b""[..], port),
+            _ => return false,
+        }
+    } else {
+        match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &b""[..]),
+        }
+    };
+    let host_ok = host.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    host_ok && port.iter().all(u8::is_ascii_digit)
+}
+
 fn describe(error: httparse::Error) -> &'static str {
     match error {
         httparse::Error::HeaderName => "invalid header name",
@@ -295,6 +367,16 @@ mod tests {
         assert_eq!(ok("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").method, Method::Other);
         assert_eq!(ok("GET http://example.com/x?y HTTP/1.1\r\nHost: x\r\n\r\n").target, "/x?y");
         assert_eq!(ok("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n").target, "/");
+    }
+
+    #[test]
+    fn later_minor_versions_read_as_http11() {
+        let copy = as_http11(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(ok(std::str::from_utf8(&copy).unwrap()).version, Version::Http11);
+        assert!(as_http11(b"GET / HTTP/1.1\r\n\r\n").is_none());
+        assert!(as_http11(b"GET / HTTP/2.0\r\n\r\n").is_none());
+        assert!(as_http11(b"GET / HTTP/1.2").is_none());
+        assert!(as_http11(b"1.2\n").is_none());
     }
 
     #[test]
@@ -350,6 +432,16 @@ mod tests {
         assert_eq!(err("GET / HTTP/1.1\r\n\r\n"), RequestError::Host);
         assert_eq!(err("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), RequestError::Host);
         assert_eq!(err("GET / HTTP/2.0\r\n\r\n"), RequestError::Version);
+        assert_eq!(err("GET / HTTP/1.2\r\nHost: x\r\n\r\n"), RequestError::MinorVersion);
+        assert!(matches!(err("GET /  HTTP/1.1\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
+        assert!(matches!(err("GET / http/1.1\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
+        assert!(matches!(err("GET / HTTP/1.10\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
+        for host in ["a b", "a/b", "a@b", "[::1", "[zz]", "x:8o", "a\"b"] {
+            assert_eq!(err(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")), RequestError::Host, "{host}");
+        }
+        for host in ["", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8080", "xn--bcher-kva.de"] {
+            assert!(parse(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(), MAX_HEADERS).is_ok(), "{host}");
+        }
         assert!(matches!(err("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(err("GET /\0 HTTP/1.1\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(
