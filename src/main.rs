@@ -123,9 +123,10 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     log::info!(
-        "serving {} on http://{} with {threads} worker threads (Ctrl-C to stop)",
+        "serving {} on http://{} with {threads} worker thread{} (Ctrl-C to stop)",
         args.root.display(),
-        url_authority(server.local_addr())
+        url_authority(server.local_addr()),
+        if threads == 1 { "" } else { "s" }
     );
 
     let handle = server.shutdown_handle();

@@ -7,6 +7,7 @@ mod client;
 mod core_http;
 mod curl;
 mod hardening;
+mod hostile;
 mod idle;
 mod python;
 mod semantics;

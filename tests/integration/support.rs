@@ -393,3 +393,66 @@ pub fn run_with_timeout(command: &mut std::process::Command, limit: Duration) ->
     let stderr = collect(stderr, "stderr");
     std::process::Output { status, stdout, stderr }
 }
+
+/// `read_response` for hostile-input tests: reports what went wrong instead
+/// of panicking, so one odd answer does not hide the cases after it.
+/// `Ok(None)` when the connection closes (EOF or reset) before a response.
+pub fn try_read_response(stream: &mut TcpStream) -> Result<Option<Response>, String> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(0) if buf.is_empty() => return Ok(None),
+            Ok(0) => return Err(format!("closed mid-head: {:?}", String::from_utf8_lossy(&buf))),
+            Ok(_) => buf.push(byte[0]),
+            Err(e) if buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return Err(format!("no complete response in time (got {:?})", String::from_utf8_lossy(&buf)))
+            }
+            Err(e) => return Err(format!("reading the head: {e}")),
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("response head over 64 KiB".to_string());
+        }
+    }
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut fields);
+    match parsed.parse(&buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        other => return Err(format!("invalid response head ({other:?}): {:?}", String::from_utf8_lossy(&buf))),
+    }
+    let status = parsed.code.ok_or("no status code")?;
+    let headers: Vec<(String, String)> =
+        parsed.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
+    let length =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.parse::<usize>());
+    let mut body = Vec::new();
+    if !(status < 200 || status == 204 || status == 304) {
+        match length {
+            Some(Ok(n)) => {
+                body.resize(n, 0);
+                stream.read_exact(&mut body).map_err(|e| format!("reading a {n}-byte body: {e}"))?;
+            }
+            Some(Err(e)) => return Err(format!("bad Content-Length in the response: {e}")),
+            None => {
+                stream.read_to_end(&mut body).map_err(|e| format!("reading the body to EOF: {e}"))?;
+            }
+        }
+    }
+    Ok(Some(Response { status, headers, body }))
+}
+
+/// `is_closed` for hostile-input tests: `Ok` when the server has closed the
+/// connection (EOF or reset) within the stream's read timeout.
+pub fn try_closed(stream: &mut TcpStream) -> Result<(), String> {
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => Ok(()),
+        Ok(n) => Err(format!("more data after the response: {:?}", String::from_utf8_lossy(&buf[..n]))),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err("the connection stayed open".to_string())
+        }
+        Err(e) => Err(format!("reading after the response: {e}")),
+    }
+}
