@@ -123,8 +123,11 @@ pub struct Connection {
     readable: bool,
     /// Part of a request head has arrived (the head timer is running).
     head_started: bool,
-    /// The client has shut its sending side.
+    /// The client has shut its sending side (a read returned 0).
     peer_eof: bool,
+    /// A readiness event reported the client's FIN; a read will return 0
+    /// once the data before it is consumed.
+    read_closed: bool,
     /// Response head (and small body) to send, from `out_pos`.
     out: Vec<u8>,
     out_pos: usize,
@@ -154,6 +157,7 @@ impl Connection {
             readable: false,
             head_started: false,
             peer_eof: false,
+            read_closed: false,
             out: Vec::new(),
             out_pos: 0,
             file: None,
@@ -177,8 +181,12 @@ impl Connection {
     }
 
     /// Records a readiness event; call `drive` afterwards.
-    pub fn mark_readable(&mut self) {
+    /// `read_closed`: the event also said the client has shut its side,
+    /// so the socket must be read until it reports the end, even after a
+    /// short read (a FIN that came with the data brings no further event).
+    pub fn mark_readable(&mut self, read_closed: bool) {
         self.readable = true;
+        self.read_closed |= read_closed;
     }
 
     /// Does all the work the socket allows right now.
@@ -281,8 +289,9 @@ impl Connection {
                 return Ok(false);
             }
             Ok(n) => {
-                // A short read means the socket is drained (epoll(7)).
-                self.readable = n == want;
+                // A short read means the socket is drained (epoll(7)),
+                // unless a FIN is waiting behind the data.
+                self.readable = n == want || self.read_closed;
                 n
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -107,7 +107,7 @@ impl Worker {
                     Token(key) => {
                         if let Some(connection) = self.connections.get_mut(key) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                                connection.mark_readable();
+                                connection.mark_readable(event.is_read_closed());
                             }
                             self.drive(key, now);
                         }
@@ -240,7 +240,7 @@ impl Worker {
             // The request usually arrives right behind the handshake: serve
             // it now, and join the poll set only if the connection must
             // wait, so a one-request connection costs no epoll_ctl at all.
-            self.connections[key].mark_readable();
+            self.connections[key].mark_readable(false);
             let turn = self.drive_once(key, now);
             if turn != Turn::Closed {
                 let registered = self.connections[key].register(

@@ -407,7 +407,10 @@ pub fn try_read_response(stream: &mut TcpStream) -> Result<Option<Response>, Str
             Ok(_) => buf.push(byte[0]),
             Err(e) if buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return Err(format!("no complete response in time (got {:?})", String::from_utf8_lossy(&buf)))
+                return Err(match buf.is_empty() {
+                    true => "neither a response nor a close in time: the connection stayed open".to_string(),
+                    false => format!("no complete response in time (got {:?})", String::from_utf8_lossy(&buf)),
+                });
             }
             Err(e) => return Err(format!("reading the head: {e}")),
         }
