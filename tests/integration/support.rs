@@ -247,10 +247,16 @@ impl Binary {
                 }
             }
         });
-        let line = rx.recv_timeout(IO_TIMEOUT).expect("rawserve logs its start-up line");
-        let url = line.split("http://").nth(1).expect("a URL in the start-up line");
-        let authority = url.split_whitespace().next().expect("authority");
-        let addr = authority.parse().expect("socket address");
+        let addr = rx.recv_timeout(IO_TIMEOUT).ok().and_then(|line| {
+            let url = line.split("http://").nth(1)?;
+            url.split_whitespace().next()?.parse().ok()
+        });
+        let Some(addr) = addr else {
+            // Not yet a `Binary`, whose drop would stop it: stop it here.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rawserve did not log its start-up line with a URL within {IO_TIMEOUT:?}");
+        };
         Binary { child, addr, log: rx }
     }
 
