@@ -122,13 +122,6 @@ fn main() -> ExitCode {
         Ok(server) => server,
         Err(e) => return fail(&e.to_string()),
     };
-    log::info!(
-        "serving {} on http://{} with {threads} worker thread{} (Ctrl-C to stop)",
-        args.root.display(),
-        url_authority(server.local_addr()),
-        if threads == 1 { "" } else { "s" }
-    );
-
     let handle = server.shutdown_handle();
     std::thread::spawn(move || {
         let mut signals = signals;
@@ -144,6 +137,13 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Logged last, so that a process that has printed its URL is fully up.
+    log::info!(
+        "serving {} on http://{} with {threads} worker thread{} (Ctrl-C to stop)",
+        args.root.display(),
+        url_authority(server.local_addr()),
+        if threads == 1 { "" } else { "s" }
+    );
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
