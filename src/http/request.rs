@@ -163,7 +163,14 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
-        Err(httparse::Error::Version) => return Err(classify_version(buf)),
+        Err(httparse::Error::Version) => {
+            // Judged only on a whole request line, so the answer does not
+            // depend on how the bytes were split (found by fuzzing).
+            return match request_line(buf) {
+                Some(line) => Err(classify_version(line)),
+                None => Ok(None),
+            };
+        }
         Err(e) => return Err(RequestError::Malformed(describe(e))),
     };
     // OK because httparse fills all three on Complete.
@@ -250,7 +257,11 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
 /// accept, RFC 9112 §3.2.2) to its path and query.
 fn origin_form(target: &str) -> &str {
     for scheme in ["http://", "https://"] {
-        if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Compared as bytes: the target may hold UTF-8, and slicing the str
+        // at a byte count could split a character (found by fuzzing).
+        let head = target.as_bytes().get(..scheme.len());
+        if target.len() > scheme.len() && head.is_some_and(|h| h.eq_ignore_ascii_case(scheme.as_bytes())) {
+            // OK to slice: the first `scheme.len()` bytes are ASCII.
             let rest = &target[scheme.len()..];
             return rest.find('/').map_or("/", |i| &rest[i..]);
         }
@@ -261,9 +272,8 @@ fn origin_form(target: &str) -> &str {
 /// Why httparse refused the version: another major version (505), a later
 /// minor version (served as 1.1), or a malformed request line (400) that
 /// httparse only noticed where it expected the version.
-fn classify_version(buf: &[u8]) -> RequestError {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
-    let token = line.strip_suffix(b"\r").unwrap_or(line).rsplit(|&b| b == b' ').next().unwrap_or(line);
+fn classify_version(line: &[u8]) -> RequestError {
+    let token = line.rsplit(|&b| b == b' ').next().unwrap_or(line);
     match token {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() && *minor >= b'2' => {
             RequestError::MinorVersion
@@ -278,10 +288,21 @@ fn classify_version(buf: &[u8]) -> RequestError {
     }
 }
 
+/// The request line without its line ending, once it is complete. Empty
+/// lines before it are skipped, as httparse does (RFC 9112 §2.2).
+fn request_line(buf: &[u8]) -> Option<&[u8]> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = &buf[start..];
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    let line = &rest[..end];
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
 /// A copy of `buf` whose request line says `HTTP/1.1` instead of a later
 /// `HTTP/1.x`; `None` if the request line does not end in such a version.
 pub fn as_http11(buf: &[u8]) -> Option<Vec<u8>> {
-    let end = buf.iter().position(|&b| b == b'\n')?;
+    let skipped = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let end = skipped + buf[skipped..].iter().position(|&b| b == b'\n')?;
     let line_end = if end > 0 && buf[end - 1] == b'\r' { end - 1 } else { end };
     let minor_at = line_end.checked_sub(1)?;
     if line_end < 8
@@ -367,6 +388,40 @@ mod tests {
         assert_eq!(ok("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").method, Method::Other);
         assert_eq!(ok("GET http://example.com/x?y HTTP/1.1\r\nHost: x\r\n\r\n").target, "/x?y");
         assert_eq!(ok("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n").target, "/");
+    }
+
+    /// Regressions found by `fuzz/`: every prefix of a request either
+    /// waits for more or gives the answer the whole request gives.
+    #[test]
+    fn answers_do_not_depend_on_how_bytes_are_split() {
+        for raw in [
+            &b"GET / HTTP/2.0\r\n\r\n"[..],
+            b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.25\r\n\r\n",
+            b"\r\nGET / HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/0.9\r\n\r\n",
+        ] {
+            let whole = format!("{:?}", parse(raw, MAX_HEADERS).map(|r| r.map(|r| r.head_len)));
+            for cut in 1..raw.len() {
+                match parse(&raw[..cut], MAX_HEADERS) {
+                    Ok(None) => {}
+                    prefix => assert_eq!(
+                        format!("{:?}", prefix.map(|r| r.map(|r| r.head_len))),
+                        whole,
+                        "{raw:?} cut at {cut}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(parse(b"\r\nGET / HTTP/2.0\r\n\r\n", MAX_HEADERS).unwrap_err(), RequestError::Version);
+        assert!(as_http11(b"\r\nGET / HTTP/1.2\r\nHost: x\r\n\r\n").is_some());
+    }
+
+    #[test]
+    fn utf8_targets_near_the_scheme_length_do_not_panic() {
+        assert_eq!(ok("GET /abcde\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n").target, "/abcde\u{e9}");
+        assert_eq!(ok("GET /\u{e9}\u{e9}\u{e9}\u{e9} HTTP/1.0\r\n\r\n").target, "/\u{e9}\u{e9}\u{e9}\u{e9}");
+        assert_eq!(ok("GET /\u{2713}/\u{2713}. HTTP/1.0\r\n\r\n").path(), "/\u{2713}/\u{2713}.");
     }
 
     #[test]

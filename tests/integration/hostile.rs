@@ -435,7 +435,11 @@ fn hostile_non_ascii() {
     t.row(b"GET /caf\xe9.txt HTTP/1.1\r\nHost: t\r\n\r\n", Close(400));
     t.row(get("/%ff%fe"), Keep(404));
     t.row(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0\xe9\r\n\r\n", Keep(200));
-    t.finish(7);
+    // A character across byte 7 or 8 of the target, where the scheme of an
+    // absolute-form target would end: once a panic (found by fuzzing).
+    t.row(b"GET /abcde\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n", Keep(404));
+    t.row(b"GET /\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n", Keep(404));
+    t.finish(9);
 }
 
 #[test]
