@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -277,13 +278,14 @@ impl Connection {
     /// for a partial head or pipelined leftovers. Returns whether a
     /// response was queued.
     fn read_and_answer(&mut self, cx: &Context) -> io::Result<bool> {
-        let mut chunk = [0u8; READ_CHUNK];
+        // Not zeroed: `recv` writes what it returns, and only that is read.
+        let mut chunk = MaybeUninit::<[u8; READ_CHUNK]>::uninit();
         let limit = cx.config.max_head_bytes + READ_CHUNK;
         let want = READ_CHUNK.min(limit.saturating_sub(self.input.len()));
         if want == 0 {
             return Ok(false); // answer_buffered reports the oversized head
         }
-        let n = match self.stream.read(&mut chunk[..want]) {
+        let n = match recv(self.stream.as_raw_fd(), &mut chunk, want) {
             Ok(0) => {
                 self.peer_eof = true;
                 return Ok(false);
@@ -301,7 +303,8 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(false),
             Err(e) => return Err(e),
         };
-        let bytes = &chunk[..n];
+        // SAFETY: recv initialised the first `n` bytes (n <= want <= READ_CHUNK).
+        let bytes = unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), n) };
         if !self.input.is_empty() || self.discard > 0 {
             self.input.extend_from_slice(bytes);
             return Ok(false); // answer_buffered takes it from here
@@ -613,6 +616,20 @@ fn log_access(peer: SocketAddr, request: Option<&Request>, status: u16, bytes: u
             r.version.as_str()
         ),
         None => log::info!(target: "access", "{} - - [{}] \"-\" {status} {bytes}", peer.ip(), cx.clock.clf()),
+    }
+}
+
+/// `recv(2)` of at most `len` bytes into `buffer`, which need not be
+/// initialised; returns how many bytes it wrote.
+fn recv(fd: i32, buffer: &mut MaybeUninit<[u8; READ_CHUNK]>, len: usize) -> io::Result<usize> {
+    let len = len.min(READ_CHUNK);
+    // SAFETY: the kernel writes at most `len` bytes into the buffer, which
+    // has room for READ_CHUNK.
+    let n = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), len, 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 

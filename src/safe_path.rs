@@ -7,6 +7,7 @@
 //! system where a path really leads. Deciding what to do with the file is
 //! left to the handlers.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -42,11 +43,13 @@ pub fn resolve(root: &Path, path: &str, dotfiles: bool) -> Result<PathBuf, PathE
     if !path.starts_with('/') {
         return Err(PathError::Invalid);
     }
-    let decoded: Vec<u8> = percent_decode_str(path).collect();
+    // Borrows `path` when it has nothing to decode.
+    let decoded: Cow<[u8]> = percent_decode_str(path).into();
     if decoded.iter().any(|&b| b == 0 || b == b'\\') {
         return Err(PathError::Invalid);
     }
-    let mut resolved = root.to_path_buf();
+    let mut resolved = PathBuf::with_capacity(root.as_os_str().len() + decoded.len() + 1);
+    resolved.push(root);
     for segment in decoded.split(|&b| b == b'/') {
         match segment {
             b"" | b"." => continue,

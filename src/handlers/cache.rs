@@ -52,7 +52,7 @@ impl Stamp {
 pub struct Entry {
     stamp: Stamp,
     pub body: Arc<[u8]>,
-    pub etag: Box<str>,
+    pub etag: Arc<str>,
     pub last_modified: SystemTime,
     /// Header lines, validators first (`ETag`, `Last-Modified`,
     /// `Cache-Control`, `Vary`), then content metadata from `content_at`
@@ -66,7 +66,7 @@ impl Entry {
     /// An entry for `insert`, which stamps it from the file's metadata.
     pub fn new(
         body: Arc<[u8]>,
-        etag: Box<str>,
+        etag: Arc<str>,
         last_modified: SystemTime,
         headers: Arc<[u8]>,
         content_at: usize,

@@ -146,7 +146,7 @@ fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache
         if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
             let entry = Entry::new(
                 bytes.into(),
-                described.etag.clone(),
+                Arc::clone(&described.etag),
                 described.last_modified,
                 Arc::clone(&described.headers),
                 described.content_at,
@@ -178,7 +178,7 @@ fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
 
 /// A representation's validators and header lines, rendered once.
 struct Described {
-    etag: Box<str>,
+    etag: Arc<str>,
     last_modified: SystemTime,
     /// See `cache::Entry::headers`.
     headers: Arc<[u8]>,
@@ -207,7 +207,7 @@ impl Described {
 
     fn from(entry: &Entry) -> Described {
         Described {
-            etag: entry.etag.clone(),
+            etag: Arc::clone(&entry.etag),
             last_modified: entry.last_modified,
             headers: Arc::clone(&entry.headers),
             content_at: entry.content_at,

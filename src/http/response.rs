@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::Write;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -114,10 +113,18 @@ impl Response {
     /// connection's decision; it is stated explicitly only when it differs
     /// from the version's default, plus `keep-alive` for HTTP/1.0 clients.
     pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool, http10: bool) {
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "HTTP/1.1 {} {}\r\nDate: {date}\r\nServer: {SERVER}\r\n", self.status, reason(self.status));
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(number.format(self.status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\r\nServer: ");
+        out.extend_from_slice(SERVER.as_bytes());
+        out.extend_from_slice(b"\r\n");
         if has_length(self.status) {
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            write_field(out, "Content-Length", number.format(self.body.len()));
         }
         for (name, value) in &self.headers {
             write_field(out, name, value);
