@@ -126,6 +126,24 @@ impl Server {
         if unsafe { libc::listen(listener.as_raw_fd(), config.listen_backlog) } != 0 {
             return Err(StartError::Setup(io::Error::last_os_error()));
         }
+        // Accepted sockets inherit TCP_NODELAY from the listener on Linux, so
+        // it is set once here rather than once per connection. Responses
+        // leave in one write (or MSG_MORE, then sendfile), so Nagle's delay
+        // would only hold back pipelined answers.
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt(2) with a valid pointer to an int of the size given.
+        let set = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if set != 0 {
+            return Err(StartError::Setup(io::Error::last_os_error()));
+        }
         let local_addr = listener.local_addr().map_err(StartError::Setup)?;
 
         let threads = config.threads.max(1);

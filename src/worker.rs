@@ -234,7 +234,7 @@ impl Worker {
                 let _ = stream.write(&self.over_capacity());
                 continue;
             }
-            let _ = stream.set_nodelay(true);
+            // TCP_NODELAY comes from the listener (see `Server::bind`).
             log::debug!("{peer}: connected (worker {})", self.id);
             let key = self.connections.insert(Connection::new(stream, peer, &self.shared.config, now));
             // The request usually arrives right behind the handshake: serve
