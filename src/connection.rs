@@ -431,7 +431,12 @@ impl Connection {
                 return Ok(false);
             }
             if self.out_pos < self.out.len() {
-                let more = !self.chunks.is_empty();
+                // Hold the bytes back (MSG_MORE) when a file body follows, so
+                // head and body share segments; and when the connection ends
+                // after this response, so the FIN that close or shutdown
+                // sends rides on the last data segment, as with nginx's
+                // TCP_CORK (one segment fewer per connection).
+                let more = !self.chunks.is_empty() || !self.keep_alive;
                 match send(fd, &self.out[self.out_pos..], more) {
                     Ok(n) => {
                         self.out_pos += n;
@@ -633,8 +638,8 @@ fn recv(fd: i32, buffer: &mut MaybeUninit<[u8; READ_CHUNK]>, len: usize) -> io::
     }
 }
 
-/// `send(2)` with `MSG_MORE` when a file body follows, so the head and the
-/// first file bytes leave in one segment despite `TCP_NODELAY`.
+/// `send(2)`, with `MSG_MORE` when more is about to follow (a file body,
+/// or the FIN), despite `TCP_NODELAY`.
 fn send(fd: i32, bytes: &[u8], more: bool) -> io::Result<usize> {
     let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     // SAFETY: `bytes` is a valid slice for the duration of the call.
