@@ -137,8 +137,6 @@ pub struct Connection {
     chunks: VecDeque<Chunk>,
     /// Whether to read another request after the current response.
     keep_alive: bool,
-    /// Requests answered so far.
-    served: u32,
     /// When the current wait (head, idle, send progress, linger) expires.
     deadline: Instant,
     lingered: usize,
@@ -164,7 +162,6 @@ impl Connection {
             file: None,
             chunks: VecDeque::new(),
             keep_alive: true,
-            served: 0,
             deadline: now + config.idle_timeout,
             lingered: 0,
             unread: false,
@@ -239,7 +236,7 @@ impl Connection {
         }
     }
 
-    /// Acts on an expired deadline; returns whether the connection is closed.
+    /// Acts on an expired deadline (408, or a quiet close).
     pub fn expire(&mut self, cx: &Context) -> Turn {
         if cx.now < self.deadline {
             return Turn::Wait;
@@ -486,7 +483,6 @@ impl Connection {
 
     /// After a response is fully sent: next request, or close.
     fn finish_response(&mut self, cx: &Context) {
-        self.served += 1;
         self.file = None;
         self.chunks.clear();
         cx.buffers.borrow_mut().give(std::mem::take(&mut self.out));

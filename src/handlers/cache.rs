@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
+use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::time::SystemTime;
 use crate::http::encoding::Coding;
 
 /// What identifies a file's current contents without reading them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     dev: u64,
     ino: u64,
@@ -47,13 +48,14 @@ impl Stamp {
     }
 }
 
-/// A cached file representation.
-#[derive(Debug)]
-pub struct Entry {
-    stamp: Stamp,
-    pub body: Arc<[u8]>,
+/// A representation's validators and header lines, rendered once by
+/// `files` and kept here with the bytes, so a hit renders nothing.
+#[derive(Debug, Clone)]
+pub struct Described {
     pub etag: Arc<str>,
     pub last_modified: SystemTime,
+    /// The representation's `Content-Type` (multipart parts repeat it).
+    pub content_type: Arc<str>,
     /// Header lines, validators first (`ETag`, `Last-Modified`,
     /// `Cache-Control`, `Vary`), then content metadata from `content_at`
     /// on (`Content-Type`, `Content-Encoding`, `Accept-Ranges`). A 304 sends
@@ -62,17 +64,22 @@ pub struct Entry {
     pub content_at: usize,
 }
 
-impl Entry {
-    /// An entry for `insert`, which stamps it from the file's metadata.
-    pub fn new(
-        body: Arc<[u8]>,
-        etag: Arc<str>,
-        last_modified: SystemTime,
-        headers: Arc<[u8]>,
-        content_at: usize,
-    ) -> Entry {
-        Entry { stamp: Stamp::default(), body, etag, last_modified, headers, content_at }
+impl Described {
+    pub fn all_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
+        Some((Arc::clone(&self.headers), 0..self.headers.len()))
     }
+
+    pub fn validator_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
+        Some((Arc::clone(&self.headers), 0..self.content_at))
+    }
+}
+
+/// A cached file: its bytes and how they are described.
+#[derive(Debug)]
+pub struct Entry {
+    stamp: Stamp,
+    pub body: Arc<[u8]>,
+    pub described: Described,
 }
 
 /// Whether `file.br` / `file.gz` exist, as of the directory's stamp.
@@ -124,9 +131,9 @@ impl FileCache {
         None
     }
 
-    pub fn insert(&mut self, path: PathBuf, meta: &Metadata, entry: Entry) -> Option<&Entry> {
-        let entry = Entry { stamp: Stamp::of(meta), ..entry };
-        // OK: `stamp` is the only field not moved in from `entry`.
+    /// Caches `body`, read from the file whose metadata is `meta`.
+    pub fn insert(&mut self, path: PathBuf, meta: &Metadata, body: Arc<[u8]>, described: Described) -> Option<&Entry> {
+        let entry = Entry { stamp: Stamp::of(meta), body, described };
         if !self.admits(entry.body.len() as u64) {
             return None;
         }
@@ -176,8 +183,14 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn entry(body: &[u8]) -> Entry {
-        Entry::new(body.into(), "\"x\"".into(), SystemTime::UNIX_EPOCH, Arc::from(&b""[..]), 0)
+    fn described() -> Described {
+        Described {
+            etag: "\"x\"".into(),
+            last_modified: SystemTime::UNIX_EPOCH,
+            content_type: "text/plain".into(),
+            headers: Arc::from(&b""[..]),
+            content_at: 0,
+        }
     }
 
     #[test]
@@ -187,7 +200,7 @@ mod tests {
         fs::write(&path, b"one").unwrap();
         let mut cache = FileCache::new(1024, 100);
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert(path.clone(), &meta, entry(b"one")).is_some());
+        assert!(cache.insert(path.clone(), &meta, Arc::from(&b"one"[..]), described()).is_some());
         assert_eq!(&*cache.get(&path).unwrap().body, b"one");
 
         // Same size, rewritten in place: the change time moves.
@@ -198,7 +211,7 @@ mod tests {
         assert_eq!(cache.bytes, 0);
 
         let meta = fs::metadata(&path).unwrap();
-        cache.insert(path.clone(), &meta, entry(b"two"));
+        cache.insert(path.clone(), &meta, Arc::from(&b"two"[..]), described());
         fs::remove_file(&path).unwrap();
         assert!(cache.get(&path).is_none(), "a removed file is a miss");
     }
@@ -211,12 +224,14 @@ mod tests {
             let path = dir.path().join(format!("{i}"));
             fs::write(&path, [0u8; 40]).unwrap();
             let meta = fs::metadata(&path).unwrap();
-            cache.insert(path, &meta, entry(&[0u8; 40]));
+            cache.insert(path, &meta, Arc::from(&[0u8; 40][..]), described());
             assert!(cache.bytes <= 100);
         }
         let path = dir.path().join("big");
         fs::write(&path, [0u8; 61]).unwrap();
-        assert!(cache.insert(path.clone(), &fs::metadata(&path).unwrap(), entry(&[0u8; 61])).is_none());
+        assert!(cache
+            .insert(path.clone(), &fs::metadata(&path).unwrap(), Arc::from(&[0u8; 61][..]), described())
+            .is_none());
     }
 
     #[test]

@@ -10,14 +10,13 @@
 use std::borrow::Cow;
 use std::fs::{self, File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{Entry, FileCache};
+use super::cache::{Described, FileCache};
 use super::{listing, Site};
 use crate::http::encoding::{self, Coding};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
@@ -47,17 +46,12 @@ pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response 
         let file = if request.path().ends_with('/') { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
         let choice = choose(request, &file, cache);
         if let Some(entry) = cache.get(choice.path()) {
-            let described = Described::from(entry);
             let body = Body::Shared(Arc::clone(&entry.body));
-            return answer(request, &described, Source::Whole(body), site);
+            return answer(request, &entry.described, Source::Whole(body), site);
         }
     }
-    if !site.follow_symlinks {
-        match safe_path::confine(&site.root, &path) {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return not_found(site),
-            Err(e) => return io_error(kind_of(&e), site),
-        }
+    if let Err(kind) = confined(site, &path) {
+        return io_error(kind, site);
     }
     let meta = match fs::metadata(&path) {
         Ok(meta) => meta,
@@ -139,19 +133,12 @@ fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache
         Ok(opened) => opened,
         Err(kind) => return io_error(kind, site),
     };
-    let described = Described::new(&meta, path, &choice, site);
+    let described = describe(&meta, path, &choice, site);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
-            let entry = Entry::new(
-                bytes.into(),
-                Arc::clone(&described.etag),
-                described.last_modified,
-                Arc::clone(&described.headers),
-                described.content_at,
-            );
-            if let Some(entry) = cache.insert(choice.path().to_path_buf(), &meta, entry) {
+            if let Some(entry) = cache.insert(choice.path().to_path_buf(), &meta, bytes.into(), described.clone()) {
                 let body = Body::Shared(Arc::clone(&entry.body));
                 return answer(request, &described, Source::Whole(body), site);
             }
@@ -176,50 +163,30 @@ fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
     }
 }
 
-/// A representation's validators and header lines, rendered once.
-struct Described {
-    etag: Arc<str>,
-    last_modified: SystemTime,
-    /// See `cache::Entry::headers`.
-    headers: Arc<[u8]>,
-    content_at: usize,
-}
-
-impl Described {
-    fn new(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> Described {
-        let etag = etag(meta);
-        let last_modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut headers = Vec::with_capacity(256);
-        write_field(&mut headers, "ETag", &etag);
-        write_field(&mut headers, "Last-Modified", &httpdate::fmt_http_date(last_modified));
-        write_field(&mut headers, "Cache-Control", &site.cache_control);
-        if choice.varies {
-            write_field(&mut headers, "Vary", "Accept-Encoding");
-        }
-        let content_at = headers.len();
-        write_field(&mut headers, "Content-Type", &content_type(original));
-        if choice.coding != Coding::Identity {
-            write_field(&mut headers, "Content-Encoding", choice.coding.token());
-        }
-        write_field(&mut headers, "Accept-Ranges", "bytes");
-        Described { etag: etag.into(), last_modified, headers: headers.into(), content_at }
+/// Renders a representation's validators and header lines.
+fn describe(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> Described {
+    let etag = etag(meta);
+    let last_modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let content_type = content_type(original);
+    let mut headers = Vec::with_capacity(256);
+    write_field(&mut headers, "ETag", &etag);
+    write_field(&mut headers, "Last-Modified", &httpdate::fmt_http_date(last_modified));
+    write_field(&mut headers, "Cache-Control", &site.cache_control);
+    if choice.varies {
+        write_field(&mut headers, "Vary", "Accept-Encoding");
     }
-
-    fn from(entry: &Entry) -> Described {
-        Described {
-            etag: Arc::clone(&entry.etag),
-            last_modified: entry.last_modified,
-            headers: Arc::clone(&entry.headers),
-            content_at: entry.content_at,
-        }
+    let content_at = headers.len();
+    write_field(&mut headers, "Content-Type", &content_type);
+    if choice.coding != Coding::Identity {
+        write_field(&mut headers, "Content-Encoding", choice.coding.token());
     }
-
-    fn all_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.headers.len()))
-    }
-
-    fn validator_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.content_at))
+    write_field(&mut headers, "Accept-Ranges", "bytes");
+    Described {
+        etag: etag.into(),
+        last_modified,
+        content_type: content_type.into(),
+        headers: headers.into(),
+        content_at,
     }
 }
 
@@ -275,8 +242,7 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
             // The parts carry the representation's type; the response's is
             // multipart, so only the validator lines are kept.
             response.raw_headers = described.validator_headers();
-            let content_type = content_type_in(&described.headers[described.content_at..]);
-            let parts = range::multipart(&ranges, len, &content_type, &boundary());
+            let parts = range::multipart(&ranges, len, &described.content_type, &boundary());
             let mut chunks = Vec::with_capacity(ranges.len() * 2 + 1);
             for (head, r) in parts.part_heads.iter().zip(&ranges) {
                 chunks.push(Chunk::Bytes(head.clone()));
@@ -293,14 +259,6 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
             .header("Content-Range", range::unsatisfied_content_range(len))
             .header("Accept-Ranges", "bytes"),
     }
-}
-
-/// The `Content-Type` value among rendered header lines.
-fn content_type_in(lines: &[u8]) -> String {
-    String::from_utf8_lossy(lines)
-        .lines()
-        .find_map(|line| line.strip_prefix("Content-Type: ").map(str::to_string))
-        .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
 /// A multipart boundary unlikely to occur in any file: process-unique and
