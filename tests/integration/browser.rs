@@ -46,14 +46,7 @@ fn chromium_in(profile: &Path, extra: &[&str], url: &str) -> Output {
         .arg("--virtual-time-budget=5000")
         .args(extra)
         .arg(url);
-    let output = run_with_timeout(&mut command, CHROMIUM_LIMIT);
-    assert!(
-        output.status.success(),
-        "chromium failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_ok(&mut command, CHROMIUM_LIMIT)
 }
 
 /// The DOM after the page's scripts ran.

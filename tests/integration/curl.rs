@@ -16,14 +16,7 @@ const CURL_LIMIT: Duration = Duration::from_secs(30);
 fn curl(args: &[&str]) -> Output {
     let mut command = Command::new("curl");
     command.args(["--max-time", "10", "-sS"]).args(args);
-    let output = run_with_timeout(&mut command, CURL_LIMIT);
-    assert!(
-        output.status.success(),
-        "curl {args:?} failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_ok(&mut command, CURL_LIMIT)
 }
 
 /// A response as curl printed it with `-D -` (or `-I`): status, headers,
@@ -122,8 +115,7 @@ fn curl_compressed_decodes_a_precompressed_gzip_sibling() {
     let site = tempfile::tempdir().expect("temp dir");
     let text: String = (0..2000).map(|i| format!("line {i}: the quick brown fox jumps over the lazy dog\n")).collect();
     write(site.path(), "x.txt", text.as_bytes());
-    let gzip = run_with_timeout(Command::new("gzip").arg("-k").arg(site.path().join("x.txt")), CURL_LIMIT);
-    assert!(gzip.status.success(), "gzip -k failed: {}", String::from_utf8_lossy(&gzip.stderr));
+    run_ok(Command::new("gzip").arg("-k").arg(site.path().join("x.txt")), CURL_LIMIT);
     let gz_len = std::fs::metadata(site.path().join("x.txt.gz")).expect("x.txt.gz").len();
     assert!(gz_len < text.len() as u64 / 4);
     let server = serve_dir(site.path());

@@ -31,10 +31,6 @@ fn sparse(server_root: &std::path::Path, name: &str, len: u64) {
     File::create(server_root.join(name)).unwrap().set_len(len).unwrap();
 }
 
-fn hello_works(server: &TestServer) {
-    assert_eq!(server.get("/hello").body, b"Hello, world!");
-}
-
 #[test]
 fn connections_past_the_cap_get_503_and_a_close() {
     let server = TestServer::start_with(|c| c.max_connections = 4);
@@ -82,7 +78,7 @@ fn a_slow_head_gets_408_then_close() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(read_response(&mut stream, false).map(|r| r.status), Some(408));
-    hello_works(&server);
+    assert_hello(server.addr());
 }
 
 #[test]
@@ -108,9 +104,7 @@ fn a_client_that_stops_reading_is_dropped() {
     server.wait_for_log("client stopped reading");
     let received = drain(&mut stream);
     assert!(received < 256 << 20, "the response was cut short ({received} bytes)");
-    let mut fresh = connect(server.addr);
-    send(&mut fresh, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(read_response(&mut fresh, false).unwrap().status, 200);
+    assert_hello(server.addr);
 }
 
 fn panics(_: &Request) -> Response {
@@ -132,7 +126,7 @@ fn a_panicking_handler_answers_500_and_harms_no_one_else() {
     }
     // Both workers still serve, and the bystander's connection is intact.
     for _ in 0..8 {
-        hello_works(&server);
+        assert_hello(server.addr());
     }
     send(&mut bystander, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(read_response(&mut bystander, false).unwrap().text(), "hello file\n");
@@ -166,9 +160,7 @@ fn running_out_of_descriptors_pauses_accepts_and_recovers() {
         repeats += usize::from(line.contains("cannot accept"));
     }
     assert_eq!(repeats, 0, "the failure is logged once per episode");
-    let mut fresh = connect(server.addr);
-    send(&mut fresh, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(read_response(&mut fresh, false).unwrap().body, b"Hello, world!");
+    assert_hello(server.addr);
 }
 
 #[test]
@@ -184,7 +176,7 @@ fn a_file_truncated_mid_send_ends_that_response_only() {
     OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 20).unwrap();
     let rest = drain(&mut stream);
     assert!(first.len() + rest < 64 << 20, "the connection ended early instead of sending stale length");
-    hello_works(&server);
+    assert_hello(server.addr());
 }
 
 #[test]

@@ -465,3 +465,25 @@ pub fn try_closed(stream: &mut TcpStream) -> Result<(), String> {
         Err(e) => Err(format!("reading after the response: {e}")),
     }
 }
+
+/// `run_with_timeout`, and the program must succeed: a failure shows its
+/// exit status, stderr and stdout.
+pub fn run_ok(command: &mut std::process::Command, limit: Duration) -> std::process::Output {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = run_with_timeout(command, limit);
+    assert!(
+        output.status.success(),
+        "{program} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    output
+}
+
+/// A fresh connection to `addr` gets `Hello, world!` for `GET /hello`.
+pub fn assert_hello(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(read_response(&mut stream, false).expect("a response").body, b"Hello, world!");
+}
