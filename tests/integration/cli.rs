@@ -80,8 +80,8 @@ fn sigterm_finishes_the_response_in_flight_and_exits_zero() {
     server.signal(libc::SIGTERM);
     let r = read_response(&mut busy, false).expect("in-flight response completes");
     assert!(r.body == big_contents());
-    assert!(is_closed(&mut busy));
-    assert!(is_closed(&mut idle));
+    assert_closed(&mut busy);
+    assert_closed(&mut idle);
     assert!(server.wait_exit().success());
     assert!(std::net::TcpStream::connect(server.addr).is_err(), "new connections are refused");
 }

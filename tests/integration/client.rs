@@ -2,10 +2,6 @@
 
 use crate::support::*;
 
-fn url(server: &TestServer, path: &str) -> String {
-    format!("http://{}{path}", server.addr())
-}
-
 #[test]
 fn a_client_crate_fetches_pages_files_and_errors() {
     let server = TestServer::start();

@@ -46,7 +46,7 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(read_response(&mut stream, false).unwrap().status, 404);
     let last = read_response(&mut stream, false).unwrap();
     assert_eq!((last.status, last.text().as_str()), (200, "Hello, world!"));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn connection_close_is_honoured() {
     send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     let r = read_response(&mut stream, false).unwrap();
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn http10_closes_unless_it_asks_for_keep_alive() {
     send(&mut stream, "GET /hello HTTP/1.0\r\n\r\n");
     let r = read_response(&mut stream, false).unwrap();
     assert_eq!((r.status, r.header("connection")), (200, Some("close")));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 
     let mut stream = server.connect();
     send(&mut stream, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
@@ -145,12 +145,12 @@ fn chunked_and_oversized_bodies_are_answered_then_closed() {
     send(&mut stream, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n0\r\n\r\n");
     let r = read_response(&mut stream, false).unwrap();
     assert_eq!((r.status, r.header("connection")), (405, Some("close")));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 
     let mut stream = server.connect();
     send(&mut stream, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n");
     assert_eq!(read_response(&mut stream, false).unwrap().status, 413);
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 }
 
 /// Sends `raw` on a new connection; expects `status` and a close.
@@ -160,7 +160,7 @@ fn refused(server: &TestServer, raw: &[u8], status: u16) {
     let r = read_response(&mut stream, false).expect("an error response");
     assert_eq!(r.status, status, "for {:?}", String::from_utf8_lossy(raw));
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
 }
 
 #[test]

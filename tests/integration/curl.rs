@@ -48,10 +48,6 @@ impl Printed {
     }
 }
 
-fn url(server: &TestServer, path: &str) -> String {
-    format!("http://{}{path}", server.addr())
-}
-
 #[test]
 fn curl_head_gets_status_and_length_but_no_body() {
     if !have_tool("curl") {

@@ -45,7 +45,7 @@ fn connections_past_the_cap_get_503_and_a_close() {
     let r = read_response(&mut over, false).expect("a 503, not silence");
     assert_eq!((r.status, r.header("retry-after")), (503, Some("1")));
     assert!(r.header("date").is_some());
-    assert!(is_closed(&mut over));
+    assert_closed(&mut over);
 
     // Once one leaves, a newcomer is served (the server notices the close
     // asynchronously, so allow a bounded number of tries).
@@ -67,7 +67,7 @@ fn a_slow_head_gets_408_then_close() {
     send(&mut stream, "GET /hello HTTP/1.1\r\nHost:");
     let r = read_response(&mut stream, false).expect("408");
     assert_eq!((r.status, r.header("connection")), (408, Some("close")));
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
     // Trickling bytes does not extend the head timeout.
     let mut stream = server.connect();
     send(&mut stream, "GET /hello HTTP/1.1\r\n");
@@ -88,9 +88,9 @@ fn an_idle_connection_is_closed_quietly() {
     send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(read_response(&mut stream, false).unwrap().status, 200);
     // No 408 for a connection between requests: just the close.
-    assert!(is_closed(&mut stream));
+    assert_closed(&mut stream);
     let mut silent = server.connect();
-    assert!(is_closed(&mut silent));
+    assert_closed(&mut silent);
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn a_panicking_handler_answers_500_and_harms_no_one_else() {
         send(&mut stream, "GET /panic HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
         let r = read_response(&mut stream, false).expect("500");
         assert_eq!((r.status, r.header("connection")), (500, Some("close")));
-        assert!(is_closed(&mut stream), "the connection that hit the panic is closed");
+        assert_closed(&mut stream); // the connection that hit the panic is closed
     }
     // Both workers still serve, and the bystander's connection is intact.
     for _ in 0..8 {

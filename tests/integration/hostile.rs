@@ -78,7 +78,7 @@ impl Table {
         stream.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
         if half_close {
             send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-            match try_read_response(&mut stream)? {
+            match try_read_response(&mut stream, false)? {
                 Some(r) if r.status == 200 => {}
                 other => return Err(format!("the first request on the connection got {other:?}")),
             }
@@ -90,7 +90,7 @@ impl Table {
         if half_close {
             let _ = stream.shutdown(Shutdown::Write);
         }
-        let response = match (try_read_response(&mut stream)?, expect) {
+        let response = match (try_read_response(&mut stream, false)?, expect) {
             (None, Silent) => return Ok(()),
             (None, _) => return Err("closed without a response".to_string()),
             (Some(r), Silent) => return Err(format!("answered {} (expected a silent close)", r.status)),
@@ -108,7 +108,7 @@ impl Table {
             Keep(_) if close => Err("answered with Connection: close".to_string()),
             Keep(_) => {
                 send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-                match try_read_response(&mut stream) {
+                match try_read_response(&mut stream, false) {
                     Ok(Some(next)) if next.status == 200 && next.body == b"Hello, world!" => Ok(()),
                     Ok(Some(next)) => {
                         Err(format!("next request on the same connection: {} {:?}", next.status, next.text()))
@@ -126,7 +126,7 @@ impl Table {
         let mut stream = self.server.connect();
         stream.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
         send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-        match try_read_response(&mut stream) {
+        match try_read_response(&mut stream, false) {
             Ok(Some(r)) if r.status == 200 && r.body == b"Hello, world!" => Ok(()),
             other => Err(format!("afterwards, GET /hello on a fresh connection got {other:?}")),
         }

@@ -145,55 +145,23 @@ impl Response {
 
 /// Reads exactly one response (head, then a `Content-Length` body, or to
 /// EOF when there is none). `head_only` is for responses to HEAD.
-/// `None` when the connection closes before a response starts.
+/// `None` when the connection closes before a response starts; anything
+/// else that goes wrong fails the test with [`try_read_response`]'s reason.
 pub fn read_response(stream: &mut TcpStream, head_only: bool) -> Option<Response> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    // Byte by byte so nothing of a following pipelined response is consumed.
-    while !buf.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(0) if buf.is_empty() => return None,
-            Ok(0) => panic!("connection closed mid-head: {:?}", String::from_utf8_lossy(&buf)),
-            Ok(_) => buf.push(byte[0]),
-            Err(e) if buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => return None,
-            Err(e) => panic!("reading head: {e}"),
-        }
-    }
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Response::new(&mut headers);
-    parsed.parse(&buf).expect("valid response head");
-    let status = parsed.code.expect("status");
-    let headers: Vec<(String, String)> =
-        parsed.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse::<usize>().expect("numeric length"));
-    let mut body = Vec::new();
-    if !head_only && status != 304 {
-        match length {
-            Some(n) => {
-                body.resize(n, 0);
-                stream.read_exact(&mut body).expect("whole body");
-            }
-            None => {
-                stream.read_to_end(&mut body).expect("body to EOF");
-            }
-        }
-    }
-    Some(Response { status, headers, body })
+    try_read_response(stream, head_only).unwrap_or_else(|why| panic!("{why}"))
 }
 
-/// Whether the server has closed the connection (EOF or reset), waiting at
-/// most IO_TIMEOUT. Panics if data arrives instead.
-pub fn is_closed(stream: &mut TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => panic!("unexpected data after the response"),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
-        Err(_) => false,
+/// Fails the test unless the server has closed the connection (EOF or
+/// reset) within the stream's read timeout, with [`try_closed`]'s reason.
+pub fn assert_closed(stream: &mut TcpStream) {
+    if let Err(why) = try_closed(stream) {
+        panic!("{why}");
     }
+}
+
+/// `http://ADDR/path` for clients that take URLs.
+pub fn url(server: &TestServer, path: &str) -> String {
+    format!("http://{}{path}", server.addr())
 }
 
 /// The `rawserve` binary running as a child process on a free port.
@@ -400,10 +368,12 @@ pub fn run_with_timeout(command: &mut std::process::Command, limit: Duration) ->
     std::process::Output { status, stdout, stderr }
 }
 
-/// `read_response` for hostile-input tests: reports what went wrong instead
-/// of panicking, so one odd answer does not hide the cases after it.
-/// `Ok(None)` when the connection closes (EOF or reset) before a response.
-pub fn try_read_response(stream: &mut TcpStream) -> Result<Option<Response>, String> {
+/// Reads one response and reports what went wrong instead of panicking, so
+/// one odd answer in a table of hostile inputs does not hide the cases
+/// after it. Byte by byte, so nothing of a following pipelined response is
+/// consumed. `Ok(None)` when the connection closes (EOF or reset) before a
+/// response; `head_only` is for responses to HEAD.
+pub fn try_read_response(stream: &mut TcpStream, head_only: bool) -> Result<Option<Response>, String> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -436,7 +406,7 @@ pub fn try_read_response(stream: &mut TcpStream) -> Result<Option<Response>, Str
     let length =
         headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.parse::<usize>());
     let mut body = Vec::new();
-    if !(status < 200 || status == 204 || status == 304) {
+    if !(head_only || status < 200 || status == 204 || status == 304) {
         match length {
             Some(Ok(n)) => {
                 body.resize(n, 0);
@@ -451,8 +421,8 @@ pub fn try_read_response(stream: &mut TcpStream) -> Result<Option<Response>, Str
     Ok(Some(Response { status, headers, body }))
 }
 
-/// `is_closed` for hostile-input tests: `Ok` when the server has closed the
-/// connection (EOF or reset) within the stream's read timeout.
+/// `Ok` when the server has closed the connection (EOF or reset) within
+/// the stream's read timeout; otherwise what it did instead.
 pub fn try_closed(stream: &mut TcpStream) -> Result<(), String> {
     let mut buf = [0u8; 256];
     match stream.read(&mut buf) {
