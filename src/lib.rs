@@ -34,16 +34,24 @@
 //! - `handlers`: routing, hello, static files.
 //! - [`safe_path`]: request path → file path, never outside the root.
 
+#![cfg_attr(not(fuzzing), deny(missing_docs))]
+
 mod clock;
 pub mod config;
 mod connection;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
-pub mod http;
-pub mod safe_path;
+mod http;
+mod safe_path;
 mod server;
 mod worker;
 
-pub use config::Config;
+pub use config::{Config, FileOptions};
+pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
+pub use http::request::{Request, Version};
+pub use http::response::{HeaderError, Response};
 pub use server::{Server, ShutdownHandle, StartError};
 
 /// Raises this process's soft limit on open files to its hard limit, as
