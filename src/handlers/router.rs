@@ -73,6 +73,16 @@ impl Endpoint {
     }
 }
 
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Kind::Shared(_) => "Endpoint::Shared",
+            Kind::PerWorker(_) => "Endpoint::PerWorker",
+            Kind::Files(_) => "Endpoint::Files",
+        })
+    }
+}
+
 impl<H: Handler> From<H> for Endpoint {
     fn from(handler: H) -> Endpoint {
         Endpoint(Kind::Shared(Arc::new(handler)))
@@ -145,6 +155,7 @@ impl Methods {
     }
 }
 
+#[derive(Debug)]
 struct Route {
     pattern: Pattern,
     methods: Methods,
@@ -189,7 +200,7 @@ struct Route {
 /// The route methods panic on a path that does not start with `/` and on a
 /// method that is not an HTTP token: both are mistakes in the program that
 /// no request could work around.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Router {
     routes: Vec<Route>,
     fallback: Option<Endpoint>,
@@ -378,6 +389,88 @@ mod tests {
         let post = Methods::Only(vec!["POST".into()]);
         assert!(post.allow("POST") && !post.allow("HEAD"));
         assert!(Methods::Any.allow("DELETE"));
+    }
+
+    /// What `router` answers to `METHOD target`: status, `Allow`, body.
+    fn answer(router: &mut LocalRouter, method: &str, target: &str) -> (u16, Option<String>, String) {
+        let raw = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let request = crate::http::request::parse(raw.as_bytes(), 16).unwrap().unwrap();
+        let response = router.route(&request);
+        let allow = response.headers.iter().find(|(n, _)| n == "Allow").map(|(_, v)| v.to_string());
+        let body = match &response.body {
+            crate::http::response::Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        (response.status, allow, body)
+    }
+
+    fn says(text: &'static str) -> impl Handler {
+        move |_: &Request| Response::text(text)
+    }
+
+    #[test]
+    fn routing_table() {
+        let mut router = Router::new()
+            .get("/a", says("get a"))
+            .post("/a", says("post a"))
+            .route("DELETE", "/a", says("delete a"))
+            .any("/any", says("any"))
+            .get("/p/*", says("p prefix"))
+            .get("/p/q/*", says("q prefix"))
+            .post("/p/q/exact", says("q exact"))
+            .fallback(says("fallback"))
+            .for_worker();
+        const NOT_ALLOWED: &str = "405 Method Not Allowed\n";
+        const ALLOW_A: Option<&str> = Some("GET, HEAD, POST, DELETE");
+        let cases = [
+            ("GET", "/a", 200, None, "get a"),
+            ("HEAD", "/a", 200, None, "get a"),
+            ("POST", "/a", 200, None, "post a"),
+            ("DELETE", "/a", 200, None, "delete a"),
+            ("PUT", "/a", 405, ALLOW_A, NOT_ALLOWED),
+            ("get", "/a", 405, ALLOW_A, NOT_ALLOWED),
+            ("GET", "/a?x=1", 200, None, "get a"),
+            ("GET", "/a/", 200, None, "fallback"),
+            ("PATCH", "/any", 200, None, "any"),
+            ("GET", "/p/", 200, None, "p prefix"),
+            ("GET", "/p/x/y", 200, None, "p prefix"),
+            ("GET", "/p/q/z", 200, None, "q prefix"),
+            // The exact pattern decides, even though a prefix would take GET.
+            ("GET", "/p/q/exact", 405, Some("POST"), NOT_ALLOWED),
+            ("POST", "/p/q/exact", 200, None, "q exact"),
+            ("POST", "/p/x", 405, Some("GET, HEAD"), NOT_ALLOWED),
+            ("GET", "/p", 200, None, "fallback"),
+            ("OPTIONS", "/elsewhere", 200, None, "fallback"),
+        ];
+        for (method, target, status, allow, body) in cases {
+            let expected = (status, allow.map(str::to_string), body.to_string());
+            assert_eq!(answer(&mut router, method, target), expected, "{method} {target}");
+        }
+        let mut bare = Router::new().get("/only", says("only")).for_worker();
+        assert_eq!(answer(&mut bare, "GET", "/other").0, 404, "no fallback");
+    }
+
+    #[test]
+    fn each_worker_gets_its_own_instance_and_shared_handlers_are_shared() {
+        let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&shared);
+        let router = Router::new()
+            .per_worker("/mine", || {
+                let mut n = 0;
+                move |_: &Request| {
+                    n += 1;
+                    Response::text(format!("{n}"))
+                }
+            })
+            .get("/ours", move |_: &Request| {
+                Response::text(format!("{}", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1))
+            });
+        let (mut one, mut two) = (router.for_worker(), router.for_worker());
+        assert_eq!(answer(&mut one, "GET", "/mine").2, "1");
+        assert_eq!(answer(&mut one, "GET", "/mine").2, "2");
+        assert_eq!(answer(&mut two, "GET", "/mine").2, "1", "a second worker starts from its own state");
+        assert_eq!(answer(&mut one, "GET", "/ours").2, "1");
+        assert_eq!(answer(&mut two, "GET", "/ours").2, "2", "a shared handler is one value");
     }
 
     #[test]

@@ -42,7 +42,7 @@ const ALLOWED_METHODS: &str = "GET, HEAD";
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct StaticFiles {
     site: Arc<Site>,
 }

@@ -495,6 +495,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_response_is_an_open_file_with_its_type() {
+        let dir = std::env::temp_dir().join(format!("rawserve-response-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("page.html");
+        std::fs::write(&path, b"<p>hi</p>").unwrap();
+        let r = Response::file(&path).unwrap();
+        assert!(matches!(r.body, Body::File { .. }));
+        assert_eq!(r.body.len(), 9);
+        assert!(head(&r, true, false).contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert_eq!(Response::file(&dir).unwrap_err().kind(), io::ErrorKind::InvalidInput, "a directory");
+        assert_eq!(Response::file(dir.join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     #[should_panic(expected = "not a final HTTP status")]
     fn informational_statuses_are_refused() {
         let _ = Response::status(101);
