@@ -39,17 +39,17 @@ fn get(addr: SocketAddr, target: &str) -> Response {
 /// would test old code.
 fn example(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--examples"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --examples");
-        assert!(status.success(), "cargo build --examples failed");
-    });
     // The test binary is target/<profile>/deps/integration-<hash>.
     let deps = std::env::current_exe().expect("test binary path");
-    let profile = deps.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    let profile = deps.parent().and_then(|d| d.parent()).expect("target/<profile>").to_path_buf();
+    BUILD.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--examples"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile.ends_with("release") {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().expect("run cargo build --examples").success(), "cargo build --examples failed");
+    });
     profile.join("examples").join(name)
 }
 
