@@ -2,33 +2,24 @@
 //!
 //! `Config` is plain data: the command line (`main.rs`) fills it in, tests
 //! build it by hand, and the rest of the crate only reads it. Each limit says
-//! why it has the value it has. Checking the root directory and binding the
-//! socket happen in `Server::bind`, not here.
+//! why it has the value it has. [`FileOptions`] is the part about serving a
+//! folder, held by each `StaticFiles` handler. Checking the root directory
+//! happens in `StaticFiles::with_options`, binding the socket in
+//! `Server::bind`, not here.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::http::request::Request;
-use crate::http::response::Response;
-
-/// A handler mounted at an exact path with [`Config::routes`].
-pub type Handler = fn(&Request) -> Response;
-
 /// Upper bound on request header fields, fixed at compile time because the
 /// parser's header array lives on the stack. `Config::max_headers` may lower it.
 pub const MAX_HEADERS: usize = 100;
 
-/// How a server behaves and what it will put up with.
+/// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct FileOptions {
     /// Directory whose files are served.
     pub root: PathBuf,
-    /// Address and port to listen on; port 0 picks a free port (tests use it).
-    pub addr: SocketAddr,
-    /// Number of worker threads, each with its own event loop. Fixed for the
-    /// life of the server: no thread is ever started per connection.
-    pub threads: usize,
     /// Serve files reached through symlinks that lead outside `root`.
     pub follow_symlinks: bool,
     /// Serve names that start with a dot (`.git`, `.env`). Off by default
@@ -39,21 +30,6 @@ pub struct Config {
     pub cache_control: String,
     /// Answer a directory without `index.html` with a listing (else 404).
     pub listing: bool,
-    /// Extra handlers for exact paths, consulted before `/hello` and the
-    /// files. For library users; the tests mount one that panics.
-    pub routes: Vec<(&'static str, Handler)>,
-
-    /// Largest request head (request line + header fields) accepted. Past it
-    /// the answer is 431 (or 414 when the request line alone is too long).
-    /// 16 KiB is above what browsers send with large cookies; nginx allows 8 KiB
-    /// per line by default.
-    pub max_head_bytes: usize,
-    /// Most header fields in one request (at most [`MAX_HEADERS`]).
-    pub max_headers: usize,
-    /// Largest request body that is read and thrown away so the connection
-    /// can be kept; larger bodies get 413 and a close. Nothing here accepts
-    /// uploads, so this only needs to cover small stray bodies.
-    pub max_body_bytes: u64,
     /// Most ranges honoured in one `Range` header; more and the whole file
     /// is sent instead, so a request can never amplify the response (a
     /// classic denial-of-service vector, CVE-2011-3192).
@@ -65,6 +41,48 @@ pub struct Config {
     /// Largest file kept in that cache. Larger files go out with sendfile,
     /// which wins once the file outweighs the per-call setup.
     pub cache_max_file: u64,
+}
+
+impl FileOptions {
+    /// Defaults for serving `root`.
+    pub fn new(root: impl Into<PathBuf>) -> FileOptions {
+        FileOptions {
+            root: root.into(),
+            follow_symlinks: false,
+            dotfiles: false,
+            cache_control: "no-cache".to_string(),
+            listing: true,
+            max_ranges: 16,
+            cache_bytes: 8 << 20,
+            cache_max_file: 64 << 10,
+        }
+    }
+}
+
+/// How a server behaves and what it will put up with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How the site's folder is served, for the `StaticFiles` that the
+    /// `rawserve` command (and the tests) build from this `Config`. The
+    /// server itself never reads it: each `StaticFiles` carries its own.
+    pub files: FileOptions,
+    /// Address and port to listen on; port 0 picks a free port (tests use it).
+    pub addr: SocketAddr,
+    /// Number of worker threads, each with its own event loop. Fixed for the
+    /// life of the server: no thread is ever started per connection.
+    pub threads: usize,
+
+    /// Largest request head (request line + header fields) accepted. Past it
+    /// the answer is 431 (or 414 when the request line alone is too long).
+    /// 16 KiB is above what browsers send with large cookies; nginx allows 8 KiB
+    /// per line by default.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request (at most [`MAX_HEADERS`]).
+    pub max_headers: usize,
+    /// Largest request body accepted: handlers read it with
+    /// `Request::body` (POST endpoints); larger bodies get 413 and a close.
+    /// Small API payloads fit; uploads of files are not what this is for.
+    pub max_body_bytes: u64,
     /// Most connections open at once across all workers. Past it new
     /// connections are closed at once instead of queueing without bound.
     pub max_connections: usize,
@@ -95,20 +113,12 @@ impl Config {
     /// Defaults for serving `root` on 127.0.0.1:8080.
     pub fn new(root: impl Into<PathBuf>) -> Config {
         Config {
-            root: root.into(),
+            files: FileOptions::new(root),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             threads: default_threads(),
-            follow_symlinks: false,
-            dotfiles: false,
-            cache_control: "no-cache".to_string(),
-            listing: true,
-            routes: Vec::new(),
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,
-            max_ranges: 16,
-            cache_bytes: 8 << 20,
-            cache_max_file: 64 << 10,
             max_connections: 20_000,
             listen_backlog: 1024,
             head_timeout: Duration::from_secs(10),

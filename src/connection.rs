@@ -26,8 +26,7 @@ use mio::net::TcpStream;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::handlers::cache::FileCache;
-use crate::handlers::{self, Site};
+use crate::handlers::LocalRouter;
 use crate::http::request::{self, BodyLength, Method, Request, RequestError, Version};
 use crate::http::response::{Body, Chunk, Response};
 
@@ -100,10 +99,9 @@ pub enum Turn {
 /// What the worker shares with its connections while driving them.
 pub struct Context<'a> {
     pub config: &'a Config,
-    pub site: &'a Site,
     pub clock: &'a Clock,
-    /// This worker's small-file cache.
-    pub cache: &'a RefCell<FileCache>,
+    /// This worker's router, with its own handler instances.
+    pub router: &'a RefCell<LocalRouter>,
     /// This worker's spare output buffers.
     pub buffers: &'a RefCell<BufferPool>,
     pub now: Instant,
@@ -576,15 +574,14 @@ fn answer(request: &Request, peer: SocketAddr, cx: &Context) -> Answer {
         BodyLength::Length(n) => discard = n,
         BodyLength::Chunked => (keep_alive, unread) = (false, true),
     }
-    let response =
-        match catch_unwind(AssertUnwindSafe(|| handlers::route(request, cx.site, &mut cx.cache.borrow_mut()))) {
-            Ok(response) => response,
-            Err(_) => {
-                log::warn!("{peer}: handler panicked on {} {}", request.method_str, request.target);
-                keep_alive = false;
-                Response::error(500)
-            }
-        };
+    let response = match catch_unwind(AssertUnwindSafe(|| cx.router.borrow_mut().route(request))) {
+        Ok(response) => response,
+        Err(_) => {
+            log::warn!("{peer}: handler panicked on {} {}", request.method_str, request.target);
+            keep_alive = false;
+            Response::error(500)
+        }
+    };
     keep_alive &= !response.close;
     let head_only = request.method == Method::Head;
     let sent = if head_only { 0 } else { response.body.len() };

@@ -1,7 +1,153 @@
-//! rawserve: a small, fast, correct HTTP/1.1 static file server on raw TCP.
+//! rawserve: a small, fast, correct HTTP/1.1 static file server on raw TCP,
+//! and a library for serving a folder plus a few endpoints from your own
+//! program.
 //!
-//! It serves a directory and a hello-world handler (`GET /hello`) to
-//! browsers, `curl` and any HTTP/1.x client.
+//! The `rawserve` command serves a directory and a hello-world page
+//! (`GET /hello`) to browsers, `curl` and any HTTP/1.x client. It is built
+//! with exactly the API described here.
+//!
+//! # Quick start
+//!
+//! A [`Router`] says who answers what; [`Server::bind`] listens and starts
+//! the workers; dropping the [`Server`] (or [`ShutdownHandle::shutdown`])
+//! stops them.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use rawserve::{Config, Request, Response, Router, Server, StaticFiles};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let router = Router::new()
+//!     .get("/hello", |_: &Request| Response::text("Hello, world!"))
+//!     .fallback(StaticFiles::new("public")?);
+//! let mut config = Config::new("public");
+//! config.addr = "127.0.0.1:0".parse()?; // port 0: any free port
+//! let server = Server::bind(config, router)?;
+//!
+//! let mut client = std::net::TcpStream::connect(server.local_addr())?;
+//! client.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut answer = String::new();
+//! client.read_to_string(&mut answer)?;
+//! assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(answer.ends_with("\r\n\r\nHello, world!"));
+//!
+//! server.shutdown_handle().shutdown(); // graceful: finish in-flight responses
+//! server.wait();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Handlers
+//!
+//! A [`Handler`] turns a [`Request`] into a [`Response`]. Any
+//! `Fn(&Request) -> Response + Send + Sync + 'static` closure is one, so
+//! state shared by all workers is whatever the closure captures (an
+//! `Arc<AtomicU64>`, an `Arc<Mutex<…>>`). Handlers run on the worker
+//! threads and must not block for long: a worker serves many connections.
+//! A handler that panics answers `500` on that connection only.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use rawserve::{Request, Response, Router};
+//!
+//! let visits = Arc::new(AtomicU64::new(0));
+//! let router = Router::new().get("/visits", move |_: &Request| {
+//!     let n = visits.fetch_add(1, Ordering::Relaxed) + 1;
+//!     Response::text(n.to_string())
+//! });
+//! # drop(router);
+//! ```
+//!
+//! # Per-worker state
+//!
+//! For state each worker keeps to itself, without atomics or locks, give a
+//! factory: it runs once per worker as the server starts, and the handler
+//! it makes (a [`WorkerHandler`]: `FnMut`, `Send`, not necessarily `Sync`)
+//! is then called only by that worker, through `&mut`. See
+//! [`Router::per_worker`] and [`Endpoint::per_worker`]. The built-in
+//! [`StaticFiles`] works this way: each worker has its own small-file cache.
+//!
+//! ```
+//! use rawserve::{Request, Response, Router};
+//!
+//! let router = Router::new().per_worker("/count", || {
+//!     let mut n = 0u64;
+//!     move |_: &Request| {
+//!         n += 1;
+//!         Response::text(n.to_string())
+//!     }
+//! });
+//! # drop(router);
+//! ```
+//!
+//! # Routing
+//!
+//! [`Router`] matches the path (as sent, without the query) exactly or by
+//! prefix (`"/api/*"`), and the method: [`Router::get`] (which also answers
+//! `HEAD`), [`Router::post`], [`Router::route`] for any other method,
+//! [`Router::any`]. The most specific path wins; if its routes do not
+//! accept the method the answer is `405` with `Allow`. Everything else goes
+//! to the [`Router::fallback`], typically the site's folder.
+//!
+//! # Static files
+//!
+//! [`StaticFiles`] serves a folder with validators (ETag, Last-Modified,
+//! `304`), ranges, precompressed siblings, index pages and listings,
+//! confined to the folder. As the fallback it serves the whole path space;
+//! on a prefix route (`.get("/static/*", StaticFiles::new("assets")?)`) the
+//! prefix is removed before the file is looked up. [`FileOptions`] holds
+//! its settings.
+//!
+//! # Requests and responses
+//!
+//! A [`Request`] gives the method, path, query, header fields, version and
+//! the body (up to [`Config::max_body_bytes`]); it borrows from the
+//! connection's buffer. A [`Response`] is built with [`Response::text`],
+//! [`Response::html`], [`Response::json`], [`Response::bytes`],
+//! [`Response::file`], [`Response::redirect`] or [`Response::status`], then
+//! [`Response::with_status`] and [`Response::with_header`]. Header fields
+//! from your code are validated: a name must be a token and a value must
+//! not contain CR, LF or NUL, so request data copied into a header can
+//! never add header lines of its own; a refused field is a
+//! [`HeaderError`], never bytes on the wire.
+//!
+//! ```
+//! use rawserve::{Request, Response, Router};
+//!
+//! let router = Router::new().post("/api/echo", |request: &Request| {
+//!     let reply = Response::json(request.body());
+//!     // A header value taken from the request is checked, not trusted.
+//!     let id = request.header("x-request-id").unwrap_or("-");
+//!     match reply.with_header("X-Request-Id", id) {
+//!         Ok(reply) => reply,
+//!         Err(_) => Response::status(400),
+//!     }
+//! });
+//! # drop(router);
+//! ```
+//!
+//! # Settings
+//!
+//! [`Config`] is plain data: address, threads, every limit (head size,
+//! header count, body size, connections, timeouts) with the reason for its
+//! default, and the [`FileOptions`] the `rawserve` command builds its
+//! [`StaticFiles`] from. [`raise_fd_limit`] lifts the open-file limit to
+//! what the system allows, as servers should.
+//!
+//! # What is public
+//!
+//! Only the items re-exported here and [`config`] (settings and
+//! [`config::MAX_HEADERS`]). Everything else is the server's own:
+//!
+//! - `server`: bind, start workers, shut down. `worker`: one event loop,
+//!   accepting and timers, owning its [`Router`] copy.
+//! - `connection`: the per-connection state machine.
+//! - `http`: request parsing, response serialisation (one encode path),
+//!   preconditions, ranges, content codings.
+//! - `handlers`: the router, [`StaticFiles`], listings, the file cache.
+//! - `safe_path`: request path → file path, never outside the root.
+//! - `clock`: the cached `Date` and log timestamps.
 //!
 //! # Shape
 //!
@@ -10,40 +156,27 @@
 //! from one shared listener. A connection is a state machine (read a head,
 //! answer, write, repeat or close), so an idle, slow or hostile client only
 //! occupies a slot in a poll set, never a thread. Bytes flow one way:
-//! bytes in → [`http::request::Request`] → `handlers::route` →
-//! [`http::response::Response`] → bytes out, with file bodies sent by
-//! `sendfile`.
-//!
-//! # Use
-//!
-//! ```no_run
-//! let mut config = rawserve::Config::new("public");
-//! config.addr = "127.0.0.1:0".parse().unwrap();
-//! let server = rawserve::Server::bind(config).expect("server starts");
-//! println!("serving on http://{}", server.local_addr());
-//! server.shutdown_handle().shutdown(); // graceful: finish in-flight responses
-//! server.wait();
-//! ```
-//!
-//! # Modules
-//!
-//! - [`config`]: every setting and limit.
-//! - `server`: bind, start workers, shut down. `worker`: one event loop.
-//! - `connection`: the per-connection state machine.
-//! - [`http`]: request parsing and response serialisation.
-//! - `handlers`: routing, hello, static files.
-//! - [`safe_path`]: request path → file path, never outside the root.
+//! bytes in → [`Request`] → the worker's router → [`Response`] → bytes
+//! out, with file bodies sent by `sendfile`.
+
+#![cfg_attr(not(fuzzing), deny(missing_docs))]
 
 mod clock;
 pub mod config;
 mod connection;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
-pub mod http;
-pub mod safe_path;
+mod http;
+mod safe_path;
 mod server;
 mod worker;
 
-pub use config::Config;
+pub use config::{Config, FileOptions};
+pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
+pub use http::request::{Request, Version};
+pub use http::response::{HeaderError, Response};
 pub use server::{Server, ShutdownHandle, StartError};
 
 /// Raises this process's soft limit on open files to its hard limit, as

@@ -1,6 +1,9 @@
 //! The `rawserve` command: parse the command line, start the server, stop
 //! it on SIGINT/SIGTERM, and turn start-up failures into one line and exit
 //! code 1.
+//!
+//! The server is built through the library's public API (a `Router` with
+//! `/hello` and a `StaticFiles` fallback), exactly as an embedder would.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -11,7 +14,7 @@ use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use rawserve::{Config, Server};
+use rawserve::{Config, Request, Response, Router, Server, StaticFiles};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
@@ -92,10 +95,10 @@ fn main() -> ExitCode {
     if let Some(threads) = args.threads {
         config.threads = threads.into();
     }
-    config.follow_symlinks = args.follow_symlinks;
-    config.dotfiles = args.dotfiles;
-    config.listing = !args.no_listing;
-    config.cache_control = args.cache_control;
+    config.files.follow_symlinks = args.follow_symlinks;
+    config.files.dotfiles = args.dotfiles;
+    config.files.listing = !args.no_listing;
+    config.files.cache_control = args.cache_control;
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.head_timeout = Duration::from_secs_f64(args.head_timeout);
     config.idle_timeout = Duration::from_secs_f64(args.idle_timeout);
@@ -103,7 +106,7 @@ fn main() -> ExitCode {
     config.max_head_bytes = args.max_head_bytes;
     config.max_headers = args.max_headers as usize;
     config.max_body_bytes = args.max_body_bytes;
-    config.max_ranges = args.max_ranges;
+    config.files.max_ranges = args.max_ranges;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
         Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),
@@ -117,8 +120,13 @@ fn main() -> ExitCode {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
+    let files = match StaticFiles::with_options(config.files.clone()) {
+        Ok(files) => files,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let router = Router::new().get("/hello", hello).fallback(files);
     let threads = config.threads;
-    let server = match Server::bind(config) {
+    let server = match Server::bind(config, router) {
         Ok(server) => server,
         Err(e) => return fail(&e.to_string()),
     };
@@ -147,6 +155,11 @@ fn main() -> ExitCode {
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The tutorial's "a browser talks to a socket" page.
+fn hello(_: &Request) -> Response {
+    Response::text("Hello, world!")
 }
 
 /// `host:port`, with IPv6 addresses in brackets as URLs need.

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Waker};
 
 use crate::config::Config;
-use crate::handlers::Site;
+use crate::handlers::Router;
 use crate::worker::{Worker, WAKER};
 
 /// Why a server could not start. Each says what the user should fix.
@@ -62,7 +62,8 @@ pub enum Phase {
 /// What the workers share (read-only, apart from the counters).
 pub struct Shared {
     pub config: Config,
-    pub site: Site,
+    /// Each worker makes its own `LocalRouter` from it.
+    pub router: Router,
     phase: AtomicU8,
     /// Open connections across all workers, for `Config::max_connections`.
     pub connections: AtomicUsize,
@@ -113,12 +114,9 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Checks the root, binds `config.addr` and starts `config.threads` workers.
-    pub fn bind(config: Config) -> Result<Server, StartError> {
-        let root = config.root.canonicalize().map_err(|e| StartError::Root(config.root.clone(), e))?;
-        if !root.is_dir() {
-            return Err(StartError::RootNotDirectory(config.root.clone()));
-        }
+    /// Binds `config.addr` and starts `config.threads` workers, each
+    /// answering with its own copy of `router`.
+    pub fn bind(config: Config, router: Router) -> Result<Server, StartError> {
         let listener = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
         listener.set_nonblocking(true).map_err(StartError::Setup)?;
         // Listening again on a listening socket only changes its backlog.
@@ -154,8 +152,7 @@ impl Server {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
             polls.push(poll);
         }
-        let site = Site::new(root, &config);
-        let shared = Arc::new(Shared { config, site, phase: AtomicU8::new(0), connections: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared { config, router, phase: AtomicU8::new(0), connections: AtomicUsize::new(0) });
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
         let mut server = Server { local_addr, handle, workers: Vec::with_capacity(threads) };
@@ -179,6 +176,7 @@ impl Server {
         self.local_addr
     }
 
+    /// A handle that stops this server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.handle.clone()
     }

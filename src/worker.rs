@@ -20,7 +20,7 @@ use slab::Slab;
 
 use crate::clock::Clock;
 use crate::connection::{BufferPool, Connection, Context, Turn};
-use crate::handlers::cache::FileCache;
+use crate::handlers::LocalRouter;
 use crate::http::response::{Body, Response};
 use crate::server::{Phase, Shared};
 
@@ -49,7 +49,7 @@ pub struct Worker {
     ready: Vec<usize>,
     shared: Arc<Shared>,
     clock: Clock,
-    cache: RefCell<FileCache>,
+    router: RefCell<LocalRouter>,
     buffers: RefCell<BufferPool>,
     /// Accepting is paused (out of descriptors) until then.
     accept_paused_until: Option<Instant>,
@@ -64,7 +64,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(id: usize, poll: Poll, mut listener: TcpListener, shared: Arc<Shared>) -> io::Result<Worker> {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let cache = FileCache::new(shared.config.cache_bytes, shared.config.cache_max_file);
+        let router = shared.router.for_worker();
         Ok(Worker {
             id,
             poll,
@@ -73,7 +73,7 @@ impl Worker {
             ready: Vec::new(),
             shared,
             clock: Clock::new(),
-            cache: RefCell::new(cache),
+            router: RefCell::new(router),
             buffers: RefCell::default(),
             accept_paused_until: None,
             accept_starved: false,
@@ -160,7 +160,7 @@ impl Worker {
 
     /// Lets connection `key` do what its socket allows.
     fn drive_once(&mut self, key: usize, now: Instant) -> Turn {
-        let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
+        let cx = context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
         let Some(connection) = self.connections.get_mut(key) else { return Turn::Wait };
         // Handlers already answer 500 on a panic; this catches anything else
         // (a bug in the connection code) so one client cannot stop a worker.
@@ -278,7 +278,8 @@ impl Worker {
             .map(|(key, _)| key)
             .collect();
         for key in expired {
-            let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
+            let cx =
+                context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.expire(&cx);
             self.settle(key, turn);
@@ -293,7 +294,8 @@ impl Worker {
         self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
-            let cx = context(&self.shared, &self.clock, &self.cache, &self.buffers, now, self.grace_deadline.is_some());
+            let cx =
+                context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
             let Some(connection) = self.connections.get_mut(key) else { continue };
             let turn = connection.begin_shutdown(&cx);
             self.settle(key, turn);
@@ -304,10 +306,10 @@ impl Worker {
 fn context<'a>(
     shared: &'a Shared,
     clock: &'a Clock,
-    cache: &'a RefCell<FileCache>,
+    router: &'a RefCell<LocalRouter>,
     buffers: &'a RefCell<BufferPool>,
     now: Instant,
     draining: bool,
 ) -> Context<'a> {
-    Context { config: &shared.config, site: &shared.site, clock, cache, buffers, now, draining }
+    Context { config: &shared.config, clock, router, buffers, now, draining }
 }

@@ -40,8 +40,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rawserve::config::MAX_HEADERS;
-use rawserve::http::request::{as_http11, parse, BodyLength, Method, Request, RequestError, Version};
+use rawserve::fuzzing::{as_http11, parse, BodyLength, Method, Request, RequestError, Version, MAX_HEADERS};
 
 /// Most pipelined requests followed in one input.
 const MAX_PIPELINED: usize = 16;
@@ -69,13 +68,13 @@ struct Head {
 impl Head {
     fn of(req: &Request<'_>) -> Head {
         Head {
-            head_len: req.head_len,
-            method: req.method,
-            method_str: req.method_str.to_owned(),
-            target: req.target.to_owned(),
-            version: req.version,
-            body: req.body,
-            keep_alive: req.keep_alive,
+            head_len: req.head_len(),
+            method: req.method_kind(),
+            method_str: req.method().to_owned(),
+            target: req.target().to_owned(),
+            version: req.version(),
+            body: req.framing(),
+            keep_alive: req.keep_alive(),
             fields: req.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect(),
         }
     }
@@ -141,9 +140,9 @@ fn checked(parsed: Result<Option<Request<'_>>, RequestError>, buf: &[u8], max_he
             check_complete(&req, buf, max_headers);
             let head = Head::of(&req);
             // The head alone (nothing after its blank line) is the same request.
-            match parse(&buf[..req.head_len], max_headers) {
+            match parse(&buf[..req.head_len()], max_headers) {
                 Ok(Some(again)) => assert_eq!(Head::of(&again), head, "head alone parses differently"),
-                other => panic!("head alone (len {}) gives {other:?}", req.head_len),
+                other => panic!("head alone (len {}) gives {other:?}", req.head_len()),
             }
             Outcome::Complete(head)
         }
@@ -151,27 +150,27 @@ fn checked(parsed: Result<Option<Request<'_>>, RequestError>, buf: &[u8], max_he
 }
 
 fn check_complete(req: &Request<'_>, buf: &[u8], max_headers: usize) {
-    assert!(req.head_len > 0, "empty head");
-    assert!(req.head_len <= buf.len(), "head_len {} > buffer {}", req.head_len, buf.len());
-    let head = &buf[..req.head_len];
+    assert!(req.head_len() > 0, "empty head");
+    assert!(req.head_len() <= buf.len(), "head_len {} > buffer {}", req.head_len(), buf.len());
+    let head = &buf[..req.head_len()];
     assert!(head.ends_with(b"\n"), "head does not end in a line feed");
 
     // Target: non-empty, taken from the head, query split.
-    assert!(!req.target.is_empty(), "empty target");
-    assert!(contains(head, req.target.as_bytes()), "target {:?} is not in the head", req.target);
-    let inside = buf.as_ptr_range().contains(&req.target.as_ptr());
-    assert!(inside || req.target == "/", "target {:?} does not borrow from the buffer", req.target);
+    assert!(!req.target().is_empty(), "empty target");
+    assert!(contains(head, req.target().as_bytes()), "target {:?} is not in the head", req.target());
+    let inside = buf.as_ptr_range().contains(&req.target().as_ptr());
+    assert!(inside || req.target() == "/", "target {:?} does not borrow from the buffer", req.target());
     assert!(!req.path().contains('?'), "path {:?} contains '?'", req.path());
-    assert_eq!(format!("{}{}", req.path(), req.query()), req.target, "path + query != target");
+    assert_eq!(format!("{}{}", req.path(), req.query()), req.target(), "path + query != target");
 
     // Method.
-    assert!(contains(head, req.method_str.as_bytes()), "method not in the head");
-    let expected = match req.method_str {
+    assert!(contains(head, req.method().as_bytes()), "method not in the head");
+    let expected = match req.method() {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         _ => Method::Other,
     };
-    assert_eq!(req.method, expected, "method {:?} for {:?}", req.method, req.method_str);
+    assert_eq!(req.method_kind(), expected, "method {:?} for {:?}", req.method_kind(), req.method());
 
     // Fields.
     let fields: Vec<(&str, &[u8])> = req.headers().collect();
@@ -182,7 +181,7 @@ fn check_complete(req: &Request<'_>, buf: &[u8], max_headers: usize) {
     let hosts = named("host").count();
 
     // Framing (RFC 9112 §6.3).
-    match req.body {
+    match req.framing() {
         BodyLength::Length(n) => {
             assert!(n > 0, "Length(0) instead of None");
             assert!(!lengths.is_empty(), "Length({n}) without a Content-Length field");
@@ -194,7 +193,7 @@ fn check_complete(req: &Request<'_>, buf: &[u8], max_headers: usize) {
         BodyLength::Chunked => {
             assert_eq!(encodings, 1, "Chunked with {encodings} Transfer-Encoding fields");
             assert!(lengths.is_empty(), "Chunked with Content-Length (smuggling)");
-            assert_eq!(req.version, Version::Http11, "Chunked on HTTP/1.0");
+            assert_eq!(req.version(), Version::Http11, "Chunked on HTTP/1.0");
         }
         BodyLength::None => {
             assert_eq!(encodings, 0, "no body but Transfer-Encoding");
@@ -205,7 +204,7 @@ fn check_complete(req: &Request<'_>, buf: &[u8], max_headers: usize) {
     }
 
     // Host (RFC 9112 §3.2).
-    match req.version {
+    match req.version() {
         Version::Http11 => assert_eq!(hosts, 1, "HTTP/1.1 with {hosts} Host fields"),
         Version::Http10 => assert!(hosts <= 1, "HTTP/1.0 with {hosts} Host fields"),
     }
@@ -213,7 +212,7 @@ fn check_complete(req: &Request<'_>, buf: &[u8], max_headers: usize) {
     // Persistence.
     let close =
         named("connection").any(|v| v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")));
-    assert!(!(close && req.keep_alive), "keep_alive despite Connection: close");
+    assert!(!(close && req.keep_alive()), "keep_alive despite Connection: close");
 }
 
 /// Feeds `stream` chunk by chunk into a growing buffer, parsing after every

@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
-use rawserve::safe_path::{resolve, PathError};
+use rawserve::fuzzing::{resolve, PathError};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else { return };

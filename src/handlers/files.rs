@@ -33,8 +33,11 @@ const NOT_FOUND_PAGE: &str = "404.html";
 /// validators, so tell caches to always ask.
 const LISTING_CACHE_CONTROL: &str = "no-cache";
 
-pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response {
-    let path = match safe_path::resolve(&site.root, request.path(), site.dotfiles) {
+/// Answers `request` from the folder; `target` is the request path below
+/// the route's prefix (the whole path for a fallback), while redirects and
+/// listings keep using the full `request.path()` the client sees.
+pub fn serve(request: &Request, target: &str, site: &Site, cache: &mut FileCache) -> Response {
+    let path = match safe_path::resolve(&site.root, target, site.options.dotfiles) {
         Ok(path) => path,
         Err(PathError::Invalid) => return Response::error(400),
         Err(_) => return not_found(site),
@@ -74,7 +77,7 @@ pub fn serve(request: &Request, site: &Site, cache: &mut FileCache) -> Response 
     if index.is_file() {
         return serve_file(request, &index, site, cache);
     }
-    if site.listing {
+    if site.options.listing {
         return list_directory(request, &path, site);
     }
     not_found(site)
@@ -153,7 +156,7 @@ fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache
 
 /// Refuses `path` if it leads outside the root and symlinks are not followed.
 fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
-    if site.follow_symlinks {
+    if site.options.follow_symlinks {
         return Ok(());
     }
     match safe_path::confine(&site.root, path) {
@@ -171,7 +174,7 @@ fn describe(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> D
     let mut headers = Vec::with_capacity(256);
     write_field(&mut headers, "ETag", &etag);
     write_field(&mut headers, "Last-Modified", &httpdate::fmt_http_date(last_modified));
-    write_field(&mut headers, "Cache-Control", &site.cache_control);
+    write_field(&mut headers, "Cache-Control", &site.options.cache_control);
     if choice.varies {
         write_field(&mut headers, "Vary", "Accept-Encoding");
     }
@@ -226,7 +229,7 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
     };
     let ranges = match request.header("range") {
         Some(header) if precondition::if_range_allows(conditions.if_range, &validators) => {
-            range::parse(header, len, site.max_ranges)
+            range::parse(header, len, site.options.max_ranges)
         }
         _ => RangeOutcome::Full,
     };
@@ -329,7 +332,7 @@ fn list_directory(request: &Request, dir: &Path, site: &Site) -> Response {
     }
     let decoded = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy();
     let page = listing::render(&decoded, entries);
-    Response::text(200, "text/html; charset=utf-8", page.into_bytes()).header("Cache-Control", LISTING_CACHE_CONTROL)
+    Response::page(200, "text/html; charset=utf-8", page.into_bytes()).header("Cache-Control", LISTING_CACHE_CONTROL)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not

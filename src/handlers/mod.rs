@@ -1,62 +1,77 @@
-//! Routing: which handler answers a request.
+//! What answers a request: the [`Handler`] traits, the [`Router`] that picks
+//! one, and the built-in [`StaticFiles`] handler.
 //!
-//! `route` is the only entry point the connection uses. Handlers take a
-//! parsed [`Request`] and the [`Site`] and return a [`Response`] value; they
-//! do file system work (stat, open) but never socket I/O.
+//! Handlers take a parsed [`Request`] and return a [`Response`] value; they
+//! may do file system work (stat, open) but never socket I/O, which is the
+//! connection's. The router is built once and shared; each worker makes its
+//! own [`LocalRouter`] from it, so a handler with per-worker state is called
+//! through `&mut` without locks.
 
 pub mod cache;
 mod files;
-mod hello;
 mod listing;
+mod router;
+mod static_files;
 
 use std::path::PathBuf;
 
-use crate::config::{Config, Handler};
-use crate::http::request::{Method, Request};
+use crate::config::FileOptions;
+use crate::http::request::Request;
 use crate::http::response::Response;
-use cache::FileCache;
 
-/// What handlers need to know about the served site, prepared once at start.
+pub(crate) use router::LocalRouter;
+pub use router::{Endpoint, Router};
+pub use static_files::StaticFiles;
+
+/// Answers requests; one value shared by every worker thread.
+///
+/// Implemented for every `Fn(&Request) -> Response + Send + Sync`, so a
+/// closure (capturing shared state such as an `Arc<AtomicU64>`) is a
+/// handler. For state that each worker keeps to itself, without atomics or
+/// locks, see [`WorkerHandler`] and [`Endpoint::per_worker`].
+pub trait Handler: Send + Sync + 'static {
+    /// The response to `request`. A panic answers 500 and closes that
+    /// connection; other connections are not affected.
+    fn handle(&self, request: &Request<'_>) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, request: &Request<'_>) -> Response {
+        self(request)
+    }
+}
+
+/// Answers requests on one worker thread; each worker has its own value,
+/// made by the factory given to [`Endpoint::per_worker`].
+///
+/// Called through `&mut self`, so it may keep mutable state without
+/// synchronisation; it need not be `Sync`. It must be `Send` because it is
+/// made as the server starts and then moved to its worker's thread, where
+/// it stays. Implemented for every `FnMut(&Request) -> Response + Send`.
+pub trait WorkerHandler: Send + 'static {
+    /// The response to `request`; as [`Handler::handle`].
+    fn handle(&mut self, request: &Request<'_>) -> Response;
+}
+
+impl<F> WorkerHandler for F
+where
+    F: FnMut(&Request<'_>) -> Response + Send + 'static,
+{
+    fn handle(&mut self, request: &Request<'_>) -> Response {
+        self(request)
+    }
+}
+
+/// What the file handlers need to know about a served folder, prepared
+/// once when a [`StaticFiles`] is made. Plain data, shared by its workers.
 #[derive(Debug)]
 pub struct Site {
     /// The root directory, canonical (symlinks resolved), so that
     /// `safe_path::confine` can compare real paths with it.
     pub root: PathBuf,
-    pub follow_symlinks: bool,
-    pub dotfiles: bool,
-    pub cache_control: String,
-    pub listing: bool,
-    pub max_ranges: usize,
-    pub routes: Vec<(&'static str, Handler)>,
-}
-
-impl Site {
-    pub fn new(canonical_root: PathBuf, config: &Config) -> Site {
-        Site {
-            root: canonical_root,
-            follow_symlinks: config.follow_symlinks,
-            dotfiles: config.dotfiles,
-            cache_control: config.cache_control.clone(),
-            listing: config.listing,
-            max_ranges: config.max_ranges,
-            routes: config.routes.clone(),
-        }
-    }
-}
-
-/// The methods every resource supports, for `Allow`.
-const ALLOWED_METHODS: &str = "GET, HEAD";
-
-/// Chooses the handler for `request`.
-pub fn route(request: &Request, site: &Site, cache: &mut FileCache) -> Response {
-    if request.method == Method::Other {
-        return Response::error(405).header("Allow", ALLOWED_METHODS);
-    }
-    if let Some((_, handler)) = site.routes.iter().find(|(path, _)| *path == request.path()) {
-        return handler(request);
-    }
-    match request.path() {
-        hello::PATH => hello::hello(),
-        _ => files::serve(request, site, cache),
-    }
+    /// The settings as given (`options.root` is the root as given, for messages).
+    pub options: FileOptions,
 }

@@ -18,11 +18,14 @@ pub enum Method {
 /// The protocol version of a request (httparse accepts only 1.0 and 1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
+    /// `HTTP/1.0`.
     Http10,
+    /// `HTTP/1.1` (and `HTTP/1.x` for x ≥ 2, served as 1.1).
     Http11,
 }
 
 impl Version {
+    /// `"HTTP/1.0"` or `"HTTP/1.1"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
@@ -43,28 +46,54 @@ pub enum BodyLength {
     Chunked,
 }
 
-/// A parsed request head, borrowing from the connection's read buffer.
+/// A request as handlers see it: method, target, header fields, body.
+///
+/// It borrows from the connection's read buffer (`'b`), so reading it
+/// costs no copies; copy out what must outlive the call.
 #[derive(Debug)]
 pub struct Request<'b> {
-    pub method: Method,
+    pub(crate) method: Method,
     /// The method as sent, for the access log.
-    pub method_str: &'b str,
+    pub(crate) method_str: &'b str,
     /// The request target as sent (origin-form after stripping any
     /// absolute-form scheme and authority).
-    pub target: &'b str,
-    pub version: Version,
+    pub(crate) target: &'b str,
+    pub(crate) version: Version,
     /// Header fields in the order received: the first `field_count` of
     /// httparse's array (kept as is, so parsing allocates nothing).
     fields: [httparse::Header<'b>; MAX_HEADERS],
     field_count: usize,
     /// Bytes of the head, including the final blank line.
-    pub head_len: usize,
-    pub body: BodyLength,
+    pub(crate) head_len: usize,
+    pub(crate) body: BodyLength,
     /// Whether the client allows the connection to stay open afterwards.
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
 }
 
 impl<'b> Request<'b> {
+    /// The method as sent (`"GET"`, `"POST"`, ...; methods are case-sensitive).
+    pub fn method(&self) -> &'b str {
+        self.method_str
+    }
+
+    /// The request target as sent, path and query (an absolute-form target
+    /// is reduced to them).
+    pub fn target(&self) -> &'b str {
+        self.target
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The request body, at most `Config::max_body_bytes` long; empty
+    /// when there is none.
+    // STUB(body): the io branch provides this
+    pub fn body(&self) -> &'b [u8] {
+        &[]
+    }
+
     /// The first value of header `name` (case-insensitive) as text; `None`
     /// when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&'b str> {
@@ -79,7 +108,8 @@ impl<'b> Request<'b> {
         self.fields[..self.field_count].iter().map(|h| (h.name, h.value))
     }
 
-    /// The target's path, without query string.
+    /// The target's path, without query string, as sent (not
+    /// percent-decoded).
     pub fn path(&self) -> &'b str {
         self.target.split_once('?').map_or(self.target, |(p, _)| p)
     }

@@ -5,10 +5,21 @@
 //! description); they never touch the socket. The connection calls
 //! [`Response::write_head`] and then sends the body pieces itself, so file
 //! bodies go out with `sendfile` instead of being read into memory.
+//!
+//! Two ways to build one. Library users get the public constructors
+//! ([`Response::text`], [`Response::bytes`], ...) and [`Response::with_header`],
+//! which validates what it is given, because a CR or LF in a value would let
+//! user data write its own header lines (response splitting). The crate's own
+//! handlers use the `pub(crate)` constructors and [`Response::header`] with
+//! `&'static str` names they wrote themselves: nothing to check, nothing to
+//! allocate, on the hot path of every file response.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::fs::File;
+use std::io;
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The `Server` header value.
@@ -61,48 +72,185 @@ impl Body {
                 .sum(),
         }
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+/// What a handler answers: a status, header fields and a body.
+///
+/// Build one with a constructor ([`text`](Response::text),
+/// [`html`](Response::html), [`json`](Response::json),
+/// [`bytes`](Response::bytes), [`file`](Response::file),
+/// [`redirect`](Response::redirect), [`status`](Response::status)), then
+/// adjust it with [`with_status`](Response::with_status) and
+/// [`with_header`](Response::with_header). The server adds `Date`,
+/// `Server`, `Content-Length`, `Connection` and `X-Content-Type-Options`
+/// itself, and sends no body in answer to `HEAD`.
+///
+/// ```
+/// use rawserve::Response;
+///
+/// let created = Response::json(r#"{"id":7}"#)
+///     .with_status(201)
+///     .with_header("Location", "/items/7")
+///     .expect("a valid header field");
+/// assert_eq!(created.status_code(), 201);
+///
+/// // A value with a line break is refused, never written to the wire.
+/// assert!(Response::text("hi").with_header("X-Note", "a\r\nSet-Cookie: x").is_err());
+/// ```
+#[derive(Debug)]
+pub struct Response {
+    pub(crate) status: u16,
+    /// Header fields besides the ones every response gets (`Date`,
+    /// `Server`, `Content-Length`, `Connection`, `X-Content-Type-Options`).
+    /// Names are borrowed constants for the crate's own handlers, owned
+    /// strings only when a library user adds a field.
+    pub(crate) headers: Vec<(Cow<'static, str>, Value)>,
+    /// Header lines already serialised (by a cache), written after `headers`.
+    pub(crate) raw_headers: Option<(Arc<[u8]>, Range<usize>)>,
+    pub(crate) body: Body,
+    /// The handler wants the connection closed after this response.
+    pub(crate) close: bool,
+}
+
+/// `Content-Type` of [`Response::text`].
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+/// `Content-Type` of [`Response::html`].
+const TEXT_HTML: &str = "text/html; charset=utf-8";
+/// `Content-Type` of [`Response::json`] (JSON is UTF-8 by definition, RFC 8259).
+const APPLICATION_JSON: &str = "application/json";
+
+/// The public constructors: what library users build responses with.
+impl Response {
+    /// `200 OK` with a `text/plain; charset=utf-8` body.
+    pub fn text(body: impl Into<String>) -> Response {
+        Response::page(200, TEXT_PLAIN, body.into().into_bytes())
+    }
+
+    /// `200 OK` with a `text/html; charset=utf-8` body.
+    pub fn html(body: impl Into<String>) -> Response {
+        Response::page(200, TEXT_HTML, body.into().into_bytes())
+    }
+
+    /// `200 OK` with an `application/json` body, sent as given (it is not
+    /// parsed or checked).
+    pub fn json(body: impl Into<Vec<u8>>) -> Response {
+        Response::page(200, APPLICATION_JSON, body.into())
+    }
+
+    /// `200 OK` with `body` and the given `Content-Type`, which is
+    /// validated like any header value (see [`with_header`](Response::with_header)).
+    pub fn bytes(content_type: &str, body: impl Into<Vec<u8>>) -> Result<Response, HeaderError> {
+        check_value(content_type)?;
+        Ok(Response::new(200)
+            .header("Content-Type", content_type.to_string())
+            .body(Body::Bytes(Cow::Owned(body.into()))))
+    }
+
+    /// `200 OK` with the contents of the regular file at `path`, its
+    /// `Content-Type` guessed from the extension. The file is opened now and
+    /// sent with `sendfile` later, never read into memory. No range or
+    /// conditional requests are handled here; use [`StaticFiles`](crate::StaticFiles)
+    /// for that.
+    pub fn file(path: impl AsRef<Path>) -> io::Result<Response> {
+        let path = path.as_ref();
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        let mime = mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream");
+        let content_type =
+            if mime.starts_with("text/") { Cow::Owned(format!("{mime}; charset=utf-8")) } else { Cow::Borrowed(mime) };
+        Ok(Response::new(200).header("Content-Type", content_type).body(Body::file(file, meta.len())))
+    }
+
+    /// `302 Found` to `location` (change the status with
+    /// [`with_status`](Response::with_status): 301, 303, 307, 308). The
+    /// location is validated like any header value.
+    pub fn redirect(location: &str) -> Result<Response, HeaderError> {
+        Response::status(302).with_header("Location", location)
+    }
+
+    /// The built-in page for `code`, e.g. `404 Not Found` as plain text
+    /// (no body for 204 and 304, which cannot have one).
+    ///
+    /// # Panics
+    ///
+    /// If `code` is not a final status (200 to 599): informational answers
+    /// are the server's business, and anything else is not HTTP.
+    pub fn status(code: u16) -> Response {
+        assert_final(code);
+        if has_length(code) {
+            Response::error(code)
+        } else {
+            Response::new(code)
+        }
+    }
+
+    /// The same response with status `code`. For 204 and 304 the body is
+    /// dropped, because those statuses cannot carry one.
+    ///
+    /// # Panics
+    ///
+    /// As [`Response::status`].
+    pub fn with_status(mut self, code: u16) -> Response {
+        assert_final(code);
+        self.status = code;
+        if !has_length(code) {
+            self.body = Body::Empty;
+        }
+        self
+    }
+
+    /// Adds the header field `name: value`, or says why it cannot be sent:
+    /// `name` must be an HTTP token, `value` must not contain control
+    /// characters (CR, LF and NUL above all, which would end the line and
+    /// let the value write header fields of its own), and fields the
+    /// server writes itself (`Content-Length`, `Transfer-Encoding`,
+    /// `Connection`, `Date`, `Server`, `X-Content-Type-Options`) cannot be
+    /// set. A `Content-Type` replaces the constructor's; other names may
+    /// repeat (`Set-Cookie`).
+    pub fn with_header(mut self, name: &str, value: &str) -> Result<Response, HeaderError> {
+        check_name(name)?;
+        check_value(value)?;
+        if name.eq_ignore_ascii_case("content-type") {
+            self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        self.headers.push((Cow::Owned(name.to_string()), Cow::Owned(value.to_string())));
+        Ok(self)
+    }
+
+    /// The status code.
+    pub fn status_code(&self) -> u16 {
+        self.status
     }
 }
 
-/// A response as handlers describe it.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    /// Header fields besides the ones every response gets (`Date`,
-    /// `Server`, `Content-Length`, `Connection`, `X-Content-Type-Options`).
-    pub headers: Vec<(&'static str, Value)>,
-    /// Header lines already serialised (by a cache), written after `headers`.
-    pub raw_headers: Option<(Arc<[u8]>, Range<usize>)>,
-    pub body: Body,
-    /// The handler wants the connection closed after this response.
-    pub close: bool,
-}
-
+/// The crate's own constructors: no validation, no allocation for names.
 impl Response {
-    pub fn new(status: u16) -> Response {
+    pub(crate) fn new(status: u16) -> Response {
         Response { status, headers: Vec::new(), raw_headers: None, body: Body::Empty, close: false }
     }
 
-    /// A small `text/plain` or `text/html` page.
-    pub fn text(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
+    /// A small page made by the server (plain text, a listing).
+    pub(crate) fn page(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
         Response::new(status).header("Content-Type", content_type).body(Body::Bytes(body.into()))
     }
 
     /// The built-in page for an error status, e.g. "404 Not Found".
-    pub fn error(status: u16) -> Response {
+    pub(crate) fn error(status: u16) -> Response {
         let text = format!("{status} {}\n", reason(status));
-        Response::text(status, "text/plain; charset=utf-8", text.into_bytes())
+        Response::page(status, TEXT_PLAIN, text.into_bytes())
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<Value>) -> Response {
-        self.headers.push((name, value.into()));
+    /// Adds a field whose name is a constant of this crate. Not validated:
+    /// every caller passes a literal name and a value it built itself.
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<Value>) -> Response {
+        self.headers.push((Cow::Borrowed(name), value.into()));
         self
     }
 
-    pub fn body(mut self, body: Body) -> Response {
+    pub(crate) fn body(mut self, body: Body) -> Response {
         self.body = body;
         self
     }
@@ -112,7 +260,7 @@ impl Response {
     /// `date` is the cached IMF-fixdate for `Date`. `keep_alive` is the
     /// connection's decision; it is stated explicitly only when it differs
     /// from the version's default, plus `keep-alive` for HTTP/1.0 clients.
-    pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool, http10: bool) {
+    pub(crate) fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool, http10: bool) {
         let mut number = itoa::Buffer::new();
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(number.format(self.status).as_bytes());
@@ -142,6 +290,65 @@ impl Response {
     }
 }
 
+/// Why [`Response::with_header`] (or a constructor taking a header value)
+/// refused a field. Nothing of a refused field reaches the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The name is empty or has a character outside the token set
+    /// (letters, digits and ``!#$%&'*+-.^_`|~``), e.g. a space or a colon.
+    Name(String),
+    /// The value contains a control character: CR, LF, NUL or another
+    /// below 0x20 except tab, or DEL.
+    Value(String),
+    /// The server writes this field itself (framing, persistence, `Date`).
+    Reserved(String),
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::Name(name) => write!(f, "invalid header name {name:?}: not a token"),
+            HeaderError::Value(value) => write!(f, "invalid header value {value:?}: contains a control character"),
+            HeaderError::Reserved(name) => write!(f, "header {name:?} is set by the server"),
+        }
+    }
+}
+
+impl std::error::Error for HeaderError {}
+
+/// Fields whose value the server decides; a second copy from a handler
+/// would contradict the framing (`Content-Length` vs. the real body is a
+/// response-smuggling vector) or the connection's persistence decision.
+const RESERVED: [&str; 6] =
+    ["content-length", "transfer-encoding", "connection", "date", "server", "x-content-type-options"];
+
+/// A field name must be a token (RFC 9110 §5.1, §5.6.2) and not reserved.
+fn check_name(name: &str) -> Result<(), HeaderError> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(HeaderError::Name(name.to_string()));
+    }
+    if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        return Err(HeaderError::Reserved(name.to_string()));
+    }
+    Ok(())
+}
+
+/// A field value may hold visible characters, spaces, tabs and non-ASCII
+/// text (RFC 9110 §5.5), never a control character: CR and LF would end the
+/// line, NUL is refused by many recipients.
+fn check_value(value: &str) -> Result<(), HeaderError> {
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(HeaderError::Value(value.to_string()));
+    }
+    Ok(())
+}
+
+/// Statuses a handler may answer with: final ones, three digits.
+fn assert_final(code: u16) {
+    assert!((200..=599).contains(&code), "{code} is not a final HTTP status (200-599)");
+}
+
 /// One `Name: value` line.
 pub fn write_field(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
@@ -159,21 +366,35 @@ fn has_length(status: u16) -> bool {
 pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
         204 => "No Content",
         206 => "Partial Content",
         301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
         412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         _ => "",
@@ -192,7 +413,7 @@ mod tests {
 
     #[test]
     fn serialises_head() {
-        let r = Response::text(200, "text/plain; charset=utf-8", &b"hi"[..]);
+        let r = Response::page(200, "text/plain; charset=utf-8", &b"hi"[..]);
         assert_eq!(
             head(&r, true, false),
             format!(
@@ -210,5 +431,87 @@ mod tests {
     fn body_lengths() {
         assert_eq!(Body::Empty.len(), 0);
         assert_eq!(Body::Bytes(Cow::Borrowed(b"abc")).len(), 3);
+    }
+
+    /// Whether `with_header(name, value)` accepts the field.
+    fn accepts(name: &str, value: &str) -> Result<(), HeaderError> {
+        Response::text("").with_header(name, value).map(|_| ())
+    }
+
+    #[test]
+    fn header_fields_from_users_are_validated() {
+        let name = |n: &str| Err(HeaderError::Name(n.to_string()));
+        let value = |v: &str| Err(HeaderError::Value(v.to_string()));
+        let reserved = |n: &str| Err(HeaderError::Reserved(n.to_string()));
+        let cases: &[(&str, &str, Result<(), HeaderError>)] = &[
+            ("X-Id", "42", Ok(())),
+            ("x-odd!#$%&'*+-.^_`|~9", "v", Ok(())),
+            ("Set-Cookie", "a=b; Path=/; HttpOnly", Ok(())),
+            ("X-Tab", "a\tb", Ok(())),
+            ("X-Empty", "", Ok(())),
+            ("X-Unicode", "caf\u{e9}", Ok(())),
+            ("", "v", name("")),
+            ("X Id", "v", name("X Id")),
+            ("X-Id:", "v", name("X-Id:")),
+            ("X-Id\r\nInjected", "v", name("X-Id\r\nInjected")),
+            ("X-\u{e9}", "v", name("X-\u{e9}")),
+            ("(comment)", "v", name("(comment)")),
+            ("X-Note", "a\r\nSet-Cookie: stolen", value("a\r\nSet-Cookie: stolen")),
+            ("X-Note", "a\rb", value("a\rb")),
+            ("X-Note", "a\nb", value("a\nb")),
+            ("X-Note", "a\0b", value("a\0b")),
+            ("X-Note", "bell\x07", value("bell\x07")),
+            ("X-Note", "del\x7f", value("del\x7f")),
+            ("Content-Length", "0", reserved("Content-Length")),
+            ("transfer-encoding", "chunked", reserved("transfer-encoding")),
+            ("CONNECTION", "close", reserved("CONNECTION")),
+            ("Date", "now", reserved("Date")),
+            ("Server", "other", reserved("Server")),
+        ];
+        for (n, v, expected) in cases {
+            assert_eq!(&accepts(n, v), expected, "{n:?}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_field_never_reaches_the_wire() {
+        assert!(Response::bytes("text/plain\r\nX-Evil: 1", "x").is_err());
+        assert!(Response::redirect("/next\r\nSet-Cookie: a=b").is_err());
+        let ok = Response::redirect("/next").unwrap();
+        assert!(head(&ok, true, false).starts_with("HTTP/1.1 302 Found\r\n"));
+        assert!(head(&ok, true, false).contains("\r\nLocation: /next\r\n"));
+    }
+
+    #[test]
+    fn public_constructors() {
+        let json = Response::json("{}").with_header("Content-Type", "application/problem+json").unwrap();
+        let text = head(&json, true, false);
+        assert!(text.contains("Content-Type: application/problem+json\r\n"), "{text}");
+        assert_eq!(text.matches("\r\nContent-Type:").count(), 1, "the constructor's Content-Type is replaced");
+        let none = Response::text("dropped").with_status(204);
+        assert_eq!(none.body.len(), 0);
+        assert_eq!(Response::status(404).status_code(), 404);
+        assert_eq!(Response::status(304).body.len(), 0);
+    }
+
+    #[test]
+    fn a_file_response_is_an_open_file_with_its_type() {
+        let dir = std::env::temp_dir().join(format!("rawserve-response-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("page.html");
+        std::fs::write(&path, b"<p>hi</p>").unwrap();
+        let r = Response::file(&path).unwrap();
+        assert!(matches!(r.body, Body::File { .. }));
+        assert_eq!(r.body.len(), 9);
+        assert!(head(&r, true, false).contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert_eq!(Response::file(&dir).unwrap_err().kind(), io::ErrorKind::InvalidInput, "a directory");
+        assert_eq!(Response::file(dir.join("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "not a final HTTP status")]
+    fn informational_statuses_are_refused() {
+        let _ = Response::status(101);
     }
 }

@@ -7,8 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use rawserve::http::request::Request;
-use rawserve::http::response::Response;
+use rawserve::{Request, Response};
 
 use crate::support::*;
 
@@ -113,7 +112,7 @@ fn panics(_: &Request) -> Response {
 
 #[test]
 fn a_panicking_handler_answers_500_and_harms_no_one_else() {
-    let server = TestServer::start_with(|c| c.routes.push(("/panic", panics)));
+    let server = TestServer::start_routed(|_| {}, |router| router.get("/panic", panics));
     let mut bystander = server.connect();
     send(&mut bystander, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(read_response(&mut bystander, false).unwrap().status, 200);

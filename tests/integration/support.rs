@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rawserve::{Config, Server};
+use rawserve::{Config, Request, Router, Server, StaticFiles};
 
 /// How long any single read in a test may wait before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,10 +80,16 @@ impl TestServer {
     }
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_routed(adjust, |router| router)
+    }
+
+    /// As `start_with`, with routes added in front of the standard site's.
+    pub fn start_routed(adjust: impl FnOnce(&mut Config), routes: impl FnOnce(Router) -> Router) -> TestServer {
         let site = Site::new();
         let mut config = test_config(site.root());
         adjust(&mut config);
-        let server = Server::bind(config).expect("server starts");
+        let router = site_router(routes(Router::new()), &config);
+        let server = Server::bind(config, router).expect("server starts");
         TestServer { server, site }
     }
 
@@ -105,6 +111,13 @@ impl TestServer {
         send(&mut stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
         read_response(&mut stream, false).expect("a response")
     }
+}
+
+/// What the `rawserve` command serves: `/hello` and the files of
+/// `config.files`, after whatever `router` already holds.
+pub fn site_router(router: Router, config: &Config) -> Router {
+    let files = StaticFiles::with_options(config.files.clone()).expect("the root is a directory");
+    router.get("/hello", |_: &Request| rawserve::Response::text("Hello, world!")).fallback(files)
 }
 
 pub fn test_config(root: &Path) -> Config {
@@ -307,7 +320,9 @@ impl Binary {
 /// A server on 127.0.0.1:0 over an arbitrary directory (a fixture a test
 /// built itself); stopped on drop.
 pub fn serve_dir(root: &Path) -> Server {
-    Server::bind(test_config(root)).expect("server starts")
+    let config = test_config(root);
+    let router = site_router(Router::new(), &config);
+    Server::bind(config, router).expect("server starts")
 }
 
 /// Runs an external program to completion with stdin closed and its output
