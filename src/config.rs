@@ -39,6 +39,12 @@ pub struct Config {
     pub cache_control: String,
     /// Answer a directory without `index.html` with a listing (else 404).
     pub listing: bool,
+    /// Most directory entries read for one listing; past it the page says
+    /// that only the first ones are shown. Reading, stat'ing and sorting
+    /// 10,000 entries takes a few milliseconds of a worker's loop and about
+    /// 2 MB; a directory of 100,000 would take a second and, with many
+    /// concurrent requests, hundreds of megabytes.
+    pub max_listing_entries: usize,
     /// Extra handlers for exact paths, consulted before `/hello` and the
     /// files. For library users; the tests mount one that panics.
     pub routes: Vec<(&'static str, Handler)>,
@@ -62,6 +68,14 @@ pub struct Config {
     /// off). Every hit is revalidated against the file's metadata, so the
     /// cache only saves work, it never serves an old version.
     pub cache_bytes: usize,
+    /// A file changed less than this long before it is read is "racy": not
+    /// cached and sent without ETag or Last-Modified, because a same-size
+    /// rewrite within one timestamp tick would leave its metadata, and so
+    /// those validators, unchanged. 1 s covers the per-tick timestamps of
+    /// kernels before 6.13, ramfs and NFS (git's "racy git" rule). The
+    /// integration tests set zero: their fixtures are written just before
+    /// the server starts and nothing rewrites them within a tick.
+    pub racy_window: Duration,
     /// Largest file kept in that cache. Larger files go out with sendfile,
     /// which wins once the file outweighs the per-call setup.
     pub cache_max_file: u64,
@@ -102,6 +116,7 @@ impl Config {
             dotfiles: false,
             cache_control: "no-cache".to_string(),
             listing: true,
+            max_listing_entries: 10_000,
             routes: Vec::new(),
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
@@ -109,6 +124,7 @@ impl Config {
             max_ranges: 16,
             cache_bytes: 8 << 20,
             cache_max_file: 64 << 10,
+            racy_window: Duration::from_secs(1),
             max_connections: 20_000,
             listen_backlog: 1024,
             head_timeout: Duration::from_secs(10),

@@ -41,6 +41,9 @@ mod handlers;
 pub mod http;
 pub mod safe_path;
 mod server;
+/// Public only for the fuzz targets (`fuzz/`), which open files through it.
+#[doc(hidden)]
+pub mod sys;
 mod worker;
 
 pub use config::Config;

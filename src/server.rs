@@ -154,7 +154,7 @@ impl Server {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
             polls.push(poll);
         }
-        let site = Site::new(root, &config);
+        let site = Site::new(&root, &config).map_err(|e| StartError::Root(config.root.clone(), e))?;
         let shared = Arc::new(Shared { config, site, phase: AtomicU8::new(0), connections: AtomicUsize::new(0) });
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 

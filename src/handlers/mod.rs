@@ -9,38 +9,44 @@ mod files;
 mod hello;
 mod listing;
 
-use std::path::PathBuf;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
 
 use crate::config::{Config, Handler};
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
+use crate::sys::fs::Root;
 use cache::FileCache;
 
 /// What handlers need to know about the served site, prepared once at start.
 #[derive(Debug)]
 pub struct Site {
-    /// The root directory, canonical (symlinks resolved), so that
-    /// `safe_path::confine` can compare real paths with it.
-    pub root: PathBuf,
-    pub follow_symlinks: bool,
+    /// The root directory, held open: every file served is opened
+    /// relative to it, confined beneath it unless symlinks may lead anywhere.
+    pub root: Root,
     pub dotfiles: bool,
     pub cache_control: String,
     pub listing: bool,
+    pub max_listing_entries: usize,
+    pub racy_window: Duration,
     pub max_ranges: usize,
     pub routes: Vec<(&'static str, Handler)>,
 }
 
 impl Site {
-    pub fn new(canonical_root: PathBuf, config: &Config) -> Site {
-        Site {
-            root: canonical_root,
-            follow_symlinks: config.follow_symlinks,
+    /// Opens `root` (a directory) for the life of the site.
+    pub fn new(root: &Path, config: &Config) -> io::Result<Site> {
+        Ok(Site {
+            root: Root::open(root, config.follow_symlinks)?,
             dotfiles: config.dotfiles,
             cache_control: config.cache_control.clone(),
             listing: config.listing,
+            max_listing_entries: config.max_listing_entries,
+            racy_window: config.racy_window,
             max_ranges: config.max_ranges,
             routes: config.routes.clone(),
-        }
+        })
     }
 }
 
