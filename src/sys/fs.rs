@@ -134,7 +134,12 @@ impl Root {
     /// Opens what `relative` (a path from `safe_path::resolve`; empty for
     /// the root itself) names, if it is a regular file or a directory.
     pub fn open_node(&self, relative: &Path) -> io::Result<Node> {
-        let fd = self.open_beneath(relative, read_flags())?;
+        let fd = match self.open_beneath(relative, read_flags()) {
+            // A Unix socket cannot be opened at all (ENXIO), nor a device
+            // without a driver (ENXIO, ENODEV).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO | libc::ENODEV)) => return Err(not_served()),
+            other => other?,
+        };
         let file = File::from(fd);
         let meta = file.metadata()?;
         if meta.is_file() {
