@@ -22,34 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http::encoding::Coding;
-use crate::sys::fs::Root;
-
-/// What identifies a file's current contents without reading them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stamp {
-    pub fn of(meta: &Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    /// The stamp of whatever `path` names now beneath `root`.
-    fn current(root: &Root, path: &Path) -> Option<Stamp> {
-        root.metadata(path).ok().map(|meta| Stamp::of(&meta))
-    }
-}
+use crate::sys::fs::{Root, Stamp};
 
 /// Whether a file last changed at `changed` (its later of ctime and mtime)
 /// may still change without its metadata showing it, as seen at `read_at`,
@@ -156,7 +129,7 @@ impl FileCache {
     /// file the path names beneath the root.
     pub fn get(&mut self, root: &Root, path: &Path) -> Option<&Entry> {
         let cached = self.entries.get(path)?.stamp;
-        if Stamp::current(root, path) == Some(cached) {
+        if root.stamp(path).ok() == Some(cached) {
             return self.entries.get(path);
         }
         self.remove(path);
@@ -195,7 +168,7 @@ impl FileCache {
     /// beneath `root` like every other lookup) when warm. `exists` answers
     /// for one coding when the directory has changed.
     pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> (bool, bool) {
-        let dir = path.parent().and_then(|dir| Stamp::current(root, dir));
+        let dir = path.parent().and_then(|dir| root.stamp(dir).ok());
         if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
             if known.dir == dir {
                 return (known.br, known.gz);

@@ -22,6 +22,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,6 +85,64 @@ pub struct EntryStat {
     pub kind: EntryKind,
     pub size: u64,
     pub modified: Option<SystemTime>,
+}
+
+/// What identifies a file's current contents without reading them: the
+/// cache compares it at every hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    /// A symlink's own stamp never equals a file's.
+    kind: EntryKind,
+}
+
+impl Stamp {
+    /// The stamp in std's metadata of an open file.
+    pub fn of(meta: &Metadata) -> Stamp {
+        let kind = if meta.is_file() {
+            EntryKind::File
+        } else if meta.is_dir() {
+            EntryKind::Directory
+        } else {
+            EntryKind::Other
+        };
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            kind,
+        }
+    }
+
+    // The field types of `struct stat` differ per architecture, hence the
+    // widening casts.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn of_stat(stat: &rustix::fs::Stat) -> Stamp {
+        Stamp {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+            size: stat.st_size as u64,
+            mtime: (stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            ctime: (stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+            kind: kind_of(stat),
+        }
+    }
+}
+
+/// The kind of file a `stat` describes.
+fn kind_of(stat: &rustix::fs::Stat) -> EntryKind {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Directory,
+        FileType::Symlink => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
 }
 
 /// Flags of every open for reading: never block (FIFOs), never become the
@@ -164,6 +223,30 @@ impl Root {
     /// how a cache entry learns it is still the file the path names.
     pub fn metadata(&self, relative: &Path) -> io::Result<Metadata> {
         File::from(self.open_beneath(relative, path_flags())?).metadata()
+    }
+
+    /// The stamp of what `relative` names now, by the same rules as
+    /// [`Root::metadata`]; the cache's check at every hit, so made cheap
+    /// where that is exact. A name directly in the root that is not a
+    /// symlink is, by itself, what the path names beneath the root: one
+    /// `fstatat(root, name, AT_SYMLINK_NOFOLLOW)` says so (the system call
+    /// the uncached check-by-path cost before). Deeper paths, and links,
+    /// are resolved beneath the root (`openat2(O_PATH)` + `fstat` + close),
+    /// since any directory on the way may have been swapped for a link.
+    pub fn stamp(&self, relative: &Path) -> io::Result<Stamp> {
+        let root = self.dir.as_fd();
+        let name = relative.as_os_str().as_bytes();
+        if name.is_empty() {
+            return Ok(Stamp::of_stat(&rustix::fs::fstat(root)?));
+        }
+        if self.confinement != Confinement::Anywhere && !name.contains(&b'/') {
+            let stat = rustix::fs::statat(root, relative, AtFlags::SYMLINK_NOFOLLOW)?;
+            if kind_of(&stat) != EntryKind::Symlink {
+                return Ok(Stamp::of_stat(&stat));
+            }
+        }
+        let fd = self.open_beneath(relative, path_flags())?;
+        Ok(Stamp::of_stat(&rustix::fs::fstat(&fd)?))
     }
 
     /// Opens `relative` with `flags` by this root's confinement.
@@ -312,12 +395,7 @@ impl Entries {
     pub fn stat(&self, name: &CStr) -> io::Result<EntryStat> {
         let dir = self.dir.fd()?;
         let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        let kind = match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => EntryKind::File,
-            FileType::Directory => EntryKind::Directory,
-            FileType::Symlink => EntryKind::Symlink,
-            _ => EntryKind::Other,
-        };
+        let kind = kind_of(&stat);
         let modified = u64::try_from(stat.st_mtime)
             .ok()
             .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, stat.st_mtime_nsec as u32)));
@@ -386,6 +464,15 @@ mod tests {
         assert!(matches!(root.open_node(Path::new("sub/dir-link")), Ok(Node::Directory(_))));
         assert!(root.metadata(Path::new("rel-out")).is_err());
         assert!(root.metadata(Path::new("rel-in")).unwrap().is_file());
+        // The cache's stamp names the same file as an open, or nothing.
+        let (_, meta) = root.open_file(Path::new("inside.txt")).unwrap();
+        for same in ["inside.txt", "rel-in", "sub/up-in", "sub/parent/inside.txt"] {
+            assert_eq!(root.stamp(Path::new(same)).unwrap(), Stamp::of(&meta), "{same}");
+        }
+        for refused in ["rel-out", "abs-out", "abs-in", "loop-a", "dangling", "magic", "missing"] {
+            assert!(root.stamp(Path::new(refused)).is_err(), "{refused}");
+        }
+        assert_eq!(root.stamp(Path::new("fifo")).unwrap().kind, EntryKind::Other);
     }
 
     #[test]
