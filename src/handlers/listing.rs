@@ -58,11 +58,12 @@ pub struct Entry {
 /// than were read: the page then says that only the first ones are shown.
 pub fn render(url_path: &str, mut entries: Vec<Entry>, more: Option<usize>) -> String {
     entries.retain(|e| !e.name.is_empty() && !e.name.starts_with('.'));
-    entries.sort_by(|a, b| {
-        b.is_dir
-            .cmp(&a.is_dir)
-            .then_with(|| a.name.chars().flat_map(char::to_lowercase).cmp(b.name.chars().flat_map(char::to_lowercase)))
-            .then_with(|| a.name.cmp(&b.name))
+    // Each entry's lowercased name is computed once, not at every one of
+    // the n log n comparisons (which took half of a 10,000-entry listing).
+    // Comparing the collected strings orders them as comparing the char
+    // sequences would: UTF-8 byte order is code point order.
+    entries.sort_by_cached_key(|e| {
+        (!e.is_dir, e.name.chars().flat_map(char::to_lowercase).collect::<String>(), e.name.clone())
     });
 
     let title = escape_html(url_path);
