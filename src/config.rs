@@ -44,7 +44,7 @@ pub struct Config {
     /// a worker's loop: 10,000 entries cost about 30 ms there (mostly one
     /// `fstatat` each) and a 1.1 MB page; an unbounded directory of 100,000
     /// took over a second and, with 16 concurrent requests, ~400 MB.
-    /// Lower it where a worker must never pause that long (1,000: ~3 ms).
+    /// Lower it where a worker must never pause that long.
     pub max_listing_entries: usize,
     /// Extra handlers for exact paths, consulted before `/hello` and the
     /// files. For library users; the tests mount one that panics.
