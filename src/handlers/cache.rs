@@ -2,16 +2,18 @@
 //! header lines, so a hot small file costs one `stat` instead of
 //! open + fstat + sendfile + close.
 //!
-//! Every hit revalidates against what the path names *now*: it is resolved
-//! again beneath the root handle by the same rules as a fresh open
-//! (`Root::metadata`: `openat2(O_PATH, RESOLVE_BENEATH)` + `fstat`), and its
-//! device, inode, size, modification and change times must equal what was
-//! cached. So an edited, replaced or removed file misses, and so does a path
-//! that a swapped symlink or a moved directory now leads out of the root.
-//! Files changed too recently for their timestamps to prove anything are
-//! never cached: `files` checks [`is_racy`] before inserting. Which files qualify, and what the headers
-//! say, is decided by `files`; each worker owns one cache, so there is no
-//! locking. Keys are paths relative to the root.
+//! Every hit revalidates against what the path names *now*: `Root::stamp`
+//! resolves it again beneath the root handle by the same rules as a fresh
+//! open (one `fstatat` for a name directly in the root, else
+//! `openat2(O_PATH, RESOLVE_BENEATH)` + `fstat`), and its device, inode,
+//! size, modification and change times must equal what was cached. So an
+//! edited, replaced or removed file misses, and so does a path that a
+//! swapped symlink or a moved directory now leads out of the root. Files
+//! changed too recently for their timestamps to prove anything are never
+//! cached: `files` checks [`is_racy`] before inserting. Which files
+//! qualify, and what the headers say, is decided by `files`; each worker
+//! owns one cache, so there is no locking. Keys are paths relative to the
+//! root.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
