@@ -1,11 +1,12 @@
 //! What the fuzz targets in `fuzz/` reach, compiled only under
 //! `cfg(fuzzing)` (which cargo-fuzz sets): the request parser and path
-//! resolution, and read access to the request facts the public API keeps
+//! resolution, the confined opening of files, and read access to the request facts the public API keeps
 //! to the crate. Nothing here is part of the library's API.
 
 pub use crate::config::MAX_HEADERS;
 pub use crate::http::request::{as_http11, parse, BodyLength, Method, Request, RequestError, Version};
 pub use crate::safe_path::{resolve, PathError};
+pub use crate::sys::fs::{Confinement, Node, Root};
 
 impl Request<'_> {
     /// The method as the server tells it apart.

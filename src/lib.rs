@@ -171,6 +171,7 @@ mod handlers;
 mod http;
 mod safe_path;
 mod server;
+mod sys;
 mod worker;
 
 pub use config::{Config, FileOptions};

@@ -2,15 +2,16 @@
 //!
 //! [`resolve`] is pure (no file system access): it percent-decodes the path,
 //! refuses anything that could climb out of the root or hide a trick (`..`,
-//! encoded or not, backslashes, NUL), and joins the rest onto the root.
-//! [`confine`] is the second line of defence, for symlinks: it asks the file
-//! system where a path really leads. Deciding what to do with the file is
-//! left to the handlers.
+//! encoded or not, backslashes, NUL), and returns the rest as a path
+//! relative to the root. Symlinks are the second line of defence's
+//! business: `sys::fs::Root` opens that relative path beneath the root
+//! handle so that no link can lead out (one resolution, no check-then-open
+//! race). Deciding what to do with the file is left to the handlers.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use percent_encoding::percent_decode_str;
 
@@ -22,27 +23,23 @@ pub enum PathError {
     Invalid,
     /// A segment starts with a dot and dotfiles are not served.
     Hidden,
-    /// It resolves (through a symlink) to somewhere outside the root.
-    Outside,
 }
 
 impl PathError {
-    /// Hidden and outside paths answer 404, not 403, so nothing is revealed
-    /// about what exists (as darkhttpd does).
-    // Unused inside the crate (files.rs maps the variants itself); it was
-    // reachable while this module was public. Use it or drop it on merge.
-    #[allow(dead_code)]
+    /// Hidden paths answer 404, not 403, so nothing is revealed about what
+    /// exists (as darkhttpd does).
     pub fn status(self) -> u16 {
         match self {
             PathError::Invalid => 400,
-            PathError::Hidden | PathError::Outside => 404,
+            PathError::Hidden => 404,
         }
     }
 }
 
-/// Joins the percent-decoded `path` (the request target without its query)
-/// onto `root`.
-pub fn resolve(root: &Path, path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
+/// The percent-decoded `path` (the request target without its query) as a
+/// path relative to the root: only `Normal` components, empty for the root
+/// itself.
+pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
     if !path.starts_with('/') {
         return Err(PathError::Invalid);
     }
@@ -51,8 +48,7 @@ pub fn resolve(root: &Path, path: &str, dotfiles: bool) -> Result<PathBuf, PathE
     if decoded.iter().any(|&b| b == 0 || b == b'\\') {
         return Err(PathError::Invalid);
     }
-    let mut resolved = PathBuf::with_capacity(root.as_os_str().len() + decoded.len() + 1);
-    resolved.push(root);
+    let mut resolved = PathBuf::with_capacity(decoded.len());
     for segment in decoded.split(|&b| b == b'/') {
         match segment {
             b"" | b"." => continue,
@@ -64,43 +60,30 @@ pub fn resolve(root: &Path, path: &str, dotfiles: bool) -> Result<PathBuf, PathE
     Ok(resolved)
 }
 
-/// Checks that `path`, with every symlink followed, is still inside
-/// `canonical_root` (which must itself be canonical). Returns the real path.
-pub fn confine(canonical_root: &Path, path: &Path) -> std::io::Result<Result<PathBuf, PathError>> {
-    let real = path.canonicalize()?;
-    if real.starts_with(canonical_root) {
-        Ok(Ok(real))
-    } else {
-        Ok(Err(PathError::Outside))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ROOT: &str = "/srv/www";
-
     fn ok(path: &str, expected: &str) {
-        assert_eq!(resolve(Path::new(ROOT), path, false), Ok(PathBuf::from(expected)), "{path}");
+        assert_eq!(resolve(path, false), Ok(PathBuf::from(expected)), "{path}");
     }
     fn refused(path: &str, why: PathError) {
-        assert_eq!(resolve(Path::new(ROOT), path, false), Err(why), "{path}");
+        assert_eq!(resolve(path, false), Err(why), "{path}");
     }
 
     #[test]
     fn plain_paths() {
-        ok("/", "/srv/www");
-        ok("/index.html", "/srv/www/index.html");
-        ok("/a/b/", "/srv/www/a/b");
-        ok("//a//b", "/srv/www/a/b");
-        ok("/./a/./b", "/srv/www/a/b");
-        ok("/space%20name.txt", "/srv/www/space name.txt");
-        ok("/%E2%9C%93.txt", "/srv/www/\u{2713}.txt");
-        ok("/a..b", "/srv/www/a..b");
+        ok("/", "");
+        ok("/index.html", "index.html");
+        ok("/a/b/", "a/b");
+        ok("//a//b", "a/b");
+        ok("/./a/./b", "a/b");
+        ok("/space%20name.txt", "space name.txt");
+        ok("/%E2%9C%93.txt", "\u{2713}.txt");
+        ok("/a..b", "a..b");
         refused("/...", PathError::Hidden);
         refused("/...", PathError::Hidden);
-        ok("/a%2fb", "/srv/www/a/b");
+        ok("/a%2fb", "a/b");
     }
 
     #[test]
@@ -125,6 +108,6 @@ mod tests {
         refused("/.git/config", PathError::Hidden);
         refused("/a/.env", PathError::Hidden);
         refused("/%2egit", PathError::Hidden);
-        assert_eq!(resolve(Path::new(ROOT), "/.well-known/x", true), Ok(PathBuf::from("/srv/www/.well-known/x")));
+        assert_eq!(resolve("/.well-known/x", true), Ok(PathBuf::from(".well-known/x")));
     }
 }

@@ -2,58 +2,64 @@
 //! header lines, so a hot small file costs one `stat` instead of
 //! open + fstat + sendfile + close.
 //!
-//! Every hit revalidates: the path is stat'ed again and its device, inode,
-//! size, modification and change times must equal what was cached, so an
-//! edited, replaced or removed file is never served stale. Entries are only
-//! ever inserted after the uncached path has checked the file (confinement
-//! to the root included); a later swap of any path component for a symlink
-//! leads the stat to a different inode and so misses. Which files qualify,
-//! and what the headers say, is decided by `files`; each worker owns one
-//! cache, so there is no locking.
+//! Every hit revalidates against what the path names *now*: `Root::stamp`
+//! resolves it again beneath the root handle by the same rules as a fresh
+//! open (one `fstatat` for a name directly in the root, else
+//! `openat2(O_PATH, RESOLVE_BENEATH)` + `fstat`), and its device, inode,
+//! size, modification and change times must equal what was cached. So an
+//! edited, replaced or removed file misses, and so does a path that a
+//! swapped symlink or a moved directory now leads out of the root. Files
+//! changed too recently for their timestamps to prove anything are never
+//! cached: `files` checks [`is_racy`] before inserting. Which files
+//! qualify, and what the headers say, is decided by `files`; each worker
+//! owns one cache, so there is no locking. Keys are paths relative to the
+//! root.
 
 use std::collections::HashMap;
-use std::fs::{self, Metadata};
+use std::fs::Metadata;
 use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http::encoding::Coding;
+use crate::sys::fs::{Root, Stamp};
 
-/// What identifies a file's current contents without reading them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+/// Whether a file last changed at `changed` (its later of ctime and mtime)
+/// may still change without its metadata showing it, as seen at `read_at`,
+/// the moment its bytes or metadata were read: less than `window`
+/// (`Config::racy_window`, 1 s) before it, or later (a clock set back, a
+/// future timestamp). Kernels before 6.13, ramfs and NFS advance file
+/// timestamps once per clock tick (up to 10 ms) or coarser, so a same-size
+/// rewrite within one tick leaves (size, mtime, ctime) unchanged; 1 s
+/// covers every tick, as git's "racy git" rule does for its index. A racy
+/// file is neither cached nor given validators, so nothing can later
+/// confirm bytes that differ from what is on disk.
+pub fn is_racy(changed: SystemTime, read_at: SystemTime, window: Duration) -> bool {
+    match read_at.duration_since(changed) {
+        Ok(age) => age < window,
+        Err(_) => true,
+    }
 }
 
-impl Stamp {
-    pub fn of(meta: &Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    /// The stamp of whatever `path` names now (following symlinks).
-    fn current(path: &Path) -> Option<Stamp> {
-        fs::metadata(path).ok().map(|meta| Stamp::of(&meta))
-    }
+/// The later of a file's change and modification times.
+pub fn changed_at(meta: &Metadata) -> SystemTime {
+    let ctime = u64::try_from(meta.ctime())
+        .ok()
+        .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, meta.ctime_nsec() as u32)))
+        .unwrap_or(UNIX_EPOCH);
+    meta.modified().map_or(ctime, |mtime| mtime.max(ctime))
 }
 
 /// A representation's validators and header lines, rendered once by
 /// `files` and kept here with the bytes, so a hit renders nothing.
 #[derive(Debug, Clone)]
 pub struct Described {
-    pub etag: Arc<str>,
-    pub last_modified: SystemTime,
+    /// `None` for a racy file: no validator, nothing to confirm later.
+    pub etag: Option<Arc<str>>,
+    /// `None` for a racy file, or a time no HTTP date can express.
+    pub last_modified: Option<SystemTime>,
     /// The representation's `Content-Type` (multipart parts repeat it).
     pub content_type: Arc<str>,
     /// Header lines, validators first (`ETag`, `Last-Modified`,
@@ -121,17 +127,19 @@ impl FileCache {
         len <= self.max_file && self.limit_bytes > 0
     }
 
-    /// The entry for `path` if it is still exactly the file on disk.
-    pub fn get(&mut self, path: &Path) -> Option<&Entry> {
+    /// The entry for `path` (relative to `root`) if it is still exactly the
+    /// file the path names beneath the root.
+    pub fn get(&mut self, root: &Root, path: &Path) -> Option<&Entry> {
         let cached = self.entries.get(path)?.stamp;
-        if Stamp::current(path) == Some(cached) {
+        if root.stamp(path).ok() == Some(cached) {
             return self.entries.get(path);
         }
         self.remove(path);
         None
     }
 
-    /// Caches `body`, read from the file whose metadata is `meta`.
+    /// Caches `body`, read from the file whose metadata is `meta` (which
+    /// the caller has found not racy, see [`is_racy`]).
     pub fn insert(&mut self, path: PathBuf, meta: &Metadata, body: Arc<[u8]>, described: Described) -> Option<&Entry> {
         let entry = Entry { stamp: Stamp::of(meta), body, described };
         if !self.admits(entry.body.len() as u64) {
@@ -158,10 +166,11 @@ impl FileCache {
 
     /// Whether `path.br` and `path.gz` exist; remembered per directory
     /// stamp (adding, removing or renaming a file changes the directory's
-    /// times), so this costs one stat of the directory when warm.
-    /// `exists` answers for one coding when the directory has changed.
-    pub fn siblings(&mut self, path: &Path, exists: impl Fn(Coding) -> bool) -> (bool, bool) {
-        let dir = path.parent().and_then(Stamp::current);
+    /// times), so this costs one confined stat of the directory (resolved
+    /// beneath `root` like every other lookup) when warm. `exists` answers
+    /// for one coding when the directory has changed.
+    pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> (bool, bool) {
+        let dir = path.parent().and_then(|dir| root.stamp(dir).ok());
         if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
             if known.dir == dir {
                 return (known.br, known.gz);
@@ -181,39 +190,88 @@ impl FileCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::io::Write;
 
     fn described() -> Described {
         Described {
-            etag: "\"x\"".into(),
-            last_modified: SystemTime::UNIX_EPOCH,
+            etag: Some("\"x\"".into()),
+            last_modified: Some(SystemTime::UNIX_EPOCH),
             content_type: "text/plain".into(),
             headers: Arc::from(&b""[..]),
             content_at: 0,
         }
     }
 
+    fn racy(changed_ms_before_read: i64, expected: bool) {
+        let read_at = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let changed = if changed_ms_before_read >= 0 {
+            read_at - Duration::from_millis(changed_ms_before_read as u64)
+        } else {
+            read_at + Duration::from_millis(changed_ms_before_read.unsigned_abs())
+        };
+        let window = Duration::from_secs(1);
+        assert_eq!(is_racy(changed, read_at, window), expected, "changed {changed_ms_before_read} ms before the read");
+    }
+
+    #[test]
+    fn racy_files() {
+        racy(0, true);
+        racy(1, true);
+        racy(999, true);
+        racy(1000, false);
+        racy(1001, false);
+        racy(86_400_000, false);
+        // In the future: a clock set back, or a timestamp set ahead.
+        racy(-1, true);
+        racy(-86_400_000, true);
+        // A zero window trusts any past change, never a future one.
+        let now = SystemTime::now();
+        assert!(!is_racy(now, now, Duration::ZERO));
+        assert!(is_racy(now + Duration::from_secs(1), now, Duration::ZERO));
+    }
+
     #[test]
     fn hits_only_while_the_file_is_unchanged() {
         let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
         let path = dir.path().join("f.txt");
+        let rel = Path::new("f.txt");
         fs::write(&path, b"one").unwrap();
         let mut cache = FileCache::new(1024, 100);
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert(path.clone(), &meta, Arc::from(&b"one"[..]), described()).is_some());
-        assert_eq!(&*cache.get(&path).unwrap().body, b"one");
+        assert!(cache.insert(rel.into(), &meta, Arc::from(&b"one"[..]), described()).is_some());
+        assert_eq!(&*cache.get(&root, rel).unwrap().body, b"one");
 
         // Same size, rewritten in place: the change time moves.
         let mut file = fs::OpenOptions::new().write(true).open(&path).unwrap();
         file.write_all(b"two").unwrap();
         drop(file);
-        assert!(cache.get(&path).is_none(), "an edited file is a miss");
+        assert!(cache.get(&root, rel).is_none(), "an edited file is a miss");
         assert_eq!(cache.bytes, 0);
 
         let meta = fs::metadata(&path).unwrap();
-        cache.insert(path.clone(), &meta, Arc::from(&b"two"[..]), described());
+        cache.insert(rel.into(), &meta, Arc::from(&b"two"[..]), described());
         fs::remove_file(&path).unwrap();
-        assert!(cache.get(&path).is_none(), "a removed file is a miss");
+        assert!(cache.get(&root, rel).is_none(), "a removed file is a miss");
+    }
+
+    #[test]
+    fn a_path_that_now_leads_outside_misses() {
+        let top = tempfile::tempdir().unwrap();
+        let root_path = top.path().join("root");
+        fs::create_dir_all(root_path.join("d")).unwrap();
+        fs::write(root_path.join("d/f"), b"in").unwrap();
+        let root = Root::open(&root_path, false).unwrap();
+        let meta = fs::metadata(root_path.join("d/f")).unwrap();
+        let mut cache = FileCache::new(1024, 100);
+        let rel = Path::new("d/f");
+        cache.insert(rel.into(), &meta, Arc::from(&b"in"[..]), described());
+        // The directory moves out (same inode for the file) and a link
+        // takes its place: the stamp would match, the confinement does not.
+        fs::rename(root_path.join("d"), top.path().join("d")).unwrap();
+        std::os::unix::fs::symlink(top.path().join("d"), root_path.join("d")).unwrap();
+        assert!(cache.get(&root, rel).is_none());
     }
 
     #[test]
@@ -224,27 +282,27 @@ mod tests {
             let path = dir.path().join(format!("{i}"));
             fs::write(&path, [0u8; 40]).unwrap();
             let meta = fs::metadata(&path).unwrap();
-            cache.insert(path, &meta, Arc::from(&[0u8; 40][..]), described());
+            cache.insert(format!("{i}").into(), &meta, Arc::from(&[0u8; 40][..]), described());
             assert!(cache.bytes <= 100);
         }
         let path = dir.path().join("big");
         fs::write(&path, [0u8; 61]).unwrap();
-        assert!(cache
-            .insert(path.clone(), &fs::metadata(&path).unwrap(), Arc::from(&[0u8; 61][..]), described())
-            .is_none());
+        let meta = fs::metadata(&path).unwrap();
+        assert!(cache.insert("big".into(), &meta, Arc::from(&[0u8; 61][..]), described()).is_none());
     }
 
     #[test]
     fn sibling_lookups_follow_the_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.css");
+        let root = Root::open(dir.path(), false).unwrap();
+        let path = Path::new("a.css");
         let gz = dir.path().join("a.css.gz");
         let exists = |coding: Coding| dir.path().join(format!("a.css{}", coding.extension())).is_file();
         let mut cache = FileCache::new(0, 0);
-        assert_eq!(cache.siblings(&path, exists), (false, false));
+        assert_eq!(cache.siblings(&root, path, exists), (false, false));
         fs::write(&gz, b"x").unwrap();
-        assert_eq!(cache.siblings(&path, exists), (false, true));
+        assert_eq!(cache.siblings(&root, path, exists), (false, true));
         fs::remove_file(&gz).unwrap();
-        assert_eq!(cache.siblings(&path, exists), (false, false));
+        assert_eq!(cache.siblings(&root, path, exists), (false, false));
     }
 }

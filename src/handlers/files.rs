@@ -8,22 +8,27 @@
 //! for the connection to `sendfile`.
 
 use std::borrow::Cow;
-use std::fs::{self, File, Metadata};
+use std::ffi::{CStr, OsStr};
+use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{Described, FileCache};
+use super::cache::{self, Described, FileCache};
 use super::{listing, Site};
+use crate::http::date;
 use crate::http::encoding::{self, Coding};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::range::{self, RangeOutcome};
 use crate::http::request::Request;
 use crate::http::response::{write_field, Body, Chunk, Response};
-use crate::safe_path::{self, PathError};
+use crate::safe_path;
+use crate::sys::fs::{Entries, EntryKind, Node};
 
 /// The file a directory is answered with.
 const INDEX: &str = "index.html";
@@ -37,50 +42,75 @@ const LISTING_CACHE_CONTROL: &str = "no-cache";
 /// the route's prefix (the whole path for a fallback), while redirects and
 /// listings keep using the full `request.path()` the client sees.
 pub fn serve(request: &Request, target: &str, site: &Site, cache: &mut FileCache) -> Response {
-    let path = match safe_path::resolve(&site.root, target, site.options.dotfiles) {
+    let path = match safe_path::resolve(target, site.options.dotfiles) {
         Ok(path) => path,
-        Err(PathError::Invalid) => return Response::error(400),
-        Err(_) => return not_found(site),
+        Err(e) => return status_page(e.status(), site),
     };
+    let slashed = request.path().ends_with('/');
     // Fast path: a small file (or a directory's index) already checked
-    // and cached by this worker. Only regular files are ever cached, so a
-    // path that has become a directory, or lost its index, misses.
+    // and cached by this worker, and still what the path names beneath the
+    // root. Only regular files are ever cached, so a path that has become a
+    // directory, or lost its index, misses.
     if request.header("range").is_none() {
-        let file = if request.path().ends_with('/') { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
-        let choice = choose(request, &file, cache);
-        if let Some(entry) = cache.get(choice.path()) {
+        let file = if slashed { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
+        let choice = choose(request, &file, site, cache);
+        if let Some(entry) = cache.get(&site.root, choice.path()) {
             let body = Body::Shared(Arc::clone(&entry.body));
             return answer(request, &entry.described, Source::Whole(body), site);
         }
     }
-    if let Err(kind) = confined(site, &path) {
-        return io_error(kind, site);
-    }
-    let meta = match fs::metadata(&path) {
-        Ok(meta) => meta,
+    // Taken before the open, so that it is no later than the moment the
+    // metadata is read (see `cache::is_racy`).
+    let read_at = SystemTime::now();
+    let node = match site.root.open_node(&path) {
+        Ok(node) => node,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    if !meta.is_dir() {
+    let dir = match node {
         // `file.txt/` names a directory that does not exist (ENOTDIR), and
         // relative links on such a page would resolve wrongly.
-        if request.path().ends_with('/') {
-            return not_found(site);
-        }
-        return serve_file(request, &path, site, cache);
-    }
-    if !request.path().ends_with('/') {
+        Node::File(..) if slashed => return not_found(site),
+        Node::File(file, meta) => return serve_file(request, &path, (file, meta), read_at, site, cache),
+        Node::Directory(dir) => dir,
+    };
+    if !slashed {
         // Relative links inside the page only work below a slashed URL.
-        let location = format!("{}/{}", request.path(), request.query());
-        return Response::error(301).header("Location", location);
+        return Response::error(301).header("Location", directory_location(request.path(), request.query()));
     }
     let index = path.join(INDEX);
-    if index.is_file() {
-        return serve_file(request, &index, site, cache);
+    match site.root.open_file(&index) {
+        Ok(opened) => serve_file(request, &index, opened, read_at, site, cache),
+        // Only a missing index means "list the directory": one that exists
+        // but is refused (a link out of the root, a FIFO, a directory) is
+        // not found, so a listing never stands in for a refusal.
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && site.options.listing => {
+            list_directory(request, &path, dir, site)
+        }
+        Err(_) => not_found(site),
     }
-    if site.options.listing {
-        return list_directory(request, &path, site);
+}
+
+/// Where `/dir` is redirected: `/dir/` with the query kept. Leading slashes
+/// are collapsed to one, since `//host/` in a Location is another site (an
+/// open redirect).
+fn directory_location(path: &str, query: &str) -> String {
+    let mut location = String::with_capacity(path.len() + query.len() + 2);
+    location.push('/');
+    location.push_str(path.trim_start_matches('/'));
+    if !location.ends_with('/') {
+        location.push('/');
     }
-    not_found(site)
+    location.push_str(query);
+    location
+}
+
+/// The page for a refused path's status (see `PathError::status`).
+fn status_page(status: u16, site: &Site) -> Response {
+    if status == 404 {
+        not_found(site)
+    } else {
+        Response::error(status)
+    }
 }
 
 /// Which representation of a file to send: the file itself or a
@@ -102,11 +132,12 @@ impl Choice<'_> {
 /// Picks the representation. Siblings are looked for only beside types
 /// worth compressing (as nginx's `gzip_types`): nobody ships `photo.jpg.gz`,
 /// and not looking saves two lookups per image or video request.
-fn choose<'p>(request: &Request, path: &'p Path, cache: &mut FileCache) -> Choice<'p> {
+fn choose<'p>(request: &Request, path: &'p Path, site: &Site, cache: &mut FileCache) -> Choice<'p> {
     if !compressible(mime_of(path)) {
         return Choice { original: path, coding: Coding::Identity, sibling: None, varies: false };
     }
-    let (have_br, have_gz) = cache.siblings(path, |coding| sibling_path(path, coding).is_file());
+    let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
+    let (have_br, have_gz) = cache.siblings(&site.root, path, exists);
     let coding = encoding::negotiate(request.header("accept-encoding"), have_br, have_gz);
     let sibling = (coding != Coding::Identity).then(|| sibling_path(path, coding));
     Choice { original: path, coding, sibling, varies: have_br || have_gz }
@@ -118,35 +149,41 @@ fn sibling_path(path: &Path, coding: Coding) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache) -> Response {
-    let mut choice = choose(request, path, cache);
-    let opened = match &choice.sibling {
-        Some(sibling) => match confined(site, sibling).and_then(|_| open_file(sibling)) {
-            Ok(opened) => Ok(opened),
-            Err(_) => {
-                // The sibling vanished or is not allowed: the original it is.
-                choice.coding = Coding::Identity;
-                choice.sibling = None;
-                open_file(path)
-            }
-        },
-        None => open_file(path),
+/// Serves the regular file at `path`, already open as `original`, or its
+/// precompressed sibling.
+fn serve_file(
+    request: &Request,
+    path: &Path,
+    original: (File, Metadata),
+    read_at: SystemTime,
+    site: &Site,
+    cache: &mut FileCache,
+) -> Response {
+    let mut choice = choose(request, path, site, cache);
+    let (mut file, meta) = match &choice.sibling {
+        Some(sibling) => site.root.open_file(sibling).unwrap_or_else(|_| {
+            // The sibling vanished or is not allowed: the original it is.
+            choice.coding = Coding::Identity;
+            choice.sibling = None;
+            original
+        }),
+        None => original,
     };
-    let (mut file, meta) = match opened {
-        Ok(opened) => opened,
-        Err(kind) => return io_error(kind, site),
-    };
-    let described = describe(&meta, path, &choice, site);
+    let racy = cache::is_racy(cache::changed_at(&meta), read_at, site.options.racy_window);
+    let described = describe(&meta, racy, path, &choice, site);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
-            if let Some(entry) = cache.insert(choice.path().to_path_buf(), &meta, bytes.into(), described.clone()) {
-                let body = Body::Shared(Arc::clone(&entry.body));
-                return answer(request, &described, Source::Whole(body), site);
+            let body: Arc<[u8]> = bytes.into();
+            let key = choice.path().to_path_buf();
+            if !racy {
+                cache.insert(key, &meta, Arc::clone(&body), described.clone());
             }
+            // Cached or not (a racy file is not), the bytes are in memory.
+            return answer(request, &described, Source::Whole(Body::Shared(body)), site);
         }
-        // Could not read or cache it: fall back to sending the file.
+        // Could not read it whole: fall back to sending the file.
         if file.seek(SeekFrom::Start(0)).is_err() {
             return Response::error(500);
         }
@@ -154,26 +191,23 @@ fn serve_file(request: &Request, path: &Path, site: &Site, cache: &mut FileCache
     answer(request, &described, Source::File(file, meta.len()), site)
 }
 
-/// Refuses `path` if it leads outside the root and symlinks are not followed.
-fn confined(site: &Site, path: &Path) -> Result<(), ErrorKind> {
-    if site.options.follow_symlinks {
-        return Ok(());
-    }
-    match safe_path::confine(&site.root, path) {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(_)) => Err(ErrorKind::NotFound),
-        Err(e) => Err(kind_of(&e)),
-    }
-}
-
 /// Renders a representation's validators and header lines.
-fn describe(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> Described {
-    let etag = etag(meta);
-    let last_modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+/// A racy file (see `cache::is_racy`) gets no validators: its metadata
+/// cannot tell this version from the next one.
+fn describe(meta: &Metadata, racy: bool, original: &Path, choice: &Choice, site: &Site) -> Described {
+    let etag = (!racy).then(|| etag(meta));
+    let modified = if racy { None } else { meta.modified().ok() };
+    let http_date = modified.and_then(date::format);
+    // A time no HTTP date can express is no validator either.
+    let last_modified = modified.filter(|_| http_date.is_some());
     let content_type = content_type(original);
     let mut headers = Vec::with_capacity(256);
-    write_field(&mut headers, "ETag", &etag);
-    write_field(&mut headers, "Last-Modified", &httpdate::fmt_http_date(last_modified));
+    if let Some(etag) = &etag {
+        write_field(&mut headers, "ETag", etag);
+    }
+    if let Some(http_date) = &http_date {
+        write_field(&mut headers, "Last-Modified", http_date);
+    }
     write_field(&mut headers, "Cache-Control", &site.options.cache_control);
     if choice.varies {
         write_field(&mut headers, "Vary", "Accept-Encoding");
@@ -185,7 +219,7 @@ fn describe(meta: &Metadata, original: &Path, choice: &Choice, site: &Site) -> D
     }
     write_field(&mut headers, "Accept-Ranges", "bytes");
     Described {
-        etag: etag.into(),
+        etag: etag.map(Into::into),
         last_modified,
         content_type: content_type.into(),
         headers: headers.into(),
@@ -204,7 +238,7 @@ enum Source {
 /// Applies the request's preconditions and ranges (RFC 9110 §13.2.2, §14)
 /// to a described representation.
 fn answer(request: &Request, described: &Described, source: Source, site: &Site) -> Response {
-    let validators = Validators { etag: &described.etag, last_modified: described.last_modified };
+    let validators = Validators { etag: described.etag.as_deref(), last_modified: described.last_modified };
     let conditions = Conditions {
         if_match: request.header("if-match"),
         if_none_match: request.header("if-none-match"),
@@ -273,17 +307,6 @@ fn boundary() -> String {
     format!("rawserve-{:08x}{:016x}", nanos, n ^ (u64::from(std::process::id()) << 32))
 }
 
-/// Opens a regular file and reads its metadata from the open descriptor, so
-/// what is described is what is sent.
-fn open_file(path: &Path) -> Result<(File, Metadata), ErrorKind> {
-    let file = File::open(path).map_err(|e| kind_of(&e))?;
-    let meta = file.metadata().map_err(|e| kind_of(&e))?;
-    if !meta.is_file() {
-        return Err(ErrorKind::NotFound);
-    }
-    Ok((file, meta))
-}
-
 /// A strong validator from inode, size and modification time: it changes
 /// whenever the file is replaced or rewritten, without reading its contents.
 fn etag(meta: &Metadata) -> String {
@@ -313,32 +336,57 @@ fn content_type(path: &Path) -> String {
     }
 }
 
-fn list_directory(request: &Request, dir: &Path, site: &Site) -> Response {
-    let reader = match fs::read_dir(dir) {
-        Ok(reader) => reader,
+/// Lists the directory `dir` (open, at `path` relative to the root): at
+/// most `max_listing_entries` entries are read, each stat'ed relative to the
+/// handle without following links. Only what the server would serve is
+/// listed: regular files, directories, and symlinks that resolve to one of
+/// those by the root's rules (so never out of it, unless symlinks may lead
+/// anywhere); FIFOs, sockets, devices, dangling links and hidden names are
+/// left out.
+fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Site) -> Response {
+    let mut entries = match Entries::new(dir) {
+        Ok(entries) => entries,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    let mut entries = Vec::new();
-    for entry in reader.flatten() {
-        // Follow symlinks for type and size, as a browser user would expect;
-        // a dangling link is left out.
-        let Ok(meta) = entry.path().metadata() else { continue };
-        entries.push(listing::Entry {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            is_dir: meta.is_dir(),
-            size: meta.len(),
-            modified: meta.modified().ok(),
-        });
+    let mut listed = Vec::new();
+    let mut read = 0;
+    let mut more = false;
+    while let Some(name) = entries.next_name(CStr::to_owned) {
+        if read == site.options.max_listing_entries {
+            more = true;
+            break;
+        }
+        read += 1;
+        let bytes = name.to_bytes();
+        if bytes.starts_with(b".") {
+            continue;
+        }
+        let Ok(stat) = entries.stat(&name) else { continue };
+        let (is_dir, size, modified) = match stat.kind {
+            EntryKind::File => (false, stat.size, stat.modified),
+            EntryKind::Directory => (true, stat.size, stat.modified),
+            EntryKind::Symlink => {
+                // Resolved as a request for it would be; the only entries
+                // that cost a path.
+                match site.root.metadata(&path.join(OsStr::from_bytes(bytes))) {
+                    Ok(meta) if meta.is_file() || meta.is_dir() => (meta.is_dir(), meta.len(), meta.modified().ok()),
+                    _ => continue,
+                }
+            }
+            EntryKind::Other => continue,
+        };
+        listed.push(listing::Entry { name: String::from_utf8_lossy(bytes).into_owned(), is_dir, size, modified });
     }
     let decoded = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy();
-    let page = listing::render(&decoded, entries);
+    let page = listing::render(&decoded, listed, more.then_some(site.options.max_listing_entries));
     Response::page(200, "text/html; charset=utf-8", page.into_bytes()).header("Cache-Control", LISTING_CACHE_CONTROL)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not
-/// yet nameable in stable Rust) counted as not found.
+/// yet nameable in stable Rust) and a path that leads out of the root
+/// (EXDEV, from `RESOLVE_BENEATH` or the walk) counted as not found.
 fn kind_of(error: &std::io::Error) -> ErrorKind {
-    if error.raw_os_error() == Some(libc::ELOOP) {
+    if matches!(error.raw_os_error(), Some(libc::ELOOP | libc::EXDEV)) {
         ErrorKind::NotFound
     } else {
         error.kind()
@@ -355,13 +403,35 @@ fn io_error(kind: ErrorKind, site: &Site) -> Response {
     }
 }
 
-/// `ROOT/404.html` when there is one, else the built-in page.
+/// `ROOT/404.html` when there is one (a regular file beneath the root,
+/// like any other), else the built-in page.
 fn not_found(site: &Site) -> Response {
-    let path = site.root.join(NOT_FOUND_PAGE);
-    match open_file(&path) {
+    let path = Path::new(NOT_FOUND_PAGE);
+    match site.root.open_file(path) {
         Ok((file, meta)) => {
-            Response::new(404).header("Content-Type", content_type(&path)).body(Body::file(file, meta.len()))
+            Response::new(404).header("Content-Type", content_type(path)).body(Body::file(file, meta.len()))
         }
         Err(_) => Response::error(404),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(path: &str, query: &str, expected: &str) {
+        assert_eq!(directory_location(path, query), expected, "{path:?} {query:?}");
+    }
+
+    #[test]
+    fn directory_locations_never_leave_the_site() {
+        location("/docs", "", "/docs/");
+        location("/docs", "?a=b", "/docs/?a=b");
+        location("/a/b", "", "/a/b/");
+        location("//docs", "", "/docs/");
+        location("///evil.example/x", "", "/evil.example/x/");
+        location("//", "?q", "/?q");
+        location("/", "", "/");
+        location("/a//b", "", "/a//b/");
     }
 }

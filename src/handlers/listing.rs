@@ -6,9 +6,11 @@
 //! concern), redirecting `/dir` to `/dir/` and deciding whether listings are
 //! enabled at all are left to the caller.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::http::date;
 
 /// Everything but RFC 3986 unreserved characters is percent-encoded in
 /// links, so a name can never be read as a scheme (`a:b`), a query (`?`), a
@@ -23,10 +25,6 @@ const SIZE_STEP: u64 = 1024;
 
 /// What the size and date columns show when there is nothing to show.
 const NO_VALUE: &str = "-";
-
-/// The first instant httpdate cannot format (year 10000); it panics on
-/// times at or after it, and on times before the epoch.
-const HTTP_DATE_LIMIT_SECS: u64 = 253_402_300_800;
 
 /// Kept small and inline so a listing is one self-contained response.
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
@@ -56,14 +54,16 @@ pub struct Entry {
 /// IMF-fixdate.
 ///
 /// Entries with an empty name are dropped too: their link would point at the
-/// directory itself.
-pub fn render(url_path: &str, mut entries: Vec<Entry>) -> String {
+/// directory itself. `more` is the cap when the directory had more entries
+/// than were read: the page then says that only the first ones are shown.
+pub fn render(url_path: &str, mut entries: Vec<Entry>, more: Option<usize>) -> String {
     entries.retain(|e| !e.name.is_empty() && !e.name.starts_with('.'));
-    entries.sort_by(|a, b| {
-        b.is_dir
-            .cmp(&a.is_dir)
-            .then_with(|| a.name.chars().flat_map(char::to_lowercase).cmp(b.name.chars().flat_map(char::to_lowercase)))
-            .then_with(|| a.name.cmp(&b.name))
+    // Each entry's lowercased name is computed once, not at every one of
+    // the n log n comparisons (which took half of a 10,000-entry listing).
+    // Comparing the collected strings orders them as comparing the char
+    // sequences would: UTF-8 byte order is code point order.
+    entries.sort_by_cached_key(|e| {
+        (!e.is_dir, e.name.chars().flat_map(char::to_lowercase).collect::<String>(), e.name.clone())
     });
 
     let title = escape_html(url_path);
@@ -84,10 +84,16 @@ pub fn render(url_path: &str, mut entries: Vec<Entry>) -> String {
         let href = format!("{}{slash}", utf8_percent_encode(&entry.name, LINK_ENCODE));
         let text = format!("{}{slash}", escape_html(&entry.name));
         let size = if entry.is_dir { NO_VALUE.to_owned() } else { human_size(entry.size) };
-        let modified = entry.modified.and_then(http_date).unwrap_or_else(|| NO_VALUE.to_owned());
+        let modified = entry.modified.and_then(date::format).unwrap_or_else(|| NO_VALUE.to_owned());
         html.push_str(&row(&href, &text, &size, &modified));
     }
-    html.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    html.push_str("</tbody>\n</table>\n");
+    if let Some(cap) = more {
+        html.push_str(&format!(
+            "<p>Showing the first {cap} entries of this directory only; it has more than the server lists.</p>\n"
+        ));
+    }
+    html.push_str("</body>\n</html>\n");
     html
 }
 
@@ -128,12 +134,6 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// IMF-fixdate, or `None` where httpdate would panic.
-fn http_date(t: SystemTime) -> Option<String> {
-    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    (secs < HTTP_DATE_LIMIT_SECS).then(|| httpdate::fmt_http_date(t))
-}
-
 fn row(href: &str, text: &str, size: &str, modified: &str) -> String {
     format!("<tr><td><a href=\"{href}\">{text}</a></td><td>{size}</td><td>{modified}</td></tr>\n")
 }
@@ -141,8 +141,13 @@ fn row(href: &str, text: &str, size: &str, modified: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::http::date::LIMIT_SECS as HTTP_DATE_LIMIT_SECS;
+    use std::time::{Duration, UNIX_EPOCH};
 
+    /// A listing of a directory read to its end.
+    fn render(url_path: &str, entries: Vec<Entry>) -> String {
+        super::render(url_path, entries, None)
+    }
     fn file(name: &str) -> Entry {
         Entry { name: name.to_owned(), is_dir: false, size: 340, modified: None }
     }
@@ -164,6 +169,13 @@ mod tests {
     /// The link targets in page order.
     fn hrefs(html: &str) -> Vec<&str> {
         html.split("<a href=\"").skip(1).filter_map(|s| s.split('"').next()).collect()
+    }
+
+    #[test]
+    fn a_capped_listing_says_so() {
+        let html = super::render("/", vec![file("a")], Some(10_000));
+        contains(&html, "<p>Showing the first 10000 entries of this directory only");
+        lacks(&render("/", vec![file("a")]), "Showing the first");
     }
 
     #[test]

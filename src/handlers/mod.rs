@@ -13,11 +13,10 @@ mod listing;
 mod router;
 mod static_files;
 
-use std::path::PathBuf;
-
 use crate::config::FileOptions;
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::sys::fs::Root;
 
 pub(crate) use router::LocalRouter;
 pub use router::{Endpoint, Router};
@@ -69,9 +68,9 @@ where
 /// once when a [`StaticFiles`] is made. Plain data, shared by its workers.
 #[derive(Debug)]
 pub struct Site {
-    /// The root directory, canonical (symlinks resolved), so that
-    /// `safe_path::confine` can compare real paths with it.
-    pub root: PathBuf,
+    /// The root directory, held open: every file served is opened
+    /// relative to it, confined beneath it unless symlinks may lead anywhere.
+    pub root: Root,
     /// The settings as given (`options.root` is the root as given, for messages).
     pub options: FileOptions,
 }

@@ -16,6 +16,7 @@ use crate::config::FileOptions;
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 use crate::server::StartError;
+use crate::sys::fs::Root;
 
 /// The methods a folder answers, for `Allow`.
 const ALLOWED_METHODS: &str = "GET, HEAD";
@@ -60,6 +61,7 @@ impl StaticFiles {
         if !root.is_dir() {
             return Err(StartError::RootNotDirectory(options.root.clone()));
         }
+        let root = Root::open(&root, options.follow_symlinks).map_err(|e| StartError::Root(options.root.clone(), e))?;
         Ok(StaticFiles { site: Arc::new(Site { root, options }) })
     }
 

@@ -1,5 +1,6 @@
 //! The HTTP/1.1 message layer: requests in, responses out. No sockets, no files.
 
+pub mod date;
 pub mod encoding;
 pub mod precondition;
 pub mod range;

@@ -18,9 +18,12 @@ const WEAK_PREFIX: &[u8] = b"W/";
 
 /// What the server knows about the selected representation.
 pub struct Validators<'a> {
-    /// Strong, quoted, e.g. `"abc"` (with the quotes).
-    pub etag: &'a str,
-    pub last_modified: SystemTime,
+    /// Strong, quoted, e.g. `"abc"` (with the quotes); `None` when the
+    /// representation has none (then only `*` matches it).
+    pub etag: Option<&'a str>,
+    /// `None` when there is no modification date to compare with: the
+    /// date conditions are then ignored (RFC 9110 §13.1.3, §13.1.4).
+    pub last_modified: Option<SystemTime>,
 }
 
 /// The raw values of the conditional request header fields, if present.
@@ -50,14 +53,14 @@ pub enum Precondition {
 /// `If-Modified-Since` later than the server's clock is invalid is not
 /// applied (RFC 9110 dropped it, and this function has no clock).
 pub fn evaluate(c: &Conditions, v: &Validators, is_get_or_head: bool) -> Precondition {
-    let modified = unix_seconds(v.last_modified);
+    let modified = v.last_modified.map(unix_seconds);
 
     // Step 1 and 2: If-Match, or else If-Unmodified-Since.
     if let Some(if_match) = c.if_match {
         if !matches_any(if_match, v.etag, strong_eq) {
             return Precondition::Failed;
         }
-    } else if let Some(date) = c.if_unmodified_since.and_then(parse_date) {
+    } else if let (Some(date), Some(modified)) = (c.if_unmodified_since.and_then(parse_date), modified) {
         if modified > date {
             return Precondition::Failed;
         }
@@ -69,7 +72,7 @@ pub fn evaluate(c: &Conditions, v: &Validators, is_get_or_head: bool) -> Precond
     let not_modified = if let Some(if_none_match) = c.if_none_match {
         matches_any(if_none_match, v.etag, weak_eq)
     } else if is_get_or_head {
-        c.if_modified_since.and_then(parse_date).is_some_and(|date| modified <= date)
+        c.if_modified_since.and_then(parse_date).is_some_and(|date| modified.is_some_and(|m| m <= date))
     } else {
         false
     };
@@ -94,12 +97,13 @@ pub fn if_range_allows(if_range: Option<&str>, v: &Validators) -> bool {
         return true;
     };
     if value.starts_with('"') || value.as_bytes().starts_with(WEAK_PREFIX) {
-        return match (parse_entity_tag(value.as_bytes()), parse_entity_tag(v.etag.trim().as_bytes())) {
+        let ours = v.etag.and_then(|etag| parse_entity_tag(etag.trim().as_bytes()));
+        return match (parse_entity_tag(value.as_bytes()), ours) {
             (Some((tag, rest)), Some((ours, _))) => trim_ows_bytes(rest).is_empty() && strong_eq(tag, ours),
             _ => false,
         };
     }
-    parse_date(value) == Some(unix_seconds(v.last_modified))
+    v.last_modified.is_some_and(|m| parse_date(value) == Some(unix_seconds(m)))
 }
 
 /// An entity-tag: whether it is weak, and its opaque-tag without quotes.
@@ -121,14 +125,14 @@ fn weak_eq(a: EntityTag, b: EntityTag) -> bool {
 
 /// Whether `field` (`*` or a list of entity-tags) matches `etag` under `eq`.
 /// A server ETag that does not parse matches only `*`.
-fn matches_any(field: &str, etag: &str, eq: fn(EntityTag, EntityTag) -> bool) -> bool {
+fn matches_any(field: &str, etag: Option<&str>, eq: fn(EntityTag, EntityTag) -> bool) -> bool {
     let field = trim_ows(field);
     if field == ANY {
         // `*` matches any current representation, and the caller only asks
         // when one exists.
         return true;
     }
-    let Some((ours, _)) = parse_entity_tag(etag.trim().as_bytes()) else {
+    let Some((ours, _)) = etag.and_then(|etag| parse_entity_tag(etag.trim().as_bytes())) else {
         return false;
     };
     EntityTags { rest: field.as_bytes() }.any(|tag| eq(tag, ours))
@@ -215,7 +219,10 @@ mod tests {
     const BAD_DATE: &str = "yesterday";
 
     fn validators() -> Validators<'static> {
-        Validators { etag: ETAG, last_modified: UNIX_EPOCH + Duration::from_millis(MTIME_SECS * 1000 + 500) }
+        Validators {
+            etag: Some(ETAG),
+            last_modified: Some(UNIX_EPOCH + Duration::from_millis(MTIME_SECS * 1000 + 500)),
+        }
     }
     fn none() -> Conditions<'static> {
         Conditions {
@@ -369,15 +376,27 @@ mod tests {
 
     #[test]
     fn server_etag_that_does_not_parse_matches_only_star() {
-        let v = Validators { etag: "abc", last_modified: UNIX_EPOCH };
+        let v = Validators { etag: Some("abc"), last_modified: Some(UNIX_EPOCH) };
         assert_eq!(evaluate(&im("\"abc\""), &v, true), Precondition::Failed);
         assert_eq!(evaluate(&im("*"), &v, true), Precondition::Proceed);
         assert_eq!(evaluate(&inm("abc"), &v, true), Precondition::Proceed);
     }
 
     #[test]
+    fn without_validators_nothing_is_confirmed() {
+        let v = Validators { etag: None, last_modified: None };
+        assert_eq!(evaluate(&inm(ETAG), &v, true), Precondition::Proceed);
+        assert_eq!(evaluate(&inm("*"), &v, true), Precondition::NotModified);
+        assert_eq!(evaluate(&ims(AT), &v, true), Precondition::Proceed);
+        assert_eq!(evaluate(&im(ETAG), &v, true), Precondition::Failed);
+        assert_eq!(evaluate(&im("*"), &v, true), Precondition::Proceed);
+        assert!(!if_range_allows(Some(ETAG), &v));
+        assert!(!if_range_allows(Some(AT), &v));
+    }
+
+    #[test]
     fn pre_epoch_mtime_does_not_panic() {
-        let v = Validators { etag: ETAG, last_modified: UNIX_EPOCH - Duration::from_secs(86_400) };
+        let v = Validators { etag: Some(ETAG), last_modified: Some(UNIX_EPOCH - Duration::from_secs(86_400)) };
         assert_eq!(evaluate(&ims("Thu, 01 Jan 1970 00:00:00 GMT"), &v, true), Precondition::NotModified);
     }
 

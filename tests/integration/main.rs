@@ -11,6 +11,7 @@ mod hardening;
 mod hostile;
 mod idle;
 mod python;
+mod security;
 mod semantics;
 mod support;
 mod wget;
