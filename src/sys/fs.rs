@@ -8,7 +8,10 @@
 //! exists; elsewhere (older kernels, seccomp filters that answer EPERM,
 //! other systems) by [`Confinement::Walk`], a component-by-component
 //! `openat(O_NOFOLLOW)` walk that follows symlinks itself and never climbs
-//! above the root. Symlinks that stay inside keep working either way.
+//! above the root. Symlinks that stay inside keep working either way,
+//! absolute ones included: the kernel refuses those (EXDEV), so such a path
+//! is walked again, and the walk follows an absolute target that lies below
+//! the root's own path from the root handle, never from `/`.
 //!
 //! Everything that is not a regular file or a directory (FIFO, socket,
 //! device) is refused right after the open, from `fstat` of the descriptor:
@@ -23,7 +26,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
@@ -45,7 +48,8 @@ pub enum Confinement {
     Beneath,
     /// The portable fallback: each component opened with `O_NOFOLLOW`,
     /// symlinks read and followed here, at most [`MAX_SYMLINK_HOPS`] of them,
-    /// absolute targets and `..` above the root refused (EXDEV, as the kernel).
+    /// `..` above the root and absolute targets outside the root's path
+    /// refused (EXDEV, as the kernel).
     Walk,
     /// `--follow-symlinks`: plain `openat` from the root; symlinks may lead
     /// anywhere (`..` in the request is still refused by `safe_path`).
@@ -57,6 +61,11 @@ pub enum Confinement {
 pub struct Root {
     dir: OwnedFd,
     confinement: Confinement,
+    /// The root's canonical path when it was opened, so that an absolute
+    /// symlink pointing below it can be followed from `dir`. Only compared
+    /// with link targets, never opened: if the root moves later, such a
+    /// link is still resolved beneath `dir`, so it cannot lead outside.
+    path: PathBuf,
 }
 
 /// What a path beneath the root named when it was opened.
@@ -183,7 +192,7 @@ impl Root {
     /// run the walk on kernels that have `openat2`).
     pub fn open_with(path: &Path, confinement: Confinement) -> io::Result<Root> {
         let dir = rustix::fs::open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Root { dir, confinement })
+        Ok(Root { dir, confinement, path: path.canonicalize()? })
     }
 
     /// How this root confines what it opens (for tests and the fuzz target).
@@ -259,12 +268,16 @@ impl Root {
                 for _ in 0..MAX_BENEATH_RETRIES {
                     match open_beneath_kernel(root, relative, flags) {
                         Err(rustix::io::Errno::AGAIN) => continue,
+                        // An escape, or an absolute link that may point
+                        // inside: the walk tells them apart (refusals only
+                        // pay for it).
+                        Err(rustix::io::Errno::XDEV) => break,
                         other => return other.map_err(io::Error::from),
                     }
                 }
-                walk(root, relative, flags)
+                walk(root, &self.path, relative, flags)
             }
-            Confinement::Walk => walk(root, relative, flags),
+            Confinement::Walk => walk(root, &self.path, relative, flags),
             Confinement::Anywhere => Ok(rustix::fs::openat(root, non_empty(relative), flags, Mode::empty())?),
         }
     }
@@ -300,10 +313,11 @@ fn beneath_supported(root: BorrowedFd) -> bool {
 /// with `O_NOFOLLOW` relative to the directory before it, and opens the
 /// last with `flags`. A symlink is read (`readlinkat`) and its target's
 /// components take its place; `..` pops back to the previous directory and
-/// is refused at the root, as is an absolute target (EXDEV, like
-/// `RESOLVE_BENEATH`); more than [`MAX_SYMLINK_HOPS`] links is ELOOP.
-/// Public so tests and the fuzzer can drive it on kernels with `openat2`.
-pub fn walk(root: BorrowedFd, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+/// is refused at the root (EXDEV, like `RESOLVE_BENEATH`). An absolute
+/// target below `root_path` (the root's canonical path) restarts from the
+/// root handle with the rest of it; any other absolute target is refused.
+/// More than [`MAX_SYMLINK_HOPS`] links is ELOOP.
+fn walk(root: BorrowedFd, root_path: &Path, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
     // Components still to resolve, last first (a stack, so a link's target
     // is pushed in front of what followed the link).
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -333,10 +347,17 @@ pub fn walk(root: BorrowedFd, relative: &Path, flags: OFlags) -> io::Result<Owne
                     return Err(io::Error::from(rustix::io::Errno::LOOP));
                 }
                 let target = rustix::fs::readlinkat(&fd, c"", Vec::new())?;
-                if target.as_bytes().starts_with(b"/") {
-                    return Err(io::Error::from(rustix::io::Errno::XDEV));
+                let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                if target.is_absolute() {
+                    // Component-wise, so `/srv/www2` is not below `/srv/www`.
+                    let Ok(below_root) = target.strip_prefix(root_path) else {
+                        return Err(io::Error::from(rustix::io::Errno::XDEV));
+                    };
+                    dirs.clear();
+                    push_components(&mut pending, below_root.as_os_str().as_bytes());
+                } else {
+                    push_components(&mut pending, target.as_os_str().as_bytes());
                 }
-                push_components(&mut pending, target.as_bytes());
             }
             FileType::Directory if !last => dirs.push(fd),
             _ if last => {
@@ -426,6 +447,10 @@ mod tests {
         symlink("../outside", root.join("rel-out")).unwrap();
         symlink(top.path().join("outside"), root.join("abs-out")).unwrap();
         symlink(root.join("inside.txt"), root.join("abs-in")).unwrap();
+        // A sibling whose name extends the root's: not below it.
+        std::fs::create_dir_all(top.path().join("root2")).unwrap();
+        std::fs::write(top.path().join("root2/x"), b"sibling").unwrap();
+        symlink(top.path().join("root2/x"), root.join("abs-sibling")).unwrap();
         symlink("loop-b", root.join("loop-a")).unwrap();
         symlink("loop-a", root.join("loop-b")).unwrap();
         symlink("missing", root.join("dangling")).unwrap();
@@ -454,9 +479,9 @@ mod tests {
         ok("sub/parent/inside.txt", "inside");
         refused("rel-out");
         refused("abs-out");
-        // Absolute links are refused even when they point inside, as the
-        // kernel's RESOLVE_BENEATH does.
-        refused("abs-in");
+        // An absolute link is followed when it points below the root.
+        ok("abs-in", "inside");
+        refused("abs-sibling");
         refused("loop-a");
         refused("dangling");
         refused("magic");
@@ -468,10 +493,10 @@ mod tests {
         assert!(root.metadata(Path::new("rel-in")).unwrap().is_file());
         // The cache's stamp names the same file as an open, or nothing.
         let (_, meta) = root.open_file(Path::new("inside.txt")).unwrap();
-        for same in ["inside.txt", "rel-in", "sub/up-in", "sub/parent/inside.txt"] {
+        for same in ["inside.txt", "rel-in", "abs-in", "sub/up-in", "sub/parent/inside.txt"] {
             assert_eq!(root.stamp(Path::new(same)).unwrap(), Stamp::of(&meta), "{same}");
         }
-        for refused in ["rel-out", "abs-out", "abs-in", "loop-a", "dangling", "magic", "missing"] {
+        for refused in ["rel-out", "abs-out", "abs-sibling", "loop-a", "dangling", "magic", "missing"] {
             assert!(root.stamp(Path::new(refused)).is_err(), "{refused}");
         }
         assert_eq!(root.stamp(Path::new("fifo")).unwrap().kind, EntryKind::Other);

@@ -86,11 +86,12 @@ fn symlinks_flipped_in_and_out_never_leak() {
     write(&root, "in/small", b"inside small");
     write(&root, "in/big", &vec![b'i'; 200_000]);
     write(&root, "in/dir/f.txt", b"inside dir");
-    // (link name, inside target, outside target); inside links are
-    // relative, as absolute ones are refused even when they point inside.
+    // (link name, inside target, outside target). One inside target is
+    // absolute: the kernel refuses those, so they take the O_NOFOLLOW walk,
+    // which must be as race-free.
     let links: [(&str, std::path::PathBuf, std::path::PathBuf); 3] = [
         ("small", "in/small".into(), outside.path().join("secret")),
-        ("big", "in/big".into(), outside.path().join("big")),
+        ("big", root.canonicalize().expect("canonical root").join("in/big"), outside.path().join("big")),
         ("flipdir", "in/dir".into(), outside.path().join("dir")),
     ];
     for (name, inside, _) in &links {
@@ -152,6 +153,27 @@ fn symlinks_flipped_in_and_out_never_leak() {
     stop.store(true, Ordering::Relaxed);
     let flips = flipper.join().expect("flipper");
     eprintln!("{flips} flips");
+}
+
+#[test]
+fn absolute_symlinks_are_served_only_while_they_point_inside() {
+    let outside = outside_tree();
+    let server = TestServer::start();
+    let root = server.root();
+    write(&root, "assets/logo.txt", b"inside logo");
+    // The root's real path, as a user would write it in a link.
+    let real = root.canonicalize().expect("canonical root");
+    symlink(real.join("assets/logo.txt"), root.join("logo.txt")).expect("symlink");
+    symlink(real.join("assets"), root.join("media")).expect("symlink");
+    symlink(outside.path().join("secret"), root.join("leak.txt")).expect("symlink");
+    for _ in 0..2 {
+        // Twice: the second answer may come from the cache.
+        assert_eq!(server.get("/logo.txt").text(), "inside logo");
+        assert_eq!(server.get("/media/logo.txt").text(), "inside logo");
+        let refused = server.get("/leak.txt");
+        assert_eq!(refused.status, 404);
+        assert!(!has_marker(&refused));
+    }
 }
 
 #[test]
