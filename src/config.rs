@@ -15,9 +15,7 @@ use crate::http::response::Response;
 /// A handler mounted at an exact path with [`Config::routes`].
 pub type Handler = fn(&Request) -> Response;
 
-/// Upper bound on request header fields, fixed at compile time because the
-/// parser's header array lives on the stack. `Config::max_headers` may lower it.
-pub const MAX_HEADERS: usize = 100;
+pub use crate::http::request::MAX_HEADERS;
 
 /// How a server behaves and what it will put up with.
 #[derive(Debug, Clone)]
@@ -50,10 +48,17 @@ pub struct Config {
     pub max_head_bytes: usize,
     /// Most header fields in one request (at most [`MAX_HEADERS`]).
     pub max_headers: usize,
-    /// Largest request body that is read and thrown away so the connection
-    /// can be kept; larger bodies get 413 and a close. Nothing here accepts
-    /// uploads, so this only needs to cover small stray bodies.
+    /// Largest request body accepted: buffered whole for a route that reads
+    /// it (a small POST endpoint), or read and thrown away so the connection
+    /// can be kept; larger bodies get 413 and a close. It covers small form
+    /// posts and stray bodies, not uploads.
     pub max_body_bytes: u64,
+    /// Memory all connections together may hold for request heads still
+    /// arriving (and bodies being buffered, pipelined leftovers). Without a
+    /// total, 9,000 unfinished 16 KB heads held ~144 MB; past it, a
+    /// connection that needs more buffer is answered 503 and closed. 64 MiB
+    /// is 4,000 maximal heads, or far more realistic ones.
+    pub max_pending_head_bytes: usize,
     /// Most ranges honoured in one `Range` header; more and the whole file
     /// is sent instead, so a request can never amplify the response (a
     /// classic denial-of-service vector, CVE-2011-3192).
@@ -106,6 +111,7 @@ impl Config {
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,
+            max_pending_head_bytes: 64 << 20,
             max_ranges: 16,
             cache_bytes: 8 << 20,
             cache_max_file: 64 << 10,

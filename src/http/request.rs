@@ -5,7 +5,9 @@
 //! it leaves to the caller (RFC 9112 §6.3 message length, `Host`, connection
 //! persistence). It never reads from a socket and never looks at files.
 
-use crate::config::MAX_HEADERS;
+/// Upper bound on request header fields, fixed at compile time because the
+/// parser's header array lives on the stack. `Config::max_headers` may lower it.
+pub const MAX_HEADERS: usize = 100;
 
 /// Request methods rawserve tells apart; everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +64,22 @@ pub struct Request<'b> {
     pub body: BodyLength,
     /// Whether the client allows the connection to stay open afterwards.
     pub keep_alive: bool,
+    /// The body, when the exchange buffered it for a handler that wants it.
+    content: &'b [u8],
 }
 
 impl<'b> Request<'b> {
+    /// The request body: buffered whole (up to `Config::max_body_bytes`)
+    /// for routes that read it; empty when there is none or it was skipped.
+    pub fn body(&self) -> &'b [u8] {
+        self.content
+    }
+
+    /// Gives the request its buffered body (the exchange does this).
+    pub(crate) fn attach_body(&mut self, body: &'b [u8]) {
+        self.content = body;
+    }
+
     /// The first value of header `name` (case-insensitive) as text; `None`
     /// when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&'b str> {
@@ -250,6 +265,7 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         head_len,
         body,
         keep_alive,
+        content: &[],
     }))
 }
 
