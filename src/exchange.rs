@@ -350,10 +350,10 @@ pub mod harness {
 
     /// Owns what [`Surroundings`] borrows.
     pub struct Harness {
-        pub config: Config,
-        pub site: Site,
-        pub cache: FileCache,
-        pub clock: Clock,
+        config: Config,
+        site: Site,
+        cache: FileCache,
+        clock: Clock,
     }
 
     /// One decision, summarised so sequences can be compared.

@@ -5,3 +5,4 @@ pub mod precondition;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod syntax;
