@@ -23,7 +23,7 @@ use std::time::Instant;
 use crate::exchange::{self, Answer, Decision, Facts, Next, Persistence, Surroundings};
 use crate::http::response::Chunk;
 use crate::transport::Transport;
-use crate::worker::{Local, Shared};
+use crate::worker::{Local, Shared, Taken};
 
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
@@ -336,8 +336,18 @@ impl Connection {
         let needed = self.input.len() + bytes.len();
         if needed > self.budgeted {
             let capacity = needed.max(self.budgeted * 2).max(READ_CHUNK);
-            if !cx.shared.head_budget.try_take(capacity - self.budgeted) {
-                return false;
+            match cx.shared.head_budget.try_take(capacity - self.budgeted) {
+                Taken::Yes => {}
+                Taken::NoFirst => {
+                    log::warn!(
+                        "{}: request heads in progress hold the whole budget ({} bytes, \
+                         Config::max_pending_head_bytes); answering {OVER_BUDGET_STATUS} until there is room",
+                        self.peer,
+                        cx.shared.config.max_pending_head_bytes
+                    );
+                    return false;
+                }
+                Taken::No => return false,
             }
             self.input.reserve_exact(capacity - self.input.len());
             self.budgeted = capacity;
@@ -349,11 +359,7 @@ impl Connection {
     /// The server's partial-head memory is spent: 503 and close, so one
     /// flood of unfinished heads cannot exhaust memory.
     fn over_budget(&mut self, cx: &mut Context) {
-        log::warn!(
-            "{}: request heads in progress hold the whole budget ({} bytes); answering {OVER_BUDGET_STATUS}",
-            self.peer,
-            cx.shared.config.max_pending_head_bytes
-        );
+        log::info!("{}: no room in the head memory budget; answering {OVER_BUDGET_STATUS}", self.peer);
         self.refuse(OVER_BUDGET_STATUS, cx);
     }
 

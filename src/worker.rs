@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -108,20 +108,42 @@ impl Shared {
 pub struct MemoryBudget {
     used: AtomicUsize,
     limit: usize,
+    /// A request was refused since the last one that fitted, so a flood
+    /// is logged once per episode rather than once per connection.
+    exhausted: AtomicBool,
+}
+
+/// Whether [`MemoryBudget::try_take`] found room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Yes,
+    /// No room, and this is the first refusal since the budget last had room.
+    NoFirst,
+    No,
 }
 
 impl MemoryBudget {
     pub fn new(limit: usize) -> MemoryBudget {
-        MemoryBudget { used: AtomicUsize::new(0), limit }
+        MemoryBudget { used: AtomicUsize::new(0), limit, exhausted: AtomicBool::new(false) }
     }
 
     /// Takes `bytes` from the budget if they fit.
-    pub fn try_take(&self, bytes: usize) -> bool {
-        self.used
+    pub fn try_take(&self, bytes: usize) -> Taken {
+        let fits = self
+            .used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
                 used.checked_add(bytes).filter(|&total| total <= self.limit)
             })
-            .is_ok()
+            .is_ok();
+        match fits {
+            true if self.exhausted.load(Ordering::Relaxed) => {
+                self.exhausted.store(false, Ordering::Relaxed);
+                Taken::Yes
+            }
+            true => Taken::Yes,
+            false if self.exhausted.swap(true, Ordering::Relaxed) => Taken::No,
+            false => Taken::NoFirst,
+        }
     }
 
     /// Returns `bytes` taken earlier.
@@ -432,5 +454,23 @@ impl Worker {
             let turn = connection.begin_shutdown(&mut cx);
             self.settle(key, turn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_refuses_past_its_limit_and_logs_once_per_episode() {
+        let budget = MemoryBudget::new(10);
+        assert_eq!(budget.try_take(6), Taken::Yes);
+        assert_eq!(budget.try_take(5), Taken::NoFirst);
+        assert_eq!(budget.try_take(5), Taken::No);
+        assert_eq!(budget.try_take(4), Taken::Yes);
+        assert_eq!(budget.try_take(1), Taken::NoFirst);
+        budget.release(10);
+        assert_eq!(budget.try_take(10), Taken::Yes);
+        assert_eq!(budget.try_take(usize::MAX), Taken::NoFirst);
     }
 }
