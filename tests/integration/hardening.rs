@@ -249,3 +249,39 @@ fn a_route_reads_its_body_and_static_files_skip_theirs() {
     send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(read_response(&mut stream, false).expect("hello").body, b"Hello, world!");
 }
+
+#[test]
+fn unfinished_heads_share_one_memory_budget() {
+    // Room for about four 6 KB heads in progress (each buffer grows to 8 KiB).
+    let server = TestServer::start_with(|c| c.max_pending_head_bytes = 32 * 1024);
+    let partial = format!("GET /hello HTTP/1.1\r\nHost: t\r\nX-Pad: {}", "a".repeat(6000));
+    let mut streams: Vec<TcpStream> = (0..8).map(|_| server.connect()).collect();
+    for stream in &mut streams {
+        send(stream, &partial);
+    }
+    // Those past the budget are answered 503 at once; the others wait for the rest of their head.
+    let mut refused = 0;
+    for stream in &mut streams {
+        stream.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+        let mut byte = [0u8; 12];
+        if let Ok(12) = stream.read(&mut byte) {
+            assert_eq!(&byte, b"HTTP/1.1 503");
+            refused += 1;
+        }
+    }
+    assert!((1..=5).contains(&refused), "{refused} of 8 refused");
+    // Memory goes back when they go: a new head of the same size fits again
+    // (once the server has seen the closes, so retried within IO_TIMEOUT).
+    drop(streams);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        let mut stream = server.connect();
+        send(&mut stream, &partial);
+        send(&mut stream, "\r\n\r\n");
+        let status = read_response(&mut stream, false).expect("a response").status;
+        if status == 200 {
+            break;
+        }
+        assert!(status == 503 && std::time::Instant::now() < deadline, "answered {status}");
+    }
+}
