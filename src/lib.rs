@@ -10,9 +10,9 @@
 //! from one shared listener. A connection is a state machine (read a head,
 //! answer, write, repeat or close), so an idle, slow or hostile client only
 //! occupies a slot in a poll set, never a thread. Bytes flow one way:
-//! bytes in → [`http::request::Request`] → `handlers::route` →
-//! [`http::response::Response`] → bytes out, with file bodies sent by
-//! `sendfile`.
+//! bytes in → [`http::request::Request`] → `exchange::decide` (framing,
+//! `handlers::route`, persistence) → [`http::response::Response`] → bytes
+//! out, with file bodies sent by `sendfile` on Linux.
 //!
 //! # Use
 //!
@@ -28,8 +28,13 @@
 //! # Modules
 //!
 //! - [`config`]: every setting and limit.
-//! - `server`: bind, start workers, shut down. `worker`: one event loop.
-//! - `connection`: the per-connection state machine.
+//! - `server`: bind, start workers, shut down. `worker`: one event loop,
+//!   its worker-local state, and what workers share (`Phase`, `Shared`).
+//! - `connection`: the per-connection state machine, performing decisions.
+//! - `exchange`: each request decided without I/O (unit-tested, fuzzed).
+//! - `transport`: how bytes move (plain TCP; TLS would be a second variant).
+//! - `sys`: every system call and `unsafe` block, per OS (feature
+//!   `portable-io` selects the portable path on Linux too).
 //! - [`http`]: request parsing and response serialisation.
 //! - `handlers`: routing, hello, static files.
 //! - [`safe_path`]: request path → file path, never outside the root.
