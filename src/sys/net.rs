@@ -8,14 +8,22 @@
 //! accepted sockets, a short read means the socket is drained) and `portable`
 //! (any Unix, or Linux with the `portable-io` feature: `pread` + `send` from a
 //! bounded buffer, no `MSG_MORE`, `TCP_NODELAY` per socket, read until
-//! `WouldBlock` as mio documents). Deciding what to send, and when, is the
-//! connection's business, not this module's.
+//! `WouldBlock` as mio documents). The calls go through rustix, whose safe
+//! wrappers make the same system calls as libc's (`recvfrom`, `sendto`,
+//! `sendfile`; checked with `strace -c`) without an `unsafe` block here;
+//! only `malloc_trim`, which rustix does not wrap, still calls libc.
+//! Deciding what to send, and when, is the connection's business, not this
+//! module's.
 
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::TcpListener;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
+
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags};
+use rustix::process::{Resource, Rlimit};
 
 #[cfg(all(target_os = "linux", not(feature = "portable-io")))]
 pub use fast::*;
@@ -23,59 +31,41 @@ pub use fast::*;
 pub use portable::*;
 
 /// `recv(2)` into `buffer`, which need not be initialised; returns the bytes
-/// received (empty at end of stream).
+/// received (empty at end of stream). rustix returns only the part the
+/// kernel wrote, so no `unsafe` is needed here.
 pub fn recv(socket: impl AsFd, buffer: &mut [MaybeUninit<u8>]) -> io::Result<&[u8]> {
-    let fd = socket.as_fd().as_raw_fd();
-    // SAFETY: the kernel writes at most `buffer.len()` bytes into memory we
-    // own mutably for the call; nothing reads it before it is written.
-    let n = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // OK: non-negative here, and at most buffer.len().
-    let n = n as usize;
-    // SAFETY: recv initialised the first `n` bytes (n <= buffer.len()).
-    Ok(unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), n) })
+    let ((received, _), _) = rustix::net::recv(socket, buffer, RecvFlags::empty())?;
+    Ok(received)
 }
 
 /// Replaces the listen backlog of a listening socket (std fixes it at 128).
 /// Listening again on a listening socket only changes its backlog.
 pub fn set_listen_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
-    // SAFETY: plain listen(2) on a socket the caller owns.
-    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::net::listen(listener, backlog)?)
 }
 
 /// Whether `accept` failed for lack of descriptors or memory (the pending
 /// connection stays queued until something is freed), rather than because
 /// of the one connection.
 pub fn is_resource_exhaustion(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+    matches!(Errno::from_io_error(error), Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM))
 }
 
 /// Raises this process's soft limit on open files to its hard limit; returns
 /// the new soft limit.
 pub fn raise_fd_limit() -> io::Result<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `limit` is a valid rlimit for the kernel to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
+    let limit = rustix::process::getrlimit(Resource::Nofile);
+    // `None` means unlimited.
+    let (current, maximum) = (limit.current.unwrap_or(u64::MAX), limit.maximum.unwrap_or(u64::MAX));
+    if current < maximum {
+        rustix::process::setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum })?;
     }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: as above; raising the soft limit up to the hard one is allowed.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(limit.rlim_cur)
+    Ok(current.max(maximum))
 }
 
 /// Gives heap memory that was freed back to the OS. glibc keeps freed
-/// blocks in its arenas (9,000 released 16 KB heads stayed resident as
-/// ~70 MB); `malloc_trim(0)` returns them. Elsewhere it does nothing.
+/// blocks in its arenas (held partial heads stayed resident after half of
+/// them closed); `malloc_trim(0)` returns them. Elsewhere it does nothing.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own arenas; it takes no pointers.
@@ -84,53 +74,21 @@ pub fn release_freed_memory() {
     }
 }
 
-fn set_nodelay_raw(fd: i32) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt(2) with a valid pointer to an int of the size given.
-    let set = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if set != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+fn set_nodelay(socket: impl AsFd) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_tcp_nodelay(socket, true)?)
 }
 
-/// `send(2)` with the given extra flags, never raising SIGPIPE where the
+/// `send(2)` with the given flags, never raising SIGPIPE where the
 /// platform has a per-call flag for it.
-fn send_with(socket: impl AsFd, bytes: &[u8], flags: libc::c_int) -> io::Result<usize> {
-    let fd = socket.as_fd().as_raw_fd();
-    // SAFETY: `bytes` is a valid slice for the duration of the call.
-    let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), flags | NO_SIGPIPE) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
+fn send_with(socket: impl AsFd, bytes: &[u8], flags: SendFlags) -> io::Result<usize> {
+    Ok(rustix::net::send(socket, bytes, flags | NO_SIGPIPE)?)
 }
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd"
-))]
-const NO_SIGPIPE: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const NO_SIGPIPE: SendFlags = SendFlags::NOSIGNAL;
 /// Apple targets have no MSG_NOSIGNAL; `prepare_accepted` sets SO_NOSIGPIPE.
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd"
-)))]
-const NO_SIGPIPE: libc::c_int = 0;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const NO_SIGPIPE: SendFlags = SendFlags::empty();
 
 /// Linux: zero-copy and segment-saving calls.
 #[cfg(all(target_os = "linux", not(feature = "portable-io")))]
@@ -147,7 +105,7 @@ mod fast {
     /// write (or MSG_MORE, then sendfile), so Nagle's delay would only hold
     /// back pipelined answers.
     pub fn set_nodelay_for_accepted(listener: &TcpListener) -> io::Result<()> {
-        set_nodelay_raw(listener.as_raw_fd())
+        set_nodelay(listener)
     }
 
     /// Per-socket set-up of an accepted connection: none on Linux (see
@@ -159,22 +117,13 @@ mod fast {
     /// `send(2)`; with `more`, `MSG_MORE` holds a partial segment back
     /// because more follows (a file body, or the FIN), despite `TCP_NODELAY`.
     pub fn send(socket: impl AsFd, bytes: &[u8], more: bool) -> io::Result<usize> {
-        send_with(socket, bytes, if more { libc::MSG_MORE } else { 0 })
+        send_with(socket, bytes, if more { SendFlags::MORE } else { SendFlags::empty() })
     }
 
     /// `sendfile(2)` of up to `count` bytes of `file` from `*offset`,
     /// advancing it; 0 means the file ended early.
     pub fn send_file(socket: impl AsFd, file: &File, offset: &mut u64, count: usize) -> io::Result<usize> {
-        let Ok(mut off) = libc::off_t::try_from(*offset) else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"));
-        };
-        // SAFETY: both descriptors are open for the call; `off` is a valid pointer.
-        let n = unsafe { libc::sendfile(socket.as_fd().as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        *offset = off as u64; // OK: sendfile only advances a non-negative offset
-        Ok(n as usize)
+        Ok(rustix::fs::sendfile(socket, file, Some(offset), count)?)
     }
 }
 
@@ -202,30 +151,14 @@ mod portable {
     /// Sets `TCP_NODELAY` (and `SO_NOSIGPIPE` where there is no
     /// `MSG_NOSIGNAL`) on an accepted socket.
     pub fn prepare_accepted(socket: impl AsFd) -> io::Result<()> {
-        let fd = socket.as_fd().as_raw_fd();
         #[cfg(any(target_os = "macos", target_os = "ios"))]
-        {
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt(2) with a valid pointer to an int of the size given.
-            let set = unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_NOSIGPIPE,
-                    (&on as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if set != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        set_nodelay_raw(fd)
+        rustix::net::sockopt::set_socket_nosigpipe(&socket, true)?;
+        set_nodelay(socket)
     }
 
     /// `send(2)`; the "more follows" hint has no portable form and is ignored.
     pub fn send(socket: impl AsFd, bytes: &[u8], _more: bool) -> io::Result<usize> {
-        send_with(socket, bytes, 0)
+        send_with(socket, bytes, SendFlags::empty())
     }
 
     /// Reads up to `count` bytes of `file` at `*offset` (`pread`) into a
@@ -245,7 +178,7 @@ mod portable {
         if read == 0 {
             return Ok(0);
         }
-        let sent = send_with(socket, &chunk[..read], 0)?;
+        let sent = send_with(socket, &chunk[..read], SendFlags::empty())?;
         *offset += sent as u64;
         Ok(sent)
     }
