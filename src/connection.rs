@@ -276,7 +276,12 @@ impl Connection {
             }
         }
         if !rest.is_empty() && !self.buffer_input(rest, cx) {
-            self.over_budget(cx);
+            match &mut self.state {
+                // A response is already queued: it goes out, then the
+                // connection closes; the pipelined bytes are dropped.
+                State::Writing { persistence, .. } => *persistence = Persistence::Linger,
+                _ => self.over_budget(cx),
+            }
             return Ok(Some(true));
         }
         Ok(Some(answered))
