@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!  Reading ──answer──▶ Writing ──sent, Next::Read──▶ Reading
-//!     │ draining, EOF        │ sent, Next::Linger ──▶ Lingering ──EOF / timeout──▶ Closed
-//!     └──────────────────────┴──── sent, Next::Close ─────────────────────────────▶ Closed
+//!     │                   ├──── sent, Next::Linger ──▶ Lingering ──EOF / timeout──▶ Closed
+//!     │                   └──── sent, Next::Close, or a write error ─────────────▶ Closed
+//!     └── draining with nothing complete, EOF, a read error, an idle timeout ────▶ Closed
 //! ```
 //!
 //! The worker calls [`Connection::drive`] when the socket is ready; it does
