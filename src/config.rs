@@ -11,9 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Upper bound on request header fields, fixed at compile time because the
-/// parser's header array lives on the stack. `Config::max_headers` may lower it.
-pub const MAX_HEADERS: usize = 100;
+pub use crate::http::request::MAX_HEADERS;
 
 /// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
@@ -96,10 +94,17 @@ pub struct Config {
     pub max_head_bytes: usize,
     /// Most header fields in one request (at most [`MAX_HEADERS`]).
     pub max_headers: usize,
-    /// Largest request body accepted: handlers read it with
-    /// `Request::body` (POST endpoints); larger bodies get 413 and a close.
-    /// Small API payloads fit; uploads of files are not what this is for.
+    /// Largest request body accepted: buffered whole for a route that reads
+    /// it (a small POST endpoint), or read and thrown away so the connection
+    /// can be kept; larger bodies get 413 and a close. It covers small form
+    /// posts and stray bodies, not uploads.
     pub max_body_bytes: u64,
+    /// Memory all connections together may hold for request heads still
+    /// arriving (and bodies being buffered, pipelined leftovers). Without a
+    /// total, 9,000 unfinished 16 KB heads held ~144 MB; past it, a
+    /// connection that needs more buffer is answered 503 and closed. 64 MiB
+    /// is 4,000 maximal heads, or far more realistic ones.
+    pub max_pending_head_bytes: usize,
     /// Most connections open at once across all workers. Past it new
     /// connections are closed at once instead of queueing without bound.
     pub max_connections: usize,
@@ -136,6 +141,7 @@ impl Config {
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,
             max_body_bytes: 64 * 1024,
+            max_pending_head_bytes: 64 << 20,
             max_connections: 20_000,
             listen_backlog: 1024,
             head_timeout: Duration::from_secs(10),

@@ -4,6 +4,7 @@
 //! to the crate. Nothing here is part of the library's API.
 
 pub use crate::config::MAX_HEADERS;
+pub use crate::exchange::harness::{Harness, Step};
 pub use crate::http::request::{as_http11, parse, BodyLength, Method, Request, RequestError, Version};
 pub use crate::safe_path::{resolve, PathError};
 pub use crate::sys::fs::{Confinement, Node, Root};

@@ -164,6 +164,7 @@
 mod clock;
 pub mod config;
 mod connection;
+mod exchange;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -172,6 +173,7 @@ mod http;
 mod safe_path;
 mod server;
 mod sys;
+mod transport;
 mod worker;
 
 pub use config::{Config, FileOptions};
@@ -185,17 +187,5 @@ pub use server::{Server, ShutdownHandle, StartError};
 /// limit (often 1024) is far below the connections a server should hold.
 /// Returns the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `limit` is a valid rlimit for the kernel to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: as above; raising the soft limit up to the hard one is allowed.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(limit.rlim_cur)
+    sys::net::raise_fd_limit()
 }

@@ -7,9 +7,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -17,7 +15,8 @@ use mio::{Poll, Waker};
 
 use crate::config::Config;
 use crate::handlers::Router;
-use crate::worker::{Worker, WAKER};
+use crate::sys::net;
+use crate::worker::{Phase, Shared, Worker, WAKER};
 
 /// Why a server could not start. Each says what the user should fix.
 #[derive(Debug)]
@@ -48,37 +47,6 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// Server-wide life cycle, read by every worker after each wake-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Accepting and serving.
-    Running,
-    /// Not accepting; finishing in-flight responses until the grace period ends.
-    Draining,
-    /// Stop now, dropping whatever is open.
-    Stopping,
-}
-
-/// What the workers share (read-only, apart from the counters).
-pub struct Shared {
-    pub config: Config,
-    /// Each worker makes its own `LocalRouter` from it.
-    pub router: Router,
-    phase: AtomicU8,
-    /// Open connections across all workers, for `Config::max_connections`.
-    pub connections: AtomicUsize,
-}
-
-impl Shared {
-    pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
-            0 => Phase::Running,
-            1 => Phase::Draining,
-            _ => Phase::Stopping,
-        }
-    }
-}
-
 /// A running server. Dropping it stops it (without grace) and joins its threads.
 pub struct Server {
     local_addr: SocketAddr,
@@ -106,7 +74,7 @@ impl ShutdownHandle {
     }
 
     fn advance(&self, to: Phase) {
-        self.shared.phase.fetch_max(to as u8, Ordering::AcqRel);
+        self.shared.advance(to);
         for waker in self.wakers.iter() {
             let _ = waker.wake();
         }
@@ -119,29 +87,10 @@ impl Server {
     pub fn bind(config: Config, router: Router) -> Result<Server, StartError> {
         let listener = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
         listener.set_nonblocking(true).map_err(StartError::Setup)?;
-        // Listening again on a listening socket only changes its backlog.
-        // SAFETY: plain listen(2) on a socket this function owns.
-        if unsafe { libc::listen(listener.as_raw_fd(), config.listen_backlog) } != 0 {
-            return Err(StartError::Setup(io::Error::last_os_error()));
-        }
-        // Accepted sockets inherit TCP_NODELAY from the listener on Linux, so
-        // it is set once here rather than once per connection. Responses
-        // leave in one write (or MSG_MORE, then sendfile), so Nagle's delay
-        // would only hold back pipelined answers.
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt(2) with a valid pointer to an int of the size given.
-        let set = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if set != 0 {
-            return Err(StartError::Setup(io::Error::last_os_error()));
-        }
+        net::set_listen_backlog(&listener, config.listen_backlog).map_err(StartError::Setup)?;
+        // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
+        // once here; elsewhere per socket as connections are accepted.
+        net::set_nodelay_for_accepted(&listener).map_err(StartError::Setup)?;
         let local_addr = listener.local_addr().map_err(StartError::Setup)?;
 
         let threads = config.threads.max(1);
@@ -152,7 +101,7 @@ impl Server {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
             polls.push(poll);
         }
-        let shared = Arc::new(Shared { config, router, phase: AtomicU8::new(0), connections: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared::new(config, router));
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
         let mut server = Server { local_addr, handle, workers: Vec::with_capacity(threads) };

@@ -7,10 +7,9 @@
 //! on a client: it waits only in `poll`. What a connection does is up to
 //! `connection`; this module owns the loop, accepting, timers and shutdown.
 
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,10 +18,13 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::clock::Clock;
-use crate::connection::{BufferPool, Connection, Context, Turn};
-use crate::handlers::LocalRouter;
-use crate::http::response::{Body, Response};
-use crate::server::{Phase, Shared};
+use crate::config::Config;
+use crate::connection::{Connection, Context, Turn};
+use crate::exchange::{self, Persistence};
+use crate::handlers::{LocalRouter, Router};
+use crate::http::response::Response;
+use crate::sys;
+use crate::transport::Transport;
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX);
@@ -39,6 +41,151 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// `Retry-After` (seconds) in the 503 for connections past the cap.
 const RETRY_AFTER: &str = "1";
+/// Output buffers larger than this are freed instead of going back to the
+/// pool. It fits a head plus the largest cached file (64 KiB by default),
+/// so serving cached files allocates nothing.
+const KEEP_OUT_CAPACITY: usize = 80 * 1024;
+/// Spare output buffers a worker keeps: enough for the connections that
+/// write at the same moment; more would only be idle memory.
+const POOLED_BUFFERS: usize = 32;
+/// Input memory freed by this worker's connections after which freed heap
+/// is handed back to the OS (glibc keeps it otherwise): large enough that
+/// ordinary traffic never pays for a trim, small enough that a flood of
+/// partial heads does not stay resident.
+const TRIM_AFTER_FREED_BYTES: usize = 8 << 20;
+
+/// Server-wide life cycle, read by every worker after each wake-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Accepting and serving.
+    Running,
+    /// Not accepting; finishing in-flight responses until the grace period ends.
+    Draining,
+    /// Stop now, dropping whatever is open.
+    Stopping,
+}
+
+/// What the workers share (read-only, apart from the counters).
+pub struct Shared {
+    pub config: Config,
+    /// Each worker makes its own `LocalRouter` from it.
+    pub router: Router,
+    phase: AtomicU8,
+    /// Open connections across all workers, for `Config::max_connections`.
+    pub connections: AtomicUsize,
+    /// Input buffer bytes held by connections (partial heads, pipelined
+    /// leftovers, bodies being buffered), for `Config::max_pending_head_bytes`.
+    pub head_budget: MemoryBudget,
+}
+
+impl Shared {
+    pub fn new(config: Config, router: Router) -> Shared {
+        let head_budget = MemoryBudget::new(config.max_pending_head_bytes);
+        Shared {
+            config,
+            router,
+            phase: AtomicU8::new(Phase::Running as u8),
+            connections: AtomicUsize::new(0),
+            head_budget,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Running,
+            1 => Phase::Draining,
+            _ => Phase::Stopping,
+        }
+    }
+
+    /// Moves the phase forward (never back).
+    pub fn advance(&self, to: Phase) {
+        self.phase.fetch_max(to as u8, Ordering::AcqRel);
+    }
+}
+
+/// A byte budget shared by all workers.
+pub struct MemoryBudget {
+    used: AtomicUsize,
+    limit: usize,
+    /// A request was refused since the last one that fitted, so a flood
+    /// is logged once per episode rather than once per connection.
+    exhausted: AtomicBool,
+}
+
+/// Whether [`MemoryBudget::try_take`] found room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Yes,
+    /// No room, and this is the first refusal since the budget last had room.
+    NoFirst,
+    No,
+}
+
+impl MemoryBudget {
+    pub fn new(limit: usize) -> MemoryBudget {
+        MemoryBudget { used: AtomicUsize::new(0), limit, exhausted: AtomicBool::new(false) }
+    }
+
+    /// Takes `bytes` from the budget if they fit.
+    pub fn try_take(&self, bytes: usize) -> Taken {
+        let fits = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .is_ok();
+        match fits {
+            true if self.exhausted.load(Ordering::Relaxed) => {
+                self.exhausted.store(false, Ordering::Relaxed);
+                Taken::Yes
+            }
+            true => Taken::Yes,
+            false if self.exhausted.swap(true, Ordering::Relaxed) => Taken::No,
+            false => Taken::NoFirst,
+        }
+    }
+
+    /// Returns `bytes` taken earlier.
+    pub fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Output buffers lent to connections while they write a response, so an
+/// idle connection holds none and the hot path allocates none.
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    free: Vec<Vec<u8>>,
+}
+
+impl BufferPool {
+    pub fn take(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_default()
+    }
+
+    pub fn give(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0 && buffer.capacity() <= KEEP_OUT_CAPACITY && self.free.len() < POOLED_BUFFERS {
+            buffer.clear();
+            self.free.push(buffer);
+        }
+    }
+}
+
+/// What one worker owns and lends to its connections, one at a time.
+pub struct Local {
+    /// This worker's copy of the router: its own per-worker handlers,
+    /// among them each `StaticFiles`' small-file cache.
+    pub router: LocalRouter,
+    /// Spare output buffers.
+    pub buffers: BufferPool,
+    /// Date strings, refreshed once per loop turn.
+    pub clock: Clock,
+    /// Input bytes released since heap memory was last handed back.
+    pub freed_input_bytes: usize,
+}
 
 pub struct Worker {
     id: usize,
@@ -48,9 +195,7 @@ pub struct Worker {
     /// Connections that yielded with work left.
     ready: Vec<usize>,
     shared: Arc<Shared>,
-    clock: Clock,
-    router: RefCell<LocalRouter>,
-    buffers: RefCell<BufferPool>,
+    local: Local,
     /// Accepting is paused (out of descriptors) until then.
     accept_paused_until: Option<Instant>,
     /// Accepting has failed for lack of resources and has not succeeded
@@ -72,9 +217,7 @@ impl Worker {
             connections: Slab::new(),
             ready: Vec::new(),
             shared,
-            clock: Clock::new(),
-            router: RefCell::new(router),
-            buffers: RefCell::default(),
+            local: Local { router, buffers: BufferPool::default(), clock: Clock::new(), freed_input_bytes: 0 },
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -95,7 +238,7 @@ impl Worker {
                 return;
             }
             let now = Instant::now();
-            self.clock.update(SystemTime::now());
+            self.local.clock.update(SystemTime::now());
             for event in events.iter() {
                 match event.token() {
                     LISTENER => {
@@ -139,6 +282,9 @@ impl Worker {
             }
         }
         let open = self.connections.len();
+        for (_, connection) in self.connections.iter_mut() {
+            connection.release_input(&self.shared);
+        }
         self.shared.connections.fetch_sub(open, Ordering::Relaxed);
         log::debug!("worker {} stopped ({open} connections dropped)", self.id);
     }
@@ -160,11 +306,12 @@ impl Worker {
 
     /// Lets connection `key` do what its socket allows.
     fn drive_once(&mut self, key: usize, now: Instant) -> Turn {
-        let cx = context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
+        let mut cx =
+            Context { shared: &self.shared, local: &mut self.local, now, draining: self.grace_deadline.is_some() };
         let Some(connection) = self.connections.get_mut(key) else { return Turn::Wait };
         // Handlers already answer 500 on a panic; this catches anything else
         // (a bug in the connection code) so one client cannot stop a worker.
-        match catch_unwind(AssertUnwindSafe(|| connection.drive(&cx))) {
+        match catch_unwind(AssertUnwindSafe(|| connection.drive(&mut cx))) {
             Ok(turn) => turn,
             Err(_) => {
                 log::warn!("worker {}: panic while driving a connection; closing it", self.id);
@@ -185,7 +332,9 @@ impl Worker {
     /// Drops a connection. Closing its socket also removes it from the
     /// poll set (it is never duplicated), so no deregister call is needed.
     fn close(&mut self, key: usize) {
-        drop(self.connections.remove(key));
+        let mut connection = self.connections.remove(key);
+        self.local.freed_input_bytes += connection.release_input(&self.shared);
+        drop(connection);
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -203,9 +352,7 @@ impl Worker {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) =>
-                {
+                Err(e) if sys::net::is_resource_exhaustion(&e) => {
                     // Out of descriptors or memory: the connection stays in
                     // the backlog until something is freed.
                     if !self.accept_starved {
@@ -234,9 +381,16 @@ impl Worker {
                 let _ = stream.write(&self.over_capacity());
                 continue;
             }
-            // TCP_NODELAY comes from the listener (see `Server::bind`).
+            let transport = match Transport::plain(stream) {
+                Ok(transport) => transport,
+                Err(e) => {
+                    self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                    log::warn!("{peer}: cannot set up the connection: {e}");
+                    continue;
+                }
+            };
             log::debug!("{peer}: connected (worker {})", self.id);
-            let key = self.connections.insert(Connection::new(stream, peer, &self.shared.config, now));
+            let key = self.connections.insert(Connection::new(transport, peer, &self.shared, now));
             // The request usually arrives right behind the handshake: serve
             // it now, and join the poll set only if the connection must
             // wait, so a one-request connection costs no epoll_ctl at all.
@@ -262,10 +416,8 @@ impl Worker {
     fn over_capacity(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         let response = Response::error(503).header("Retry-After", RETRY_AFTER);
-        response.write_head(&mut bytes, self.clock.date(), false, false);
-        if let Body::Bytes(body) = &response.body {
-            bytes.extend_from_slice(body);
-        }
+        // An error page is in memory, so there is never a file body left over.
+        let _ = exchange::encode(response, false, Persistence::Close, false, self.local.clock.date(), &mut bytes);
         bytes
     }
 
@@ -278,11 +430,15 @@ impl Worker {
             .map(|(key, _)| key)
             .collect();
         for key in expired {
-            let cx =
-                context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
+            let draining = self.grace_deadline.is_some();
+            let mut cx = Context { shared: &self.shared, local: &mut self.local, now, draining };
             let Some(connection) = self.connections.get_mut(key) else { continue };
-            let turn = connection.expire(&cx);
+            let turn = connection.expire(&mut cx);
             self.settle(key, turn);
+        }
+        if self.local.freed_input_bytes >= TRIM_AFTER_FREED_BYTES {
+            self.local.freed_input_bytes = 0;
+            sys::net::release_freed_memory();
         }
     }
 
@@ -294,22 +450,28 @@ impl Worker {
         self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
-            let cx =
-                context(&self.shared, &self.clock, &self.router, &self.buffers, now, self.grace_deadline.is_some());
+            let mut cx = Context { shared: &self.shared, local: &mut self.local, now, draining: true };
             let Some(connection) = self.connections.get_mut(key) else { continue };
-            let turn = connection.begin_shutdown(&cx);
+            let turn = connection.begin_shutdown(&mut cx);
             self.settle(key, turn);
         }
     }
 }
 
-fn context<'a>(
-    shared: &'a Shared,
-    clock: &'a Clock,
-    router: &'a RefCell<LocalRouter>,
-    buffers: &'a RefCell<BufferPool>,
-    now: Instant,
-    draining: bool,
-) -> Context<'a> {
-    Context { config: &shared.config, clock, router, buffers, now, draining }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_refuses_past_its_limit_and_logs_once_per_episode() {
+        let budget = MemoryBudget::new(10);
+        assert_eq!(budget.try_take(6), Taken::Yes);
+        assert_eq!(budget.try_take(5), Taken::NoFirst);
+        assert_eq!(budget.try_take(5), Taken::No);
+        assert_eq!(budget.try_take(4), Taken::Yes);
+        assert_eq!(budget.try_take(1), Taken::NoFirst);
+        budget.release(10);
+        assert_eq!(budget.try_take(10), Taken::Yes);
+        assert_eq!(budget.try_take(usize::MAX), Taken::NoFirst);
+    }
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::static_files::StaticFiles;
+use super::static_files::{FolderHandler, StaticFiles};
 use super::{Handler, WorkerHandler};
 use crate::http::request::Request;
 use crate::http::response::Response;
@@ -68,7 +68,7 @@ impl Endpoint {
         match &self.0 {
             Kind::Shared(handler) => Local::Shared(Arc::clone(handler)),
             Kind::PerWorker(factory) => Local::Own(factory()),
-            Kind::Files(files) => Local::Own(Box::new(files.for_worker(strip))),
+            Kind::Files(files) => Local::Files(files.for_worker(strip)),
         }
     }
 }
@@ -287,6 +287,8 @@ impl Router {
 enum Local {
     Shared(Arc<dyn Handler>),
     Own(Box<dyn WorkerHandler>),
+    /// Kept apart from `Own` because files never read a request body.
+    Files(FolderHandler),
 }
 
 impl Local {
@@ -294,8 +296,25 @@ impl Local {
         match self {
             Local::Shared(handler) => handler.handle(request),
             Local::Own(handler) => handler.handle(request),
+            Local::Files(files) => files.handle(request),
         }
     }
+
+    /// Whether this handler reads request bodies: user handlers may, so
+    /// their bodies are buffered for them; files never do.
+    fn reads_body(&self) -> bool {
+        !matches!(self, Local::Files(_))
+    }
+}
+
+/// Which handler routing picks for a request.
+enum Pick {
+    /// The route at this index.
+    Route(usize),
+    /// Routes match the path (the first at this index), none the method.
+    WrongMethod(usize),
+    /// No route matches the path.
+    Fallback,
 }
 
 /// One worker's copy of the [`Router`]: same routes, its own handler
@@ -308,22 +327,38 @@ pub(crate) struct LocalRouter {
 impl LocalRouter {
     /// The response to `request` from the handler that routing picks.
     pub(crate) fn route(&mut self, request: &Request) -> Response {
+        match self.pick(request) {
+            Pick::Route(i) => self.routes[i].2.handle(request),
+            Pick::WrongMethod(first) => Response::error(405).header("Allow", self.allowed(&self.routes[first].0)),
+            Pick::Fallback => match &mut self.fallback {
+                Some(fallback) => fallback.handle(request),
+                None => Response::error(404),
+            },
+        }
+    }
+
+    /// Whether the handler that `route` would call reads the request body,
+    /// so the exchange must buffer it first (up to `max_body_bytes`).
+    pub(crate) fn wants_body(&self, request: &Request) -> bool {
+        match self.pick(request) {
+            Pick::Route(i) => self.routes[i].2.reads_body(),
+            Pick::WrongMethod(_) => false,
+            Pick::Fallback => self.fallback.as_ref().is_some_and(Local::reads_body),
+        }
+    }
+
+    fn pick(&self, request: &Request) -> Pick {
         let path = request.path();
         // Routes of equal rank have equal patterns (two different prefixes
         // of one length cannot both start the same path), so the maximum
         // names the pattern, whichever of its routes it lands on.
         let best = self.routes.iter().enumerate().filter_map(|(i, (p, _, _))| Some((p.rank(path)?, i))).max();
-        let Some((_, first)) = best else {
-            return match &mut self.fallback {
-                Some(fallback) => fallback.handle(request),
-                None => Response::error(404),
-            };
-        };
+        let Some((_, first)) = best else { return Pick::Fallback };
         let pattern = &self.routes[first].0;
         let method = request.method();
         match self.routes.iter().position(|(p, m, _)| p == pattern && m.allow(method)) {
-            Some(i) => self.routes[i].2.handle(request),
-            None => Response::error(405).header("Allow", self.allowed(&self.routes[first].0)),
+            Some(i) => Pick::Route(i),
+            None => Pick::WrongMethod(first),
         }
     }
 

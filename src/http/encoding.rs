@@ -170,9 +170,7 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
-}
+use super::syntax::trim_ows;
 
 #[cfg(test)]
 mod tests {

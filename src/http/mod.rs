@@ -6,3 +6,4 @@ pub mod precondition;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod syntax;

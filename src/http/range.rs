@@ -117,9 +117,7 @@ pub fn unsatisfied_content_range(total: u64) -> String {
 }
 
 /// Strips optional whitespace (SP / HTAB only, RFC 9110 §5.6.3).
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
-}
+use super::syntax::trim_ows;
 
 /// Parses one range-spec; `None` means the whole header is invalid.
 fn parse_spec(spec: &str) -> Option<Spec> {

@@ -5,7 +5,11 @@
 //! it leaves to the caller (RFC 9112 §6.3 message length, `Host`, connection
 //! persistence). It never reads from a socket and never looks at files.
 
-use crate::config::MAX_HEADERS;
+use super::syntax::{trim_ows, trim_ows_bytes};
+
+/// Upper bound on request header fields, fixed at compile time because the
+/// parser's header array lives on the stack. `Config::max_headers` may lower it.
+pub const MAX_HEADERS: usize = 100;
 
 /// Request methods rawserve tells apart; everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +72,8 @@ pub struct Request<'b> {
     pub(crate) body: BodyLength,
     /// Whether the client allows the connection to stay open afterwards.
     pub(crate) keep_alive: bool,
+    /// The body, when the exchange buffered it for a handler that wants it.
+    content: &'b [u8],
 }
 
 impl<'b> Request<'b> {
@@ -77,7 +83,7 @@ impl<'b> Request<'b> {
     }
 
     /// The request target as sent, path and query (an absolute-form target
-    /// is reduced to them).
+    /// is reduced to them, a `#fragment` removed).
     pub fn target(&self) -> &'b str {
         self.target
     }
@@ -87,11 +93,15 @@ impl<'b> Request<'b> {
         self.version
     }
 
-    /// The request body, at most `Config::max_body_bytes` long; empty
-    /// when there is none.
-    // STUB(body): the io branch provides this
+    /// The request body: buffered whole (up to `Config::max_body_bytes`)
+    /// for routes that read it; empty when there is none or it was skipped.
     pub fn body(&self) -> &'b [u8] {
-        &[]
+        self.content
+    }
+
+    /// Gives the request its buffered body (the exchange does this).
+    pub(crate) fn attach_body(&mut self, body: &'b [u8]) {
+        self.content = body;
     }
 
     /// The first value of header `name` (case-insensitive) as text; `None`
@@ -100,7 +110,7 @@ impl<'b> Request<'b> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
-            .map(str::trim)
+            .map(trim_ows)
     }
 
     /// All header fields, in the order received.
@@ -273,13 +283,14 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
     Ok(Some(Request {
         method,
         method_str,
-        target: origin_form(raw_target),
+        target: without_fragment(origin_form(raw_target)),
         version,
         fields: slots,
         field_count,
         head_len,
         body,
         keep_alive,
+        content: &[],
     }))
 }
 
@@ -297,6 +308,13 @@ fn origin_form(target: &str) -> &str {
         }
     }
     target
+}
+
+/// Drops a `#fragment`: clients should not send one, but some do, and it
+/// names a part of the resource, not another resource (nginx strips it too),
+/// so `GET /index.html#top` serves index.html.
+fn without_fragment(target: &str) -> &str {
+    target.split_once('#').map_or(target, |(before, _)| before)
 }
 
 /// Why httparse refused the version: another major version (505), a later
@@ -349,9 +367,13 @@ pub fn as_http11(buf: &[u8]) -> Option<Vec<u8>> {
 
 /// `Host = uri-host [ ":" port ]`: a reg-name or IPv4 address (unreserved,
 /// sub-delims, `%`), or an IPv6 literal in brackets, then optional digits.
-/// Empty is allowed (RFC 9112 §3.2, for targets without an authority).
+/// Empty is refused: RFC 9112 §3.2 allows it only for a target without an
+/// authority, which an origin server never receives, and nginx answers 400.
 fn is_valid_host(value: &[u8]) -> bool {
-    let value = value.trim_ascii();
+    let value = trim_ows_bytes(value);
+    if value.is_empty() {
+        return false;
+    }
     let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
         let Some(close) = rest.iter().position(|&b| b == b']') else { return false };
         let literal = &rest[..close];
@@ -418,6 +440,24 @@ mod tests {
         assert_eq!(ok("DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").method, Method::Other);
         assert_eq!(ok("GET http://example.com/x?y HTTP/1.1\r\nHost: x\r\n\r\n").target, "/x?y");
         assert_eq!(ok("GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n").target, "/");
+    }
+
+    #[test]
+    fn fragments_are_dropped() {
+        let cases =
+            [("/index.html#x", "/index.html"), ("/a?b=c#d", "/a?b=c"), ("/a#b?c", "/a"), ("/#", "/"), ("/a", "/a")];
+        for (sent, target) in cases {
+            assert_eq!(ok(&format!("GET {sent} HTTP/1.1\r\nHost: x\r\n\r\n")).target, target, "for {sent}");
+        }
+        assert_eq!(ok("GET http://h/p#f HTTP/1.1\r\nHost: x\r\n\r\n").target, "/p");
+    }
+
+    #[test]
+    fn header_values_lose_only_ows() {
+        let r = ok("GET / HTTP/1.1\r\nHost: x\r\nX-A: \t v w \t\r\nX-B: \u{a0}v\u{a0}\r\n\r\n");
+        assert_eq!(r.header("x-a"), Some("v w"));
+        assert_eq!(r.header("X-B"), Some("\u{a0}v\u{a0}"));
+        assert_eq!(r.header("x-c"), None);
     }
 
     /// Regressions found by `fuzz/`: every prefix of a request either
@@ -521,10 +561,11 @@ mod tests {
         assert!(matches!(err("GET /  HTTP/1.1\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(err("GET / http/1.1\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(err("GET / HTTP/1.10\r\nHost: x\r\n\r\n"), RequestError::Malformed(_)));
-        for host in ["a b", "a/b", "a@b", "[::1", "[zz]", "x:8o", "a\"b"] {
+        // An empty Host is refused (this once listed "" as valid; issue #15 superseded that).
+        for host in ["", " ", "a b", "a/b", "a@b", "[::1", "[zz]", "x:8o", "a\"b"] {
             assert_eq!(err(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")), RequestError::Host, "{host}");
         }
-        for host in ["", "example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8080", "xn--bcher-kva.de"] {
+        for host in ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8080", "xn--bcher-kva.de"] {
             assert!(parse(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(), MAX_HEADERS).is_ok(), "{host}");
         }
         assert!(matches!(err("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n"), RequestError::Malformed(_)));

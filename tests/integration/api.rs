@@ -125,7 +125,6 @@ fn the_embed_example_serves_files_and_counts() {
 }
 
 #[test]
-#[ignore = "needs Request::body from the io branch (a stub returning no bytes here)"]
 fn the_embed_example_echoes_json() {
     let site = Site::new();
     let root = site.root().to_str().expect("utf-8 temp path").to_string();

@@ -221,3 +221,66 @@ fn a_second_signal_stops_at_once() {
     let status = server.wait_exit();
     assert!(!status.success(), "the second signal ends the process without waiting for the grace period");
 }
+
+fn echo(request: &Request) -> Response {
+    Response::bytes("application/octet-stream", request.body().to_vec()).expect("a valid content type")
+}
+
+#[test]
+fn a_route_reads_its_body_and_static_files_skip_theirs() {
+    let server = TestServer::start_routed(|_| {}, |router| router.any("/echo", echo));
+    let mut stream = server.connect();
+    // Each send its own segment. The body arrives in pieces; the route sees
+    // all of it, and the pipelined request after it is answered on the same
+    // connection.
+    stream.set_nodelay(true).expect("nodelay");
+    send(&mut stream, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello");
+    send(&mut stream, " world");
+    send(&mut stream, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+    let first = read_response(&mut stream, false).expect("echo");
+    assert_eq!((first.status, first.text().as_str()), (200, "hello world"));
+    let second = read_response(&mut stream, false).expect("echo without a body");
+    assert_eq!((second.status, second.body.len()), (200, 0));
+    // A static file is answered before its (slow) body has arrived.
+    send(&mut stream, "GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab");
+    assert_eq!(read_response(&mut stream, false).expect("file").text(), "hello file\n");
+    send(&mut stream, "cde");
+    send(&mut stream, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(read_response(&mut stream, false).expect("hello").body, b"Hello, world!");
+}
+
+#[test]
+fn unfinished_heads_share_one_memory_budget() {
+    // Room for about four 6 KB heads in progress (each buffer grows to 8 KiB).
+    let server = TestServer::start_with(|c| c.max_pending_head_bytes = 32 * 1024);
+    let partial = format!("GET /hello HTTP/1.1\r\nHost: t\r\nX-Pad: {}", "a".repeat(6000));
+    let mut streams: Vec<TcpStream> = (0..8).map(|_| server.connect()).collect();
+    for stream in &mut streams {
+        send(stream, &partial);
+    }
+    // Those past the budget are answered 503 at once; the others wait for the rest of their head.
+    let mut refused = 0;
+    for stream in &mut streams {
+        stream.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+        let mut byte = [0u8; 12];
+        if let Ok(12) = stream.read(&mut byte) {
+            assert_eq!(&byte, b"HTTP/1.1 503");
+            refused += 1;
+        }
+    }
+    assert!((1..=5).contains(&refused), "{refused} of 8 refused");
+    // Memory goes back when they go: a new head of the same size fits again
+    // (once the server has seen the closes, so retried within IO_TIMEOUT).
+    drop(streams);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        let mut stream = server.connect();
+        send(&mut stream, &partial);
+        send(&mut stream, "\r\n\r\n");
+        let status = read_response(&mut stream, false).expect("a response").status;
+        if status == 200 {
+            break;
+        }
+        assert!(status == 503 && std::time::Instant::now() < deadline, "answered {status}");
+    }
+}

@@ -1,0 +1,38 @@
+//! Small pieces of HTTP's ABNF shared by the parsers (RFC 9110 §5.6): today
+//! optional whitespace. Pure functions; each parser keeps its own grammar.
+
+/// `OWS = *( SP / HTAB )` trimmed from both ends. Not `str::trim`, which also
+/// strips Unicode and other ASCII whitespace (a form feed, a vertical tab,
+/// U+00A0) that HTTP does not treat as whitespace.
+pub fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// [`trim_ows`] for bytes.
+pub fn trim_ows_bytes(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    &s[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_only_spaces_and_tabs() {
+        let cases = [
+            ("", ""),
+            ("a", "a"),
+            (" \t a b \t ", "a b"),
+            ("   ", ""),
+            ("\x0ba\x0c", "\x0ba\x0c"),
+            ("\r\na\n", "\r\na\n"),
+            ("\u{a0}x\u{3000}", "\u{a0}x\u{3000}"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(trim_ows(raw), want, "for {raw:?}");
+            assert_eq!(trim_ows_bytes(raw.as_bytes()), want.as_bytes(), "bytes {raw:?}");
+        }
+    }
+}
