@@ -29,11 +29,11 @@ pub struct FileOptions {
     /// Answer a directory without `index.html` with a listing (else 404).
     pub listing: bool,
     /// Most directory entries read for one listing; past it the page says
-    /// that only the first ones are shown. A listing is built in one go on
-    /// a worker's loop: 10,000 entries cost about 30 ms there (mostly one
-    /// `fstatat` each) and a 1.1 MB page; an unbounded directory of 100,000
-    /// took over a second and, with 16 concurrent requests, ~400 MB.
-    /// Lower it where a worker must never pause that long.
+    /// that only the first ones are shown. It bounds memory and work per
+    /// request: 10,000 entries cost about 30 ms of a worker's time (mostly
+    /// one `fstatat` each, done in slices between other connections' turns)
+    /// and a 1.1 MB page; an unbounded directory of 100,000 took over a
+    /// second and, with 16 concurrent requests, ~400 MB.
     pub max_listing_entries: usize,
     /// Most ranges honoured in one `Range` header; more and the whole file
     /// is sent instead, so a request can never amplify the response (a

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!  Reading ──answer──▶ Writing ──sent, Next::Read──▶ Reading
+//!     │  └─answer later─▶ Preparing ──a slice per turn, then──▶ Writing
 //!     │                   ├──── sent, Next::Linger ──▶ Lingering ──EOF / timeout──▶ Closed
 //!     │                   └──── sent, Next::Close, or a write error ─────────────▶ Closed
 //!     └── draining with nothing complete, EOF, a read error, an idle timeout ────▶ Closed
@@ -21,8 +22,8 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::exchange::{self, Answer, Decision, Facts, Next, Persistence, Surroundings};
-use crate::http::response::Chunk;
+use crate::exchange::{self, Answer, Decision, Facts, LoggedRequest, Next, Persistence, Surroundings};
+use crate::http::response::{Body, Chunk, Preparation};
 use crate::transport::Transport;
 use crate::worker::{Local, Shared, Taken};
 
@@ -49,6 +50,17 @@ enum State {
         /// Part of a request has arrived, so the head timer (not the idle
         /// timer) is running.
         head_started: bool,
+    },
+    /// A handler's response is still being prepared (a large listing): one
+    /// slice of the work per turn, yielding to the worker's other
+    /// connections in between; then Writing.
+    Preparing {
+        work: Box<dyn Preparation>,
+        /// The answer's framing, kept for the response once it is ready.
+        head_only: bool,
+        http10: bool,
+        persistence: Persistence,
+        log: Option<LoggedRequest>,
     },
     /// Sending a response: `out[pos..]`, then `chunks` of `file`.
     Writing {
@@ -183,6 +195,11 @@ impl Connection {
                         }
                     }
                 }
+                State::Preparing { .. } => {
+                    if !self.prepare(cx) {
+                        return Turn::Yield;
+                    }
+                }
                 State::Writing { .. } => match self.flush(cx, &mut budget_bytes) {
                     Ok(true) => self.finish_response(cx),
                     Ok(false) if budget_bytes == 0 => return Turn::Yield,
@@ -280,7 +297,9 @@ impl Connection {
             match &mut self.state {
                 // A response is already queued: it goes out, then the
                 // connection closes; the pipelined bytes are dropped.
-                State::Writing { persistence, .. } => *persistence = Persistence::Linger,
+                State::Writing { persistence, .. } | State::Preparing { persistence, .. } => {
+                    *persistence = Persistence::Linger
+                }
                 _ => self.over_budget(cx),
             }
             return Ok(Some(true));
@@ -373,8 +392,39 @@ impl Connection {
         self.queue(answer, cx);
     }
 
-    /// Encodes an answer into a pooled output buffer and switches to Writing.
+    /// Advances the response in preparation by one slice; true once it is
+    /// ready and queued (the connection is then Writing).
+    fn prepare(&mut self, cx: &mut Context) -> bool {
+        let State::Preparing { work, .. } = &mut self.state else { return true };
+        let Some(response) = work.advance() else { return false };
+        let State::Preparing { head_only, http10, persistence, log, .. } =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return true; // OK: matched just above
+        };
+        if let Some(log) = &log {
+            log.log(self.peer, &response, head_only, &cx.local.clock);
+        }
+        let discard = self.discard;
+        self.queue(Answer { response, head_only, http10, persistence, consumed: 0, discard, log_later: None }, cx);
+        true
+    }
+
+    /// Encodes an answer into a pooled output buffer and switches to
+    /// Writing, or to Preparing when the response is not ready yet.
     fn queue(&mut self, answer: Answer, cx: &mut Context) {
+        if let Body::Later(work) = answer.response.body {
+            self.discard = answer.discard;
+            self.deadline = cx.now + cx.shared.config.send_timeout;
+            self.state = State::Preparing {
+                work,
+                head_only: answer.head_only,
+                http10: answer.http10,
+                persistence: answer.persistence,
+                log: answer.log_later,
+            };
+            return;
+        }
         let mut out = cx.local.buffers.take();
         let body = exchange::encode(
             answer.response,

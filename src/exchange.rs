@@ -81,6 +81,34 @@ pub struct Answer {
     pub consumed: usize,
     /// Body bytes to skip after those.
     pub discard: u64,
+    /// For a response still being prepared ([`Body::Later`]): the request's
+    /// access-log fields, logged once the response is ready.
+    pub log_later: Option<LoggedRequest>,
+}
+
+/// The request fields of an access-log line, kept for a response that is
+/// logged after the request's buffer is gone.
+#[derive(Debug)]
+pub struct LoggedRequest {
+    method: String,
+    target: String,
+    version: Version,
+}
+
+impl LoggedRequest {
+    fn of(request: &Request) -> LoggedRequest {
+        LoggedRequest {
+            method: request.method_str.to_owned(),
+            target: request.target.to_owned(),
+            version: request.version,
+        }
+    }
+
+    /// The access-log line for the prepared `response`.
+    pub fn log(&self, peer: SocketAddr, response: &Response, head_only: bool, clock: &Clock) {
+        let sent = if head_only { 0 } else { response.body.len() };
+        log_line(peer, Some((&self.method, &self.target, self.version)), response.status, sent, clock);
+    }
 }
 
 impl Answer {
@@ -102,6 +130,7 @@ impl Answer {
             persistence: Persistence::Linger,
             consumed,
             discard: 0,
+            log_later: None,
         }
     }
 }
@@ -201,8 +230,13 @@ fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around:
     };
     let persistence = persistence(request.keep_alive, body_use, response.close || panicked, facts.draining);
     let head_only = request.method == Method::Head;
-    let sent = if head_only { 0 } else { response.body.len() };
-    log_access(facts.peer, Some(&request), response.status, sent, around.clock);
+    let log_later = if matches!(response.body, Body::Later(_)) {
+        Some(LoggedRequest::of(&request))
+    } else {
+        let sent = if head_only { 0 } else { response.body.len() };
+        log_access(facts.peer, Some(&request), response.status, sent, around.clock);
+        None
+    };
     Decision::Answer(Answer {
         response,
         head_only,
@@ -210,6 +244,7 @@ fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around:
         persistence,
         consumed: consumed.min(available),
         discard,
+        log_later,
     })
 }
 
@@ -273,7 +308,8 @@ pub fn encode(
         return None;
     }
     match response.body {
-        Body::Empty => None,
+        // The connection prepares such a response before it encodes it.
+        Body::Empty | Body::Later(_) => None,
         Body::Bytes(bytes) => {
             out.extend_from_slice(&bytes);
             None
@@ -290,20 +326,25 @@ pub fn encode(
 /// request are escaped (see [`Escaped`]) so a request cannot forge fields
 /// or lines.
 pub fn log_access(peer: SocketAddr, request: Option<&Request>, status: u16, bytes: u64, clock: &Clock) {
+    log_line(peer, request.map(|r| (r.method_str, r.target, r.version)), status, bytes, clock);
+}
+
+/// [`log_access`] from the request line's fields (method, target, version).
+fn log_line(peer: SocketAddr, line: Option<(&str, &str, Version)>, status: u16, bytes: u64, clock: &Clock) {
     if !log::log_enabled!(target: "access", log::Level::Info) {
         return;
     }
     let mut number = itoa::Buffer::new();
     let bytes = if bytes == 0 { "-" } else { number.format(bytes) };
-    match request {
-        Some(r) => log::info!(
+    match line {
+        Some((method, target, version)) => log::info!(
             target: "access",
             "{} - - [{}] \"{} {} {}\" {status} {bytes}",
             peer.ip(),
             clock.clf(),
-            Escaped(r.method_str.as_bytes()),
-            Escaped(r.target.as_bytes()),
-            r.version.as_str()
+            Escaped(method.as_bytes()),
+            Escaped(target.as_bytes()),
+            version.as_str()
         ),
         None => log::info!(target: "access", "{} - - [{}] \"-\" {status} {bytes}", peer.ip(), clock.clf()),
     }
@@ -405,7 +446,15 @@ pub mod harness {
                             steps.push(Step::Stopped);
                             return steps;
                         }
-                        Decision::Answer(answer) => {
+                        Decision::Answer(mut answer) => {
+                            // Prepared to the end at once: a conversation has no other turns.
+                            if let Body::Later(work) = &mut answer.response.body {
+                                answer.response = loop {
+                                    if let Some(response) = work.advance() {
+                                        break response;
+                                    }
+                                };
+                            }
                             assert!(answer.consumed <= input.len(), "consumed past the input");
                             assert!(answer.consumed > 0, "answered nothing");
                             let status = answer.response.status;

@@ -8,11 +8,9 @@
 //! for the connection to `sendfile`.
 
 use std::borrow::Cow;
-use std::ffi::{CStr, OsStr};
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +18,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::cache::{self, Described, FileCache};
-use super::{listing, Site};
+use super::directory::Listing;
+use super::Site;
 use crate::http::date;
 use crate::http::encoding::{self, Coding};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
@@ -28,20 +27,17 @@ use crate::http::range::{self, RangeOutcome};
 use crate::http::request::Request;
 use crate::http::response::{write_field, Body, Chunk, Response};
 use crate::safe_path;
-use crate::sys::fs::{Entries, EntryKind, Node};
+use crate::sys::fs::{Entries, Node};
 
 /// The file a directory is answered with.
 const INDEX: &str = "index.html";
 /// The custom not-found page, looked up in the root.
 const NOT_FOUND_PAGE: &str = "404.html";
-/// Directory listings are produced per request; they are not cached by
-/// validators, so tell caches to always ask.
-const LISTING_CACHE_CONTROL: &str = "no-cache";
 
 /// Answers `request` from the folder; `target` is the request path below
 /// the route's prefix (the whole path for a fallback), while redirects and
 /// listings keep using the full `request.path()` the client sees.
-pub fn serve(request: &Request, target: &str, site: &Site, cache: &mut FileCache) -> Response {
+pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut FileCache) -> Response {
     let path = match safe_path::resolve(target, site.options.dotfiles) {
         Ok(path) => path,
         Err(e) => return status_page(e.status(), site),
@@ -336,50 +332,15 @@ fn content_type(path: &Path) -> String {
     }
 }
 
-/// Lists the directory `dir` (open, at `path` relative to the root): at
-/// most `max_listing_entries` entries are read, each stat'ed relative to the
-/// handle without following links. Only what the server would serve is
-/// listed: regular files, directories, and symlinks that resolve to one of
-/// those by the root's rules (so never out of it, unless symlinks may lead
-/// anywhere); FIFOs, sockets, devices, dangling links and hidden names are
-/// left out.
-fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Site) -> Response {
-    let mut entries = match Entries::new(dir) {
+/// Lists the directory `dir` (open, at `path` relative to the root), in
+/// slices when it is large (see `directory`).
+fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Arc<Site>) -> Response {
+    let entries = match Entries::new(dir) {
         Ok(entries) => entries,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    let mut listed = Vec::new();
-    let mut read = 0;
-    let mut more = false;
-    while let Some(name) = entries.next_name(CStr::to_owned) {
-        if read == site.options.max_listing_entries {
-            more = true;
-            break;
-        }
-        read += 1;
-        let bytes = name.to_bytes();
-        if bytes.starts_with(b".") {
-            continue;
-        }
-        let Ok(stat) = entries.stat(&name) else { continue };
-        let (is_dir, size, modified) = match stat.kind {
-            EntryKind::File => (false, stat.size, stat.modified),
-            EntryKind::Directory => (true, stat.size, stat.modified),
-            EntryKind::Symlink => {
-                // Resolved as a request for it would be; the only entries
-                // that cost a path.
-                match site.root.metadata(&path.join(OsStr::from_bytes(bytes))) {
-                    Ok(meta) if meta.is_file() || meta.is_dir() => (meta.is_dir(), meta.len(), meta.modified().ok()),
-                    _ => continue,
-                }
-            }
-            EntryKind::Other => continue,
-        };
-        listed.push(listing::Entry { name: String::from_utf8_lossy(bytes).into_owned(), is_dir, size, modified });
-    }
-    let decoded = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy();
-    let page = listing::render(&decoded, listed, more.then_some(site.options.max_listing_entries));
-    Response::page(200, "text/html; charset=utf-8", page.into_bytes()).header("Cache-Control", LISTING_CACHE_CONTROL)
+    let title = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy().into_owned();
+    Listing::start(entries, path.to_path_buf(), title, site)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not

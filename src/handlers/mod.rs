@@ -8,6 +8,7 @@
 //! through `&mut` without locks.
 
 pub mod cache;
+mod directory;
 mod files;
 mod listing;
 mod router;

@@ -37,10 +37,24 @@ pub enum Chunk {
     Range { offset: u64, len: u64 },
 }
 
+/// Work a handler cannot finish in one go without holding up every other
+/// connection of its worker (a listing of a large directory). The
+/// connection calls [`advance`](Preparation::advance) once per turn,
+/// between other connections' turns, until it yields the response; the
+/// worker's loop never waits on it. Crate-internal: user handlers answer
+/// at once.
+pub(crate) trait Preparation: Send + std::fmt::Debug {
+    /// Does one bounded slice of the work; the response once it is done.
+    fn advance(&mut self) -> Option<Response>;
+}
+
 /// What follows the head.
 #[derive(Debug)]
 pub enum Body {
     Empty,
+    /// Not a body yet: the whole response is still being prepared (see
+    /// [`Preparation`]); the connection replaces it before anything is sent.
+    Later(Box<dyn Preparation>),
     Bytes(Cow<'static, [u8]>),
     /// Bytes shared with a cache.
     Shared(Arc<[u8]>),
@@ -60,7 +74,7 @@ impl Body {
     /// Number of body bytes, for `Content-Length`.
     pub fn len(&self) -> u64 {
         match self {
-            Body::Empty => 0,
+            Body::Empty | Body::Later(_) => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::Shared(b) => b.len() as u64,
             Body::File { chunks, .. } => chunks
@@ -112,6 +126,14 @@ pub struct Response {
     pub(crate) close: bool,
 }
 
+/// The bytes of a text body, borrowed or owned as the text was.
+fn utf8_bytes(text: Cow<'static, str>) -> Cow<'static, [u8]> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    }
+}
+
 /// `Content-Type` of [`Response::text`].
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 /// `Content-Type` of [`Response::html`].
@@ -121,14 +143,16 @@ const APPLICATION_JSON: &str = "application/json";
 
 /// The public constructors: what library users build responses with.
 impl Response {
-    /// `200 OK` with a `text/plain; charset=utf-8` body.
-    pub fn text(body: impl Into<String>) -> Response {
-        Response::page(200, TEXT_PLAIN, body.into().into_bytes())
+    /// `200 OK` with a `text/plain; charset=utf-8` body: a `&'static str`
+    /// is sent without being copied, a `String` (from `format!`) is moved in.
+    pub fn text(body: impl Into<Cow<'static, str>>) -> Response {
+        Response::page(200, TEXT_PLAIN, utf8_bytes(body.into()))
     }
 
-    /// `200 OK` with a `text/html; charset=utf-8` body.
-    pub fn html(body: impl Into<String>) -> Response {
-        Response::page(200, TEXT_HTML, body.into().into_bytes())
+    /// `200 OK` with a `text/html; charset=utf-8` body, taken as by
+    /// [`Response::text`].
+    pub fn html(body: impl Into<Cow<'static, str>>) -> Response {
+        Response::page(200, TEXT_HTML, utf8_bytes(body.into()))
     }
 
     /// `200 OK` with an `application/json` body, sent as given (it is not
@@ -233,6 +257,12 @@ impl Response {
     }
 
     /// A small page made by the server (plain text, a listing).
+    /// A response still being prepared: the connection advances `work`
+    /// between other connections' turns until it yields the real one.
+    pub(crate) fn later(work: Box<dyn Preparation>) -> Response {
+        Response::new(200).body(Body::Later(work))
+    }
+
     pub(crate) fn page(status: u16, content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
         Response::new(status).header("Content-Type", content_type).body(Body::Bytes(body.into()))
     }

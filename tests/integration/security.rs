@@ -361,6 +361,49 @@ fn a_file_from_before_1970_is_served_without_last_modified() {
 }
 
 #[test]
+fn a_large_listing_does_not_hold_up_other_clients() {
+    // One worker, so a listing built in one go would stall everything.
+    let server = TestServer::start_with(|c| {
+        c.threads = 1;
+        c.files.max_listing_entries = 20_000;
+    });
+    let big = server.root().join("large");
+    fs::create_dir(&big).expect("mkdir");
+    for i in 0..20_000 {
+        fs::File::create(big.join(format!("entry-{i:05}"))).expect("create");
+    }
+    let mut listing = server.connect();
+    let mut hello = server.connect();
+    send(&mut listing, "GET /large/ HTTP/1.1\r\nHost: t\r\n\r\n");
+    send(&mut hello, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Wait for both at once and note which comes first: the listing's first
+    // byte, or /hello's whole answer. The listing takes tens of milliseconds
+    // of work, /hello microseconds, so /hello must not wait for it (built in
+    // one go, the listing's head went out before /hello was even read).
+    let (done, finished) = std::sync::mpsc::channel();
+    let listed = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            listing.peek(&mut [0u8; 1]).expect("the listing starts");
+            done.send("listing").expect("report");
+            read_response(&mut listing, false).expect("the listing")
+        })
+    };
+    let greeted = std::thread::spawn(move || {
+        let r = read_response(&mut hello, false).expect("hello");
+        done.send("hello").expect("report");
+        r
+    });
+    let order: Vec<&str> = finished.iter().take(2).collect();
+    let (listed, greeted) = (listed.join().expect("listing thread"), greeted.join().expect("hello thread"));
+    assert_eq!(greeted.body, b"Hello, world!");
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.text().matches("<tr><td><a href=\"entry-").count(), 20_000, "every entry, in slices");
+    assert!(listed.text().contains(">entry-00000<") && listed.text().contains(">entry-19999<"));
+    assert_eq!(order, ["hello", "listing"], "a fresh request waited for a large listing");
+}
+
+#[test]
 fn a_huge_directory_is_listed_up_to_the_cap() {
     let server = TestServer::start();
     let big = server.root().join("huge");
