@@ -173,7 +173,7 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
         parsed => (input, parsed),
     };
     match parsed {
-        Ok(Some(request)) => answer(request, source, facts, around),
+        Ok(Some(mut request)) => answer(&mut request, source, facts, around),
         Ok(None) if input.len() >= max_head => {
             let error = if input.contains(&b'\n') { RequestError::HeadTooLarge } else { RequestError::TargetTooLong };
             Decision::Answer(Answer::refuse(error, input.len(), facts, around.clock))
@@ -185,7 +185,7 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
 }
 
 /// Frames, routes and logs a parsed request.
-fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around: &mut Surroundings<'_>) -> Decision {
+fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around: &mut Surroundings<'_>) -> Decision {
     let available = source.len();
     let mut consumed = request.head_len;
     let mut discard = 0;
@@ -201,7 +201,7 @@ fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around:
         // Only a handler the router would call reads bodies; static files
         // never do, so their requests are answered at once and any body
         // skipped (a slow body cannot hold them up).
-        BodyLength::Length(n) if around.router.wants_body(&request) => {
+        BodyLength::Length(n) if around.router.wants_body(request) => {
             // OK to convert: n <= max_body_bytes, which a buffer can hold.
             let end = request.head_len.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
             if available < end {
@@ -221,7 +221,7 @@ fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around:
         BodyLength::Chunked => BodyUse::Unread,
     };
     let router = &mut *around.router;
-    let (response, panicked) = match catch_unwind(AssertUnwindSafe(|| router.route(&request))) {
+    let (response, panicked) = match catch_unwind(AssertUnwindSafe(|| router.route(request))) {
         Ok(response) => (response, false),
         Err(_) => {
             log::warn!("{}: handler panicked on {} {}", facts.peer, request.method_str, request.target);
@@ -231,10 +231,10 @@ fn answer<'b>(mut request: Request<'b>, source: &'b [u8], facts: &Facts, around:
     let persistence = persistence(request.keep_alive, body_use, response.close || panicked, facts.draining);
     let head_only = request.method == Method::Head;
     let log_later = if matches!(response.body, Body::Later(_)) {
-        Some(LoggedRequest::of(&request))
+        Some(LoggedRequest::of(request))
     } else {
         let sent = if head_only { 0 } else { response.body.len() };
-        log_access(facts.peer, Some(&request), response.status, sent, around.clock);
+        log_access(facts.peer, Some(request), response.status, sent, around.clock);
         None
     };
     Decision::Answer(Answer {
