@@ -66,9 +66,15 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = rawserve::config::MAX_HEADERS as u64,
           value_parser = clap::value_parser!(u64).range(1..=rawserve::config::MAX_HEADERS as u64))]
     max_headers: u64,
-    /// Largest request body skipped to keep the connection (past it: 413)
+    /// Largest request body read or skipped to keep the connection (past it: 413)
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     max_body_bytes: u64,
+    /// Memory all unfinished request heads may hold together (past it: 503 and close)
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_pending_head_bytes: usize,
+    /// Most entries shown in a directory listing (past it: a note in the page)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_listing_entries: usize,
     /// Most connections open at once (past it: 503 and close)
     /// [default: 20000, or less when the open-file limit is lower]
     #[arg(long, value_name = "N")]
@@ -106,6 +112,8 @@ fn main() -> ExitCode {
     config.max_head_bytes = args.max_head_bytes;
     config.max_headers = args.max_headers as usize;
     config.max_body_bytes = args.max_body_bytes;
+    config.max_pending_head_bytes = args.max_pending_head_bytes;
+    config.files.max_listing_entries = args.max_listing_entries;
     config.files.max_ranges = args.max_ranges;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
