@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .fallback(StaticFiles::new(&folder)?);
 
-    let mut config = Config::new(&folder);
+    let mut config = Config::new();
     config.addr.set_port(port);
     let server = Server::bind(config, router)?;
     println!("http://{}/", server.local_addr());

@@ -7,7 +7,7 @@ use rawserve::{Config, Request, Response, Router, Server};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).as_deref().unwrap_or("8000").parse()?;
     let router = Router::new().get("/", |_: &Request| Response::html("<h1>Hello, World!</h1>\n"));
-    let mut config = Config::new("."); // no files are served: the folder is unused
+    let mut config = Config::new();
     config.addr.set_port(port);
     let server = Server::bind(config, router)?;
     println!("http://{}/", server.local_addr());

@@ -77,10 +77,6 @@ impl FileOptions {
 /// How a server behaves and what it will put up with.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// How the site's folder is served, for the `StaticFiles` that the
-    /// `rawserve` command (and the tests) build from this `Config`. The
-    /// server itself never reads it: each `StaticFiles` carries its own.
-    pub files: FileOptions,
     /// Address and port to listen on; port 0 picks a free port (tests use it).
     pub addr: SocketAddr,
     /// Number of worker threads, each with its own event loop. Fixed for the
@@ -132,10 +128,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for serving `root` on 127.0.0.1:8080.
-    pub fn new(root: impl Into<PathBuf>) -> Config {
+    /// The defaults: 127.0.0.1:8080, one worker per core, the limits below.
+    pub fn new() -> Config {
         Config {
-            files: FileOptions::new(root),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             threads: default_threads(),
             max_head_bytes: 16 * 1024,
@@ -150,6 +145,12 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
         }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::new()
     }
 }
 

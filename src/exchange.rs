@@ -406,10 +406,10 @@ pub mod harness {
         /// Serves `routes`, then the files of `root` (which must exist), with
         /// `adjust`ed defaults.
         pub fn new(root: &std::path::Path, routes: Router, adjust: impl FnOnce(&mut Config)) -> Harness {
-            let mut config = Config::new(root);
+            let mut config = Config::new();
             adjust(&mut config);
             // OK to expect: a harness is only made over a directory the caller made.
-            let files = StaticFiles::with_options(config.files.clone()).expect("the harness root is a directory");
+            let files = StaticFiles::new(root).expect("the harness root is a directory");
             let router = routes.fallback(files).for_worker();
             Harness { config, router, clock: Clock::new() }
         }

@@ -20,7 +20,7 @@
 //! let router = Router::new()
 //!     .get("/hello", |_: &Request| Response::text("Hello, world!"))
 //!     .fallback(StaticFiles::new("public")?);
-//! let mut config = Config::new("public");
+//! let mut config = Config::new();
 //! config.addr = "127.0.0.1:0".parse()?; // port 0: any free port
 //! let server = Server::bind(config, router)?;
 //!

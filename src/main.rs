@@ -14,7 +14,7 @@ use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use rawserve::{Config, Request, Response, Router, Server, StaticFiles};
+use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
@@ -96,15 +96,16 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_target(true).init();
     let args = Args::parse();
 
-    let mut config = Config::new(&args.root);
+    let mut config = Config::new();
+    let mut files = FileOptions::new(&args.root);
     config.addr = SocketAddr::new(args.bind, args.port);
     if let Some(threads) = args.threads {
         config.threads = threads.into();
     }
-    config.files.follow_symlinks = args.follow_symlinks;
-    config.files.dotfiles = args.dotfiles;
-    config.files.listing = !args.no_listing;
-    config.files.cache_control = args.cache_control;
+    files.follow_symlinks = args.follow_symlinks;
+    files.dotfiles = args.dotfiles;
+    files.listing = !args.no_listing;
+    files.cache_control = args.cache_control;
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.head_timeout = Duration::from_secs_f64(args.head_timeout);
     config.idle_timeout = Duration::from_secs_f64(args.idle_timeout);
@@ -113,8 +114,8 @@ fn main() -> ExitCode {
     config.max_headers = args.max_headers as usize;
     config.max_body_bytes = args.max_body_bytes;
     config.max_pending_head_bytes = args.max_pending_head_bytes;
-    config.files.max_listing_entries = args.max_listing_entries;
-    config.files.max_ranges = args.max_ranges;
+    files.max_listing_entries = args.max_listing_entries;
+    files.max_ranges = args.max_ranges;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
         Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),
@@ -128,7 +129,7 @@ fn main() -> ExitCode {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
-    let files = match StaticFiles::with_options(config.files.clone()) {
+    let files = match StaticFiles::with_options(files.clone()) {
         Ok(files) => files,
         Err(e) => return fail(&e.to_string()),
     };

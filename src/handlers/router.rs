@@ -189,7 +189,7 @@ struct Route {
 ///     .post("/api/echo", |request: &Request| Response::json(request.body()))
 ///     .get("/static/*", StaticFiles::new("assets")?)
 ///     .fallback(StaticFiles::new("public")?);
-/// let server = Server::bind(Config::new("public"), router)?;
+/// let server = Server::bind(Config::new(), router)?;
 /// server.wait();
 /// # Ok(())
 /// # }

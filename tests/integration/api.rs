@@ -148,7 +148,7 @@ impl Routed {
     fn start(router: impl FnOnce(&Site) -> Router) -> Routed {
         let site = Site::new();
         let router = router(&site);
-        let server = Server::bind(test_config(site.root()), router).expect("server starts");
+        let server = Server::bind(test_config(), router).expect("server starts");
         Routed { server, _site: site }
     }
 

@@ -219,7 +219,7 @@ fn traversal_never_leaves_the_root() {
 
 #[test]
 fn symlinks_outside_are_served_only_when_allowed() {
-    let server = TestServer::start_with(|c| c.files.follow_symlinks = true);
+    let server = TestServer::start_files(|f| f.follow_symlinks = true);
     let r = server.get("/escape");
     assert_eq!((r.status, r.text().as_str()), (200, "root:x:0:0"));
 }

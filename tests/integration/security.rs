@@ -208,11 +208,14 @@ fn prompt_404(server: &TestServer, target: &str) {
 #[test]
 fn fifos_sockets_and_devices_answer_404_at_once() {
     for follow_symlinks in [false, true] {
-        let server = TestServer::start_with(|config| {
-            // One worker: a blocked open would stall every later request.
-            config.threads = 1;
-            config.files.follow_symlinks = follow_symlinks;
-        });
+        let server = TestServer::start_setup(
+            |setup| {
+                // One worker: a blocked open would stall every later request.
+                setup.config.threads = 1;
+                setup.files.follow_symlinks = follow_symlinks;
+            },
+            |router| router,
+        );
         let root = server.root();
         rustix::fs::mkfifoat(rustix::fs::CWD, root.join("fifo").as_path(), rustix::fs::Mode::from_raw_mode(0o644))
             .expect("mkfifo");
@@ -287,9 +290,9 @@ fn conditional_get(server: &TestServer, earlier: &Response) -> Response {
 fn same_size_rewrites_with_coarse_timestamps_are_never_stale() {
     let Some(ramfs) = Ramfs::mount() else { return };
     let dir = ramfs.dir.path().to_path_buf();
-    let server = TestServer::start_with(|config| {
-        config.files.root = dir.clone();
-        config.files.racy_window = rawserve::FileOptions::new(".").racy_window;
+    let server = TestServer::start_files(|files| {
+        files.root = dir.clone();
+        files.racy_window = rawserve::FileOptions::new(".").racy_window;
     });
     let file = dir.join("f.txt");
     let version = |i: usize| format!("version {i:06}");
@@ -363,10 +366,13 @@ fn a_file_from_before_1970_is_served_without_last_modified() {
 #[test]
 fn a_large_listing_does_not_hold_up_other_clients() {
     // One worker, so a listing built in one go would stall everything.
-    let server = TestServer::start_with(|c| {
-        c.threads = 1;
-        c.files.max_listing_entries = 20_000;
-    });
+    let server = TestServer::start_setup(
+        |setup| {
+            setup.config.threads = 1;
+            setup.files.max_listing_entries = 20_000;
+        },
+        |router| router,
+    );
     let big = server.root().join("large");
     fs::create_dir(&big).expect("mkdir");
     for i in 0..20_000 {

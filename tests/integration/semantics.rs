@@ -220,7 +220,7 @@ fn directory_listing_is_sorted_escaped_and_encoded() {
 
 #[test]
 fn listing_can_be_turned_off() {
-    let server = TestServer::start_with(|c| c.files.listing = false);
+    let server = TestServer::start_files(|f| f.listing = false);
     assert_eq!(get(&server, "/nested/", &[]).status, 404);
     assert_eq!(get(&server, "/nested/file.txt", &[]).status, 200);
 }
@@ -289,7 +289,7 @@ fn validators_and_ranges_apply_to_the_representation_sent() {
 fn cache_control_default_and_override() {
     let server = TestServer::start();
     assert_eq!(get(&server, "/hello.txt", &[]).header("cache-control"), Some("no-cache"));
-    let server = TestServer::start_with(|c| c.files.cache_control = "public, max-age=60".into());
+    let server = TestServer::start_files(|f| f.cache_control = "public, max-age=60".into());
     assert_eq!(get(&server, "/hello.txt", &[]).header("cache-control"), Some("public, max-age=60"));
 }
 

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rawserve::{Config, Request, Router, Server, StaticFiles};
+use rawserve::{Config, FileOptions, Request, Router, Server, StaticFiles};
 
 /// How long any single read in a test may wait before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,17 +79,28 @@ impl TestServer {
         TestServer::start_with(|_| {})
     }
 
+    /// With the server's settings adjusted.
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        TestServer::start_routed(adjust, |router| router)
+        TestServer::start_setup(|setup| adjust(&mut setup.config), |router| router)
+    }
+
+    /// With the site's file options adjusted.
+    pub fn start_files(adjust: impl FnOnce(&mut FileOptions)) -> TestServer {
+        TestServer::start_setup(|setup| adjust(&mut setup.files), |router| router)
     }
 
     /// As `start_with`, with routes added in front of the standard site's.
     pub fn start_routed(adjust: impl FnOnce(&mut Config), routes: impl FnOnce(Router) -> Router) -> TestServer {
+        TestServer::start_setup(|setup| adjust(&mut setup.config), routes)
+    }
+
+    /// The general case: settings and file options adjusted, routes added.
+    pub fn start_setup(adjust: impl FnOnce(&mut Setup), routes: impl FnOnce(Router) -> Router) -> TestServer {
         let site = Site::new();
-        let mut config = test_config(site.root());
-        adjust(&mut config);
-        let router = site_router(routes(Router::new()), &config);
-        let server = Server::bind(config, router).expect("server starts");
+        let mut setup = Setup { config: test_config(), files: test_files(site.root()) };
+        adjust(&mut setup);
+        let router = site_router(routes(Router::new()), setup.files);
+        let server = Server::bind(setup.config, router).expect("server starts");
         TestServer { server, site }
     }
 
@@ -115,19 +126,32 @@ impl TestServer {
 
 /// What the `rawserve` command serves: `/hello` and the files of
 /// `config.files`, after whatever `router` already holds.
-pub fn site_router(router: Router, config: &Config) -> Router {
-    let files = StaticFiles::with_options(config.files.clone()).expect("the root is a directory");
+pub fn site_router(router: Router, files: FileOptions) -> Router {
+    let files = StaticFiles::with_options(files).expect("the root is a directory");
     router.get("/hello", |_: &Request| rawserve::Response::text("Hello, world!")).fallback(files)
 }
 
-pub fn test_config(root: &Path) -> Config {
-    let mut config = Config::new(root);
+/// What a test server is made from: the server's settings and its site's.
+pub struct Setup {
+    pub config: Config,
+    pub files: FileOptions,
+}
+
+/// Port 0 on loopback, two workers.
+pub fn test_config() -> Config {
+    let mut config = Config::new();
     config.addr = "127.0.0.1:0".parse().expect("address");
     config.threads = 2;
-    // The fixtures were written a moment ago; none is rewritten within a
-    // timestamp tick (security.rs tests the racy window on its own).
-    config.files.racy_window = Duration::ZERO;
     config
+}
+
+/// Serving `root` with the defaults, but no racy window: the fixtures were
+/// written a moment ago, and none is rewritten within a timestamp tick
+/// (security.rs tests the racy window on its own).
+pub fn test_files(root: &Path) -> FileOptions {
+    let mut files = FileOptions::new(root);
+    files.racy_window = Duration::ZERO;
+    files
 }
 
 pub fn connect(addr: SocketAddr) -> TcpStream {
@@ -323,9 +347,8 @@ impl Binary {
 /// A server on 127.0.0.1:0 over an arbitrary directory (a fixture a test
 /// built itself); stopped on drop.
 pub fn serve_dir(root: &Path) -> Server {
-    let config = test_config(root);
-    let router = site_router(Router::new(), &config);
-    Server::bind(config, router).expect("server starts")
+    let router = site_router(Router::new(), test_files(root));
+    Server::bind(test_config(), router).expect("server starts")
 }
 
 /// Runs an external program to completion with stdin closed and its output
