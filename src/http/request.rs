@@ -184,7 +184,7 @@ impl std::fmt::Display for RequestError {
             RequestError::TooManyHeaders => f.write_str("too many header fields"),
             RequestError::HeadTooLarge => f.write_str("request head too large"),
             RequestError::TargetTooLong => f.write_str("request target too long"),
-            RequestError::Host => f.write_str("missing or repeated Host header"),
+            RequestError::Host => f.write_str("missing, repeated, empty or invalid Host header"),
             RequestError::ContentLength => f.write_str("invalid Content-Length"),
             RequestError::TransferEncoding => f.write_str("invalid Transfer-Encoding"),
             RequestError::BodyTooLarge => f.write_str("request body too large"),
