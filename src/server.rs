@@ -25,6 +25,8 @@ pub enum StartError {
     Root(PathBuf, io::Error),
     /// The root exists but is not a directory.
     RootNotDirectory(PathBuf),
+    /// A setting is invalid (a header field, a glob, a type): the sentence says which.
+    Setting(String),
     /// The address could not be bound (in use, not local, no permission).
     Bind(SocketAddr, io::Error),
     /// The operating system refused a poll instance or a thread.
@@ -36,6 +38,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::Root(path, e) => write!(f, "cannot serve {}: {e}", path.display()),
             StartError::RootNotDirectory(path) => write!(f, "cannot serve {}: not a directory", path.display()),
+            StartError::Setting(problem) => f.write_str(problem),
             StartError::Bind(addr, e) if e.kind() == io::ErrorKind::AddrInUse => {
                 write!(f, "cannot listen on {addr}: the port is already in use")
             }
@@ -49,7 +52,8 @@ impl std::error::Error for StartError {}
 
 /// A running server. Dropping it stops it (without grace) and joins its threads.
 pub struct Server {
-    local_addr: SocketAddr,
+    /// `config.addr`'s bound address first, then `config.also_listen`'s.
+    local_addrs: Vec<SocketAddr>,
     handle: ShutdownHandle,
     workers: Vec<JoinHandle<()>>,
 }
@@ -82,16 +86,21 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Binds `config.addr` and starts `config.threads` workers, each
+    /// Binds `config.addr` (and `config.also_listen`) and starts
+    /// `config.threads` workers, each accepting on every address and
     /// answering with its own copy of `router`.
     pub fn bind(config: Config, router: Router) -> Result<Server, StartError> {
-        let listener = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
-        listener.set_nonblocking(true).map_err(StartError::Setup)?;
-        net::set_listen_backlog(&listener, config.listen_backlog).map_err(StartError::Setup)?;
-        // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
-        // once here; elsewhere per socket as connections are accepted.
-        net::set_nodelay_for_accepted(&listener).map_err(StartError::Setup)?;
-        let local_addr = listener.local_addr().map_err(StartError::Setup)?;
+        let first = listen(config.addr, &config)?;
+        let first_port = first.local_addr().map_err(StartError::Setup)?.port();
+        let mut listeners = vec![first];
+        for &addr in &config.also_listen {
+            // Port 0 on the other addresses means "the same port as the
+            // first", so that one server has one port.
+            let addr = if addr.port() == 0 { SocketAddr::new(addr.ip(), first_port) } else { addr };
+            listeners.push(listen(addr, &config)?);
+        }
+        let local_addrs = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>();
+        let local_addrs = local_addrs.map_err(StartError::Setup)?;
 
         let threads = config.threads.max(1);
         let mut polls = Vec::with_capacity(threads);
@@ -104,25 +113,30 @@ impl Server {
         let shared = Arc::new(Shared::new(config, router));
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
-        let mut server = Server { local_addr, handle, workers: Vec::with_capacity(threads) };
+        let mut server = Server { local_addrs, handle, workers: Vec::with_capacity(threads) };
         for (id, poll) in polls.into_iter().enumerate() {
-            let own = listener.try_clone().map_err(StartError::Setup)?;
-            let worker = Worker::new(id, poll, mio::net::TcpListener::from_std(own), Arc::clone(&shared))
-                .map_err(StartError::Setup)?;
+            let own = listeners.iter().map(|l| l.try_clone().map(mio::net::TcpListener::from_std));
+            let own = own.collect::<Result<_, _>>().map_err(StartError::Setup)?;
+            let worker = Worker::new(id, poll, own, Arc::clone(&shared)).map_err(StartError::Setup)?;
             let thread = std::thread::Builder::new()
                 .name(format!("rawserve-worker-{id}"))
                 .spawn(move || worker.run())
                 .map_err(StartError::Setup)?;
             server.workers.push(thread);
         }
-        // `listener` is dropped here: the workers' clones keep the socket
+        // `listeners` are dropped here: the workers' clones keep the sockets
         // open until each stops accepting, after which new connections are refused.
         Ok(server)
     }
 
-    /// The bound address (useful with port 0).
+    /// The bound address (useful with port 0): `Config::addr`'s.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every bound address: `Config::addr`'s, then `Config::also_listen`'s.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// A handle that stops this server from another thread.
@@ -142,6 +156,17 @@ impl Server {
             }
         }
     }
+}
+
+/// A non-blocking listening socket on `addr`, set up as `config` says.
+fn listen(addr: SocketAddr, config: &Config) -> Result<TcpListener, StartError> {
+    let listener = TcpListener::bind(addr).map_err(|e| StartError::Bind(addr, e))?;
+    listener.set_nonblocking(true).map_err(StartError::Setup)?;
+    net::set_listen_backlog(&listener, config.listen_backlog).map_err(StartError::Setup)?;
+    // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
+    // once here; elsewhere per socket as connections are accepted.
+    net::set_nodelay_for_accepted(&listener).map_err(StartError::Setup)?;
+    Ok(listener)
 }
 
 impl Drop for Server {

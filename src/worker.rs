@@ -190,7 +190,9 @@ pub struct Local {
 pub struct Worker {
     id: usize,
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Every listening socket (one per address), all under the token
+    /// `LISTENER`: an event on it accepts from each until it would block.
+    listeners: Vec<TcpListener>,
     connections: Slab<Connection>,
     /// Connections that yielded with work left.
     ready: Vec<usize>,
@@ -207,13 +209,15 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(id: usize, poll: Poll, mut listener: TcpListener, shared: Arc<Shared>) -> io::Result<Worker> {
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    pub fn new(id: usize, poll: Poll, mut listeners: Vec<TcpListener>, shared: Arc<Shared>) -> io::Result<Worker> {
+        for listener in &mut listeners {
+            poll.registry().register(listener, LISTENER, Interest::READABLE)?;
+        }
         let router = shared.router.for_worker();
         Ok(Worker {
             id,
             poll,
-            listener: Some(listener),
+            listeners,
             connections: Slab::new(),
             ready: Vec::new(),
             shared,
@@ -341,9 +345,11 @@ impl Worker {
     /// Accepts every pending connection (edge-triggered: until WouldBlock).
     fn accept(&mut self, now: Instant) {
         // Taken out for the loop so connections can be driven meanwhile.
-        let Some(listener) = self.listener.take() else { return };
-        self.accept_from(&listener, now);
-        self.listener = Some(listener);
+        let listeners = std::mem::take(&mut self.listeners);
+        for listener in &listeners {
+            self.accept_from(listener, now);
+        }
+        self.listeners = listeners;
     }
 
     fn accept_from(&mut self, listener: &TcpListener, now: Instant) {
@@ -444,7 +450,7 @@ impl Worker {
 
     /// Stops accepting and lets each connection finish its current response.
     fn begin_drain(&mut self, now: Instant) {
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.grace_deadline = Some(now + self.shared.config.shutdown_grace);
