@@ -36,6 +36,9 @@ impl PathError {
     }
 }
 
+/// The one dot name served while dotfiles are hidden.
+const WELL_KNOWN: &[u8] = b".well-known";
+
 /// The percent-decoded `path` (the request target without its query) as a
 /// path relative to the root: only `Normal` components, empty for the root
 /// itself.
@@ -53,6 +56,10 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
         match segment {
             b"" | b"." => continue,
             b".." => return Err(PathError::Invalid),
+            // RFC 8615's `/.well-known/` (ACME challenges, security.txt,
+            // assetlinks.json) is public by design, but only as the first
+            // segment: dot names below it stay hidden.
+            WELL_KNOWN if resolved.as_os_str().is_empty() => resolved.push(OsStr::from_bytes(segment)),
             s if s[0] == b'.' && !dotfiles => return Err(PathError::Hidden),
             s => resolved.push(OsStr::from_bytes(s)),
         }
@@ -109,5 +116,14 @@ mod tests {
         refused("/a/.env", PathError::Hidden);
         refused("/%2egit", PathError::Hidden);
         assert_eq!(resolve("/.well-known/x", true), Ok(PathBuf::from(".well-known/x")));
+        ok("/.well-known/acme-challenge/tok", ".well-known/acme-challenge/tok");
+        ok("/%2ewell-known/security.txt", ".well-known/security.txt");
+        ok("/.well-known/", ".well-known");
+        ok("//./.well-known/x", ".well-known/x");
+        refused("/.well-known/.git/config", PathError::Hidden);
+        refused("/a/.well-known/x", PathError::Hidden);
+        refused("/.well-known/../.git/config", PathError::Invalid);
+        refused("/.WELL-KNOWN/x", PathError::Hidden);
+        refused("/.git/config", PathError::Hidden);
     }
 }
