@@ -54,6 +54,44 @@ pub struct FileOptions {
     /// integration tests set zero: their fixtures are written just before
     /// the server starts and nothing rewrites them within a tick.
     pub racy_window: Duration,
+
+    // Everyday-use settings (issue 9): what a directory answers with,
+    // single-page apps, extra header fields, CORS and types.
+    /// Files a directory is answered with, the first that exists winning
+    /// (nginx's `index`). Default `index.html`, then `index.htm`.
+    pub index: Vec<String>,
+    /// A `GET` for a missing path without a file extension, from a client
+    /// that accepts `text/html`, is answered with the root's index page and
+    /// status 200, so a single-page app's deep links boot the app. Missing
+    /// assets (`/app.js`) stay 404.
+    pub spa: bool,
+    /// `/about` is answered with `about.html` when `about` does not exist
+    /// (Caddy's `try_files {path}.html`, serve's `cleanUrls`).
+    pub clean_urls: bool,
+    /// Header fields added to every response of the folder, as
+    /// `(name, value)`; checked by `StaticFiles::with_options`.
+    pub headers: Vec<(String, String)>,
+    /// `Cache-Control` by path: `(glob, value)`, the first glob matching the
+    /// file's path relative to the root wins over `cache_control`. Globs
+    /// are globset's: `*` stays within one path segment, `**` crosses them
+    /// (`assets/**`).
+    pub cache_control_for: Vec<(String, String)>,
+    /// Cross-origin reads (CORS), off when `None`.
+    pub cors: Option<Cors>,
+    /// `Content-Type` by file extension (without the dot, case-insensitive),
+    /// over the built-in table.
+    pub mime: Vec<(String, String)>,
+}
+
+/// Which origins may read the folder's responses from a script (CORS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// Every origin: `Access-Control-Allow-Origin: *`, the same answer to
+    /// everyone (so no `Vary: Origin`).
+    AnyOrigin,
+    /// Only these origins (`https://app.example`), each echoed back to
+    /// itself; the answer then depends on the request's `Origin`.
+    Origins(Vec<String>),
 }
 
 impl FileOptions {
@@ -70,6 +108,13 @@ impl FileOptions {
             cache_bytes: 8 << 20,
             cache_max_file: 64 << 10,
             racy_window: Duration::from_secs(1),
+            index: vec!["index.html".to_string(), "index.htm".to_string()],
+            spa: false,
+            clean_urls: false,
+            headers: Vec::new(),
+            cache_control_for: Vec::new(),
+            cors: None,
+            mime: Vec::new(),
         }
     }
 }
@@ -79,6 +124,10 @@ impl FileOptions {
 pub struct Config {
     /// Address and port to listen on; port 0 picks a free port (tests use it).
     pub addr: SocketAddr,
+    /// More addresses to listen on, served by the same workers
+    /// (`-b 127.0.0.1 -b ::1`, or the addresses of a host name); port 0
+    /// here means the port `addr` was given.
+    pub also_listen: Vec<SocketAddr>,
     /// Number of worker threads, each with its own event loop. Fixed for the
     /// life of the server: no thread is ever started per connection.
     pub threads: usize,
@@ -132,6 +181,7 @@ impl Config {
     pub fn new() -> Config {
         Config {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            also_listen: Vec::new(),
             threads: default_threads(),
             max_head_bytes: 16 * 1024,
             max_headers: MAX_HEADERS,

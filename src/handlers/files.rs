@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::cache::{self, Described, FileCache};
+use super::content_type;
 use super::directory::Listing;
 use super::Site;
 use crate::http::date;
@@ -29,8 +30,6 @@ use crate::http::response::{write_field, Body, Chunk, Response};
 use crate::safe_path;
 use crate::sys::fs::{Entries, Node};
 
-/// The file a directory is answered with.
-const INDEX: &str = "index.html";
 /// The custom not-found page, looked up in the root.
 const NOT_FOUND_PAGE: &str = "404.html";
 
@@ -48,7 +47,10 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
     // root. Only regular files are ever cached, so a path that has become a
     // directory, or lost its index, misses.
     if request.header("range").is_none() {
-        let file = if slashed { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
+        // Only the first index name is tried here: a later one is served
+        // only while the earlier ones are missing, which a hit cannot tell.
+        let first_index = site.options.index.first().map_or("index.html", String::as_str);
+        let file = if slashed { Cow::Owned(path.join(first_index)) } else { Cow::Borrowed(&*path) };
         let choice = choose(request, &file, site, cache);
         if let Some(entry) = cache.get(&site.root, choice.path()) {
             let body = Body::Shared(Arc::clone(&entry.body));
@@ -60,7 +62,7 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
     let read_at = SystemTime::now();
     let node = match site.root.open_node(&path) {
         Ok(node) => node,
-        Err(e) => return io_error(kind_of(&e), site),
+        Err(e) => return missing(request, &path, slashed, kind_of(&e), read_at, site, cache),
     };
     let dir = match node {
         // `file.txt/` names a directory that does not exist (ENOTDIR), and
@@ -73,17 +75,61 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
         // Relative links inside the page only work below a slashed URL.
         return Response::error(301).header("Location", directory_location(request.path(), request.query()));
     }
-    let index = path.join(INDEX);
-    match site.root.open_file(&index) {
-        Ok(opened) => serve_file(request, &index, opened, read_at, site, cache),
-        // Only a missing index means "list the directory": one that exists
-        // but is refused (a link out of the root, a FIFO, a directory) is
-        // not found, so a listing never stands in for a refusal.
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && site.options.listing => {
-            list_directory(request, &path, dir, site)
+    for name in &site.options.index {
+        let index = path.join(name);
+        match site.root.open_file(&index) {
+            Ok(opened) => return serve_file(request, &index, opened, read_at, site, cache),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            // Only missing indexes mean "list the directory": one that
+            // exists but is refused (a link out of the root, a FIFO, a
+            // directory) is not found, so a listing never stands in for a
+            // refusal.
+            Err(_) => return not_found(site),
         }
-        Err(_) => not_found(site),
     }
+    if site.options.listing {
+        list_directory(request, &path, dir, site)
+    } else {
+        not_found(site)
+    }
+}
+
+/// The answer for a path that could not be opened: with `clean_urls`,
+/// `/about` is `about.html`; with `spa`, a page navigation to a missing
+/// path is the root's index (status 200, so the app boots and routes on
+/// the client); else the error's status.
+fn missing(
+    request: &Request,
+    path: &Path,
+    slashed: bool,
+    kind: ErrorKind,
+    read_at: SystemTime,
+    site: &Site,
+    cache: &mut FileCache,
+) -> Response {
+    // An extension means an asset or a document, never an app route:
+    // a missing `/app.js` must stay 404, not become HTML.
+    let extensionless = path.extension().is_none() && !path.as_os_str().is_empty();
+    if kind != ErrorKind::NotFound || !extensionless {
+        return io_error(kind, site);
+    }
+    if site.options.clean_urls && !slashed {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".html");
+        let page = PathBuf::from(name);
+        if let Ok(opened) = site.root.open_file(&page) {
+            return serve_file(request, &page, opened, read_at, site, cache);
+        }
+    }
+    let navigates = request.header("accept").is_some_and(|accept| accept.contains("text/html"));
+    if site.options.spa && navigates {
+        for name in &site.options.index {
+            if let Ok(opened) = site.root.open_file(Path::new(name)) {
+                return serve_file(request, Path::new(name), opened, read_at, site, cache);
+            }
+        }
+    }
+    io_error(kind, site)
 }
 
 /// Where `/dir` is redirected: `/dir/` with the query kept. Leading slashes
@@ -129,7 +175,7 @@ impl Choice<'_> {
 /// worth compressing (as nginx's `gzip_types`): nobody ships `photo.jpg.gz`,
 /// and not looking saves two lookups per image or video request.
 fn choose<'p>(request: &Request, path: &'p Path, site: &Site, cache: &mut FileCache) -> Choice<'p> {
-    if !compressible(mime_of(path)) {
+    if !compressible(site.types.mime_of(path)) {
         return Choice { original: path, coding: Coding::Identity, sibling: None, varies: false };
     }
     let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
@@ -156,21 +202,34 @@ fn serve_file(
     cache: &mut FileCache,
 ) -> Response {
     let mut choice = choose(request, path, site, cache);
+    let check_utf8 = content_type::needs_utf8_check(site.types.mime_of(path));
+    // Whether the original's bytes are UTF-8, when a compressed sibling is
+    // what will be read.
+    let mut original_utf8 = None;
     let (mut file, meta) = match &choice.sibling {
-        Some(sibling) => site.root.open_file(sibling).unwrap_or_else(|_| {
-            // The sibling vanished or is not allowed: the original it is.
-            choice.coding = Coding::Identity;
-            choice.sibling = None;
-            original
-        }),
+        Some(sibling) => match site.root.open_file(sibling) {
+            Ok(opened) => {
+                original_utf8 = Some(check_utf8 && prefix_is_utf8(&original.0, original.1.len()));
+                opened
+            }
+            Err(_) => {
+                // The sibling vanished or is not allowed: the original it is.
+                choice.coding = Coding::Identity;
+                choice.sibling = None;
+                original
+            }
+        },
         None => original,
     };
     let racy = cache::is_racy(cache::changed_at(&meta), read_at, site.options.racy_window);
-    let described = describe(&meta, racy, path, &choice, site);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
+            // Checked once per file version: the answer is kept in the
+            // cached header lines.
+            let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && content_type::is_utf8(&bytes, false));
+            let described = describe(&meta, racy, path, &choice, utf8, site);
             let body: Arc<[u8]> = bytes.into();
             let key = choice.path().to_path_buf();
             if !racy {
@@ -184,19 +243,21 @@ fn serve_file(
             return Response::error(500);
         }
     }
+    let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && prefix_is_utf8(&file, meta.len()));
+    let described = describe(&meta, racy, path, &choice, utf8, site);
     answer(request, &described, Source::File(file, meta.len()), site)
 }
 
 /// Renders a representation's validators and header lines.
 /// A racy file (see `cache::is_racy`) gets no validators: its metadata
 /// cannot tell this version from the next one.
-fn describe(meta: &Metadata, racy: bool, original: &Path, choice: &Choice, site: &Site) -> Described {
+fn describe(meta: &Metadata, racy: bool, original: &Path, choice: &Choice, utf8: bool, site: &Site) -> Described {
     let etag = (!racy).then(|| etag(meta));
     let modified = if racy { None } else { meta.modified().ok() };
     let http_date = modified.and_then(date::format);
     // A time no HTTP date can express is no validator either.
     let last_modified = modified.filter(|_| http_date.is_some());
-    let content_type = content_type(original);
+    let content_type = content_type::content_type(site.types.mime_of(original), utf8).into_owned();
     let mut headers = Vec::with_capacity(256);
     if let Some(etag) = &etag {
         write_field(&mut headers, "ETag", etag);
@@ -204,10 +265,12 @@ fn describe(meta: &Metadata, racy: bool, original: &Path, choice: &Choice, site:
     if let Some(http_date) = &http_date {
         write_field(&mut headers, "Last-Modified", http_date);
     }
-    write_field(&mut headers, "Cache-Control", &site.options.cache_control);
+    write_field(&mut headers, "Cache-Control", site.headers.cache_control(original));
     if choice.varies {
         write_field(&mut headers, "Vary", "Accept-Encoding");
     }
+    // `--header` and CORS fields, before `content_at` so a 304 has them too.
+    site.headers.write_fields(&mut headers);
     let content_at = headers.len();
     write_field(&mut headers, "Content-Type", &content_type);
     if choice.coding != Coding::Identity {
@@ -310,26 +373,29 @@ fn etag(meta: &Metadata) -> String {
     format!("\"{:x}-{:x}-{:x}\"", meta.ino(), meta.len(), mtime_ns)
 }
 
-/// The MIME type for a file name, from its extension.
-fn mime_of(path: &Path) -> &'static str {
-    mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream")
-}
-
-/// Text-like types: they get an explicit charset, and are worth compressing.
+/// Text-like types, worth compressing.
 fn compressible(mime: &str) -> bool {
     mime.starts_with("text/")
         || matches!(mime, "application/javascript" | "application/json" | "application/xml" | "image/svg+xml")
 }
 
-/// `Content-Type` from the extension; text gets an explicit charset so
-/// browsers do not guess.
-fn content_type(path: &Path) -> String {
-    let mime = mime_of(path);
-    if compressible(mime) {
-        format!("{mime}; charset=utf-8")
-    } else {
-        mime.to_string()
+/// Whether the first `content_type::UTF8_PREFIX` bytes of `file` (of
+/// `len` bytes) are UTF-8, for a file too large to be read whole. Read
+/// with `pread`, so the file's offset stays where `sendfile` expects it.
+fn prefix_is_utf8(file: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = [0u8; content_type::UTF8_PREFIX];
+    let want = buffer.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+    let mut got = 0;
+    while got < want {
+        match file.read_at(&mut buffer[got..want], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
     }
+    content_type::is_utf8(&buffer[..got], (got as u64) < len)
 }
 
 /// Lists the directory `dir` (open, at `path` relative to the root), in
@@ -370,7 +436,9 @@ fn not_found(site: &Site) -> Response {
     let path = Path::new(NOT_FOUND_PAGE);
     match site.root.open_file(path) {
         Ok((file, meta)) => {
-            Response::new(404).header("Content-Type", content_type(path)).body(Body::file(file, meta.len()))
+            let utf8 = prefix_is_utf8(&file, meta.len());
+            let content_type = content_type::content_type(site.types.mime_of(path), utf8).into_owned();
+            Response::new(404).header("Content-Type", content_type).body(Body::file(file, meta.len()))
         }
         Err(_) => Response::error(404),
     }

@@ -8,8 +8,11 @@
 //! through `&mut` without locks.
 
 pub mod cache;
+mod content_type;
+mod cors;
 mod directory;
 mod files;
+mod headers;
 mod listing;
 mod router;
 mod static_files;
@@ -74,4 +77,8 @@ pub struct Site {
     pub root: Root,
     /// The settings as given (`options.root` is the root as given, for messages).
     pub options: FileOptions,
+    /// `options`' added header fields, checked and compiled.
+    pub headers: headers::FolderHeaders,
+    /// `options.mime` over the built-in type table.
+    pub types: content_type::ContentTypes,
 }

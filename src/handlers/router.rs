@@ -169,7 +169,7 @@ struct Route {
 /// beats a prefix, a longer prefix a shorter one. Among the routes with
 /// that pattern, the first whose method matches answers; when none does,
 /// the answer is `405 Method Not Allowed` with an `Allow` field listing the
-/// methods that would. A request no pattern matches goes to the fallback,
+/// methods that would (or, to `OPTIONS`, `204 No Content` with that `Allow`). A request no pattern matches goes to the fallback,
 /// or gets `404 Not Found` when there is none.
 ///
 /// A path ending in `*` is a prefix route (`"/api/*"` answers `/api/` and
@@ -329,6 +329,11 @@ impl LocalRouter {
     pub(crate) fn route(&mut self, request: &Request) -> Response {
         match self.pick(request) {
             Pick::Route(i) => self.routes[i].2.handle(request),
+            // RFC 9110 §9.3.7: OPTIONS asks what a path allows; answered
+            // here unless a route takes OPTIONS itself.
+            Pick::WrongMethod(first) if request.method() == "OPTIONS" => {
+                Response::new(204).header("Allow", self.allowed(&self.routes[first].0) + ", OPTIONS")
+            }
             Pick::WrongMethod(first) => Response::error(405).header("Allow", self.allowed(&self.routes[first].0)),
             Pick::Fallback => match &mut self.fallback {
                 Some(fallback) => fallback.handle(request),
@@ -476,6 +481,7 @@ mod tests {
             ("POST", "/p/x", 405, Some("GET, HEAD"), NOT_ALLOWED),
             ("GET", "/p", 200, None, "fallback"),
             ("OPTIONS", "/elsewhere", 200, None, "fallback"),
+            ("OPTIONS", "/a", 204, Some("GET, HEAD, POST, DELETE, OPTIONS"), ""),
         ];
         for (method, target, status, allow, body) in cases {
             let expected = (status, allow.map(str::to_string), body.to_string());

@@ -11,15 +11,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::cache::FileCache;
+use super::content_type::ContentTypes;
+use super::cors;
+use super::headers::FolderHeaders;
 use super::{files, Site, WorkerHandler};
 use crate::config::FileOptions;
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 use crate::server::StartError;
 use crate::sys::fs::Root;
-
-/// The methods a folder answers, for `Allow`.
-const ALLOWED_METHODS: &str = "GET, HEAD";
 
 /// Serves the files of a folder: `GET` and `HEAD` with ETag and
 /// Last-Modified validation, byte ranges, precompressed `.br`/`.gz`
@@ -55,14 +55,28 @@ impl StaticFiles {
     }
 
     /// Serves `options.root` as `options` say. Fails when the root does
-    /// not exist, cannot be read or is not a directory.
+    /// not exist, cannot be read or searched by this process, or is not a
+    /// directory, and when a header field, glob, type or index name in
+    /// `options` is invalid ([`StartError::Setting`]).
     pub fn with_options(options: FileOptions) -> Result<StaticFiles, StartError> {
         let root = options.root.canonicalize().map_err(|e| StartError::Root(options.root.clone(), e))?;
         if !root.is_dir() {
             return Err(StartError::RootNotDirectory(options.root.clone()));
         }
+        let headers = FolderHeaders::new(&options).map_err(StartError::Setting)?;
+        let types = ContentTypes::new(&options.mime).map_err(StartError::Setting)?;
+        if options.index.iter().any(|name| name.is_empty() || name.contains('/') || name.starts_with('.')) {
+            return Err(StartError::Setting("an index name is a file name such as `index.html`".into()));
+        }
         let root = Root::open(&root, options.follow_symlinks).map_err(|e| StartError::Root(options.root.clone(), e))?;
-        Ok(StaticFiles { site: Arc::new(Site { root, options }) })
+        // A root the server cannot list or search answers every request
+        // with 403: refuse it now, with the reason, instead.
+        // Listing it needs read permission, and `root/.` resolves only with
+        // search (execute) permission, which every file below needs too.
+        if let Err(e) = std::fs::read_dir(&options.root).and_then(|_| std::fs::metadata(options.root.join("."))) {
+            return Err(StartError::Root(options.root.clone(), e));
+        }
+        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types }) })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the
@@ -86,8 +100,18 @@ pub(crate) struct FolderHandler {
 
 impl WorkerHandler for FolderHandler {
     fn handle(&mut self, request: &Request<'_>) -> Response {
+        let response = self.answer(request);
+        self.site.headers.decorate(request, response)
+    }
+}
+
+impl FolderHandler {
+    fn answer(&mut self, request: &Request<'_>) -> Response {
         if request.method == Method::Other {
-            return Response::error(405).header("Allow", ALLOWED_METHODS);
+            if request.method() == "OPTIONS" {
+                return cors::options(self.site.headers.cors(), request);
+            }
+            return Response::error(405).header("Allow", cors::ALLOWED_METHODS);
         }
         let path = request.path();
         if self.strip == 0 {

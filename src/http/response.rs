@@ -353,7 +353,7 @@ const RESERVED: [&str; 6] =
     ["content-length", "transfer-encoding", "connection", "date", "server", "x-content-type-options"];
 
 /// A field name must be a token (RFC 9110 §5.1, §5.6.2) and not reserved.
-fn check_name(name: &str) -> Result<(), HeaderError> {
+pub(crate) fn check_name(name: &str) -> Result<(), HeaderError> {
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(is_tchar) {
         return Err(HeaderError::Name(name.to_string()));
@@ -367,7 +367,7 @@ fn check_name(name: &str) -> Result<(), HeaderError> {
 /// A field value may hold visible characters, spaces, tabs and non-ASCII
 /// text (RFC 9110 §5.5), never a control character: CR and LF would end the
 /// line, NUL is refused by many recipients.
-fn check_value(value: &str) -> Result<(), HeaderError> {
+pub(crate) fn check_value(value: &str) -> Result<(), HeaderError> {
     if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(HeaderError::Value(value.to_string()));
     }

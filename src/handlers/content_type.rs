@@ -1,0 +1,161 @@
+//! `Content-Type` of a served file: the type from its extension (the
+//! user's `--mime` table first, then a few corrections, then mime_guess's),
+//! and `charset=utf-8` only when the bytes are UTF-8.
+//!
+//! A charset the server states overrides the page's own `<meta charset>`,
+//! so stating UTF-8 for a legacy ISO-8859-1 page turns its accents into
+//! mojibake. The charset is therefore added to a text type only when the
+//! file's bytes are valid UTF-8: checked once per file version by `files`
+//! (on the bytes it caches, or on a bounded prefix of a larger file) and
+//! remembered with the cached header lines, so a hit checks nothing.
+//! Without a charset, a browser honours the document's own declaration
+//! (or its BOM), as with nginx and Caddy, which send none.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::http::response::check_value;
+
+/// Bytes of a file too large to cache that are checked for UTF-8. A page
+/// whose first 64 KiB are UTF-8 is, in practice, UTF-8 throughout (legacy
+/// pages show their non-ASCII bytes within the first lines of text); a
+/// larger check would cost a read of that size on every uncached request.
+pub const UTF8_PREFIX: usize = 64 << 10;
+
+/// Extensions whose mime_guess type is not what browsers expect: `.mjs`
+/// and `.cjs` are JavaScript like `.js` (RFC 9239 makes `text/javascript`
+/// the one JavaScript type); mime_guess says `application/javascript`.
+const CORRECTIONS: [(&str, &str); 2] = [("mjs", "text/javascript"), ("cjs", "text/javascript")];
+
+/// The type table of one folder: the user's overrides before the built-in one.
+#[derive(Debug, Clone, Default)]
+pub struct ContentTypes {
+    /// `(extension in lower case, type)`.
+    overrides: Vec<(String, String)>,
+}
+
+impl ContentTypes {
+    /// Checks `--mime EXT=TYPE` pairs: an extension is a non-empty name
+    /// without dots or slashes (a leading dot is dropped), a type has a
+    /// `/` and no control characters.
+    pub fn new(mime: &[(String, String)]) -> Result<ContentTypes, String> {
+        let mut overrides = Vec::with_capacity(mime.len());
+        for (ext, mime_type) in mime {
+            let ext = ext.strip_prefix('.').unwrap_or(ext);
+            if ext.is_empty() || ext.contains(['.', '/', '\\']) {
+                return Err(format!("`{ext}` is not a file extension (write `--mime txt=text/plain`)"));
+            }
+            let mime_type = mime_type.trim();
+            if !mime_type.contains('/') || check_value(mime_type).is_err() {
+                return Err(format!("`{mime_type}` is not a media type such as `text/plain`"));
+            }
+            overrides.push((ext.to_ascii_lowercase(), mime_type.to_string()));
+        }
+        Ok(ContentTypes { overrides })
+    }
+
+    /// The media type for a file name, from its extension.
+    pub fn mime_of<'a>(&'a self, path: &Path) -> &'a str {
+        let ext = path.extension().and_then(|e| e.to_str());
+        if let Some(ext) = ext {
+            let known = self.overrides.iter().map(|(e, t)| (e.as_str(), t.as_str()));
+            if let Some((_, mime)) = known.chain(CORRECTIONS).find(|(e, _)| e.eq_ignore_ascii_case(ext)) {
+                return mime;
+            }
+        }
+        mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream")
+    }
+}
+
+/// Types whose bytes are text in some charset, so that stating the charset
+/// means something. JSON has no charset parameter (RFC 8259 §11: it is
+/// UTF-8 by definition), and a type that already names one is left alone.
+fn takes_charset(mime: &str) -> bool {
+    let essence = mime.split(';').next().unwrap_or(mime).trim();
+    !mime.contains("charset=")
+        && (essence.starts_with("text/")
+            || matches!(essence, "application/javascript" | "application/xml" | "image/svg+xml"))
+}
+
+/// The `Content-Type` value: `mime`, with `; charset=utf-8` when it is a
+/// text type and the bytes are known to be UTF-8.
+pub fn content_type(mime: &str, utf8: bool) -> Cow<'_, str> {
+    if utf8 && takes_charset(mime) {
+        Cow::Owned(format!("{mime}; charset=utf-8"))
+    } else {
+        Cow::Borrowed(mime)
+    }
+}
+
+/// Whether a check of the bytes is worth doing for this type.
+pub fn needs_utf8_check(mime: &str) -> bool {
+    takes_charset(mime)
+}
+
+/// Whether `bytes` are UTF-8. When they are only the first bytes of a
+/// longer file (`truncated`), a character cut off at the end of the
+/// prefix does not count against them.
+pub fn is_utf8(bytes: &[u8], truncated: bool) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        // `error_len() == None`: the input ended inside a character.
+        Err(e) => truncated && e.error_len().is_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_come_from_overrides_corrections_then_the_table() {
+        let types =
+            ContentTypes::new(&[("md".into(), "text/markdown".into()), (".LOG".into(), "text/plain".into())]).unwrap();
+        let cases = [
+            ("a.js", "text/javascript"),
+            ("a.mjs", "text/javascript"),
+            ("a.MJS", "text/javascript"),
+            ("a.md", "text/markdown"),
+            ("a.log", "text/plain"),
+            ("a.png", "image/png"),
+            ("no-extension", "application/octet-stream"),
+            ("a.unknownext", "application/octet-stream"),
+        ];
+        for (path, mime) in cases {
+            assert_eq!(types.mime_of(Path::new(path)), mime, "{path}");
+        }
+    }
+
+    #[test]
+    fn bad_overrides_are_refused() {
+        for (ext, mime) in [("", "text/plain"), ("a.b", "text/plain"), ("x", "plain"), ("x", "text/a\r\nb: c")] {
+            assert!(ContentTypes::new(&[(ext.into(), mime.into())]).is_err(), "{ext}={mime}");
+        }
+    }
+
+    #[test]
+    fn charset_only_for_utf8_text() {
+        assert_eq!(content_type("text/html", true), "text/html; charset=utf-8");
+        assert_eq!(content_type("text/html", false), "text/html");
+        assert_eq!(content_type("text/javascript", true), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("image/svg+xml", true), "image/svg+xml; charset=utf-8");
+        assert_eq!(content_type("application/json", true), "application/json");
+        assert_eq!(content_type("image/png", true), "image/png");
+        assert_eq!(content_type("text/plain; charset=latin1", true), "text/plain; charset=latin1");
+    }
+
+    #[test]
+    fn utf8_checks_forgive_only_a_character_cut_at_the_prefix_end() {
+        let e_acute = "é".as_bytes(); // C3 A9
+        assert!(is_utf8(b"plain ascii", false));
+        assert!(is_utf8("caf\u{e9}".as_bytes(), false));
+        assert!(!is_utf8(b"caf\xe9", false), "ISO-8859-1 é");
+        assert!(!is_utf8(b"caf\xe9 au lait", true), "an invalid byte is invalid in a prefix too");
+        assert!(is_utf8(b"caf\xe9", true), "a lead byte at the very end may begin a character");
+        assert!(!is_utf8(&e_acute[..1], false), "a whole file cannot end inside a character");
+        assert!(is_utf8(&e_acute[..1], true), "a prefix may");
+        assert!(is_utf8(&"€".as_bytes()[..2], true));
+        assert!(!is_utf8(b"\xc3\x28", true), "a bad continuation byte");
+        assert!(is_utf8(b"", false));
+    }
+}
