@@ -4,85 +4,147 @@
 //!
 //! The server is built through the library's public API (a `Router` with
 //! `/hello` and a `StaticFiles` fallback), exactly as an embedder would.
+//! Start-up lines (the URLs) go straight to standard error, never through
+//! `log`, so `RUST_LOG` cannot hide them; `startup` finds the root, the
+//! addresses and the hints.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+mod startup;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use rawserve::config::Cors;
 use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
-/// Serves ROOT (and a hello-world page at /hello) until SIGINT or SIGTERM;
-/// the access log goes to stderr (RUST_LOG=warn silences it).
+/// Serves ROOT (and a hello-world page at /hello, unless ROOT has a `hello`
+/// of its own) until SIGINT or SIGTERM; the access log goes to stderr
+/// (RUST_LOG=warn silences it; the start-up lines with the URLs are always
+/// printed). Every option can also be set by an environment variable,
+/// RAWSERVE_ and its name in capitals (RAWSERVE_PORT=9000).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, after_help = EXAMPLES)]
 struct Args {
-    /// Directory to serve
-    #[arg(default_value = "public")]
-    root: PathBuf,
+    /// Folder to serve, or a single file [default: ./public if it exists, else .]
+    #[arg(env = "RAWSERVE_ROOT")]
+    root: Option<PathBuf>,
     /// Port to listen on (0 picks a free one)
-    #[arg(short, long, default_value_t = 8080)]
+    #[arg(short, long, env = "RAWSERVE_PORT", default_value_t = 8080)]
     port: u16,
-    /// Address to listen on, IPv4 or IPv6 (0.0.0.0 or :: for all interfaces)
-    #[arg(short, long, default_value = "127.0.0.1")]
-    bind: IpAddr,
+    /// Address or host name to listen on; repeat for more (-b 127.0.0.1 -b ::1).
+    /// 0.0.0.0 or :: listens on every interface and prints each address
+    #[arg(short, long, env = "RAWSERVE_BIND", value_name = "HOST", default_value = "127.0.0.1")]
+    bind: Vec<String>,
     /// Worker threads [default: number of cores]
-    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(env = "RAWSERVE_THREADS", short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Serve files whose symlinks lead outside ROOT
-    #[arg(long)]
+    #[arg(env = "RAWSERVE_FOLLOW_SYMLINKS", long)]
     follow_symlinks: bool,
     /// Serve files and folders whose names start with a dot
-    #[arg(long)]
+    #[arg(env = "RAWSERVE_DOTFILES", long)]
     dotfiles: bool,
     /// Answer folders without index.html with 404 instead of a listing
-    #[arg(long)]
+    #[arg(env = "RAWSERVE_NO_LISTING", long)]
     no_listing: bool,
     /// Cache-Control value for files
-    #[arg(long, value_name = "VALUE", default_value = "no-cache")]
+    #[arg(env = "RAWSERVE_CACHE_CONTROL", long, value_name = "VALUE", default_value = "no-cache")]
     cache_control: String,
     /// Seconds in-flight responses may take to finish after SIGINT/SIGTERM
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    #[arg(env = "RAWSERVE_SHUTDOWN_GRACE", long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
     shutdown_grace: f64,
     /// Seconds allowed to receive a request head (then 408)
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    #[arg(env = "RAWSERVE_HEAD_TIMEOUT", long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
     head_timeout: f64,
     /// Seconds an idle keep-alive connection is kept
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
+    #[arg(env = "RAWSERVE_IDLE_TIMEOUT", long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
     idle_timeout: f64,
     /// Seconds a response may make no progress before the client is dropped
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
+    #[arg(env = "RAWSERVE_SEND_TIMEOUT", long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
     send_timeout: f64,
     /// Largest request head in bytes (past it: 431, or 414 for the request line)
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    #[arg(env = "RAWSERVE_MAX_HEAD_BYTES", long, value_name = "BYTES", default_value_t = 16 * 1024)]
     max_head_bytes: usize,
     /// Most header fields in one request (at most 100)
-    #[arg(long, value_name = "N", default_value_t = rawserve::config::MAX_HEADERS as u64,
+    #[arg(env = "RAWSERVE_MAX_HEADERS", long, value_name = "N", default_value_t = rawserve::config::MAX_HEADERS as u64,
           value_parser = clap::value_parser!(u64).range(1..=rawserve::config::MAX_HEADERS as u64))]
     max_headers: u64,
     /// Largest request body read or skipped to keep the connection (past it: 413)
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    #[arg(env = "RAWSERVE_MAX_BODY_BYTES", long, value_name = "BYTES", default_value_t = 64 * 1024)]
     max_body_bytes: u64,
     /// Memory all unfinished request heads may hold together (past it: 503 and close)
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    #[arg(env = "RAWSERVE_MAX_PENDING_HEAD_BYTES", long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_pending_head_bytes: usize,
     /// Most entries shown in a directory listing (past it: a note in the page)
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(env = "RAWSERVE_MAX_LISTING_ENTRIES", long, value_name = "N", default_value_t = 10_000)]
     max_listing_entries: usize,
     /// Most connections open at once (past it: 503 and close)
     /// [default: 20000, or less when the open-file limit is lower]
-    #[arg(long, value_name = "N")]
+    #[arg(env = "RAWSERVE_MAX_CONNECTIONS", long, value_name = "N")]
     max_connections: Option<usize>,
     /// Most ranges honoured in one Range header (past it: the whole file)
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    #[arg(env = "RAWSERVE_MAX_RANGES", long, value_name = "N", default_value_t = 16)]
     max_ranges: usize,
+
+    // Everyday use (issue 9): browser, CORS, headers, apps, types, packaging.
+    /// Open the first URL in the default browser ($BROWSER, else xdg-open)
+    #[arg(long, env = "RAWSERVE_OPEN")]
+    open: bool,
+    /// Print a QR code of the first LAN URL (or the first URL) for phones
+    #[arg(long, env = "RAWSERVE_QR")]
+    qr: bool,
+    /// Let scripts on other origins read responses: `--cors` for any origin,
+    /// `--cors=https://a.example,https://b.example` for those only
+    #[arg(long, env = "RAWSERVE_CORS", value_name = "ORIGIN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "*", value_delimiter = ',')]
+    cors: Option<Vec<String>>,
+    /// Add a header field to every response of the folder; repeatable
+    /// (--header 'X-Frame-Options: DENY')
+    #[arg(long = "header", short = 'H', env = "RAWSERVE_HEADER", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Cache-Control for files whose path matches GLOB, first match wins;
+    /// repeatable (--cache-control-for 'assets/**=max-age=31536000, immutable')
+    #[arg(long, env = "RAWSERVE_CACHE_CONTROL_FOR", value_name = "GLOB=VALUE")]
+    cache_control_for: Vec<String>,
+    /// Single-page app: a page request for a missing path without an
+    /// extension gets ROOT's index.html with status 200
+    #[arg(long, env = "RAWSERVE_SPA")]
+    spa: bool,
+    /// Serve about.html for /about when /about does not exist
+    #[arg(long, env = "RAWSERVE_CLEAN_URLS")]
+    clean_urls: bool,
+    /// File a folder is answered with, first found wins; repeatable
+    /// [default: index.html, then index.htm]
+    #[arg(long, env = "RAWSERVE_INDEX", value_name = "NAME")]
+    index: Vec<String>,
+    /// Content-Type for an extension, over the built-in table; repeatable
+    /// (--mime md=text/markdown)
+    #[arg(long, env = "RAWSERVE_MIME", value_name = "EXT=TYPE")]
+    mime: Vec<String>,
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit
+    #[arg(long, value_name = "SHELL")]
+    print_completions: Option<clap_complete::Shell>,
+    /// Print the manual page (roff) and exit
+    #[arg(long)]
+    print_manpage: bool,
 }
+
+/// Shown at the end of `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  rawserve                          serve ./public (or . when there is none) on 127.0.0.1:8080
+  rawserve ~/site -p 9000 --open    serve ~/site on port 9000 and open the browser
+  rawserve notes.pdf                serve one file
+  rawserve -b 0.0.0.0 --qr          serve the LAN; print every address and a QR code
+  rawserve dist --spa --cors        a single-page app whose files other origins may fetch
+  rawserve -H 'X-Frame-Options: DENY' --cache-control-for 'assets/**=max-age=31536000, immutable'
+  rawserve --print-completions bash > /etc/bash_completion.d/rawserve";
 
 /// A non-negative, finite number of seconds.
 fn seconds(text: &str) -> Result<f64, String> {
@@ -95,17 +157,46 @@ fn seconds(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).format_target(true).init();
     let args = Args::parse();
+    if let Some(shell) = args.print_completions {
+        clap_complete::generate(shell, &mut Args::command(), "rawserve", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if args.print_manpage {
+        return match clap_mangen::Man::new(Args::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("cannot write the manual page: {e}")),
+        };
+    }
+
+    let (root, why) = match &args.root {
+        Some(root) => (root.clone(), None),
+        None => {
+            let (root, why) = startup::default_root();
+            (root, Some(why))
+        }
+    };
+    // `rawserve FILE`: the file's folder, answering only for that file.
+    let single = if root.is_file() { root.file_name().map(|name| name.to_os_string()) } else { None };
+    let folder = match &single {
+        Some(_) => root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        None => root.clone(),
+    };
 
     let mut config = Config::new();
-    let mut files = FileOptions::new(&args.root);
-    config.addr = SocketAddr::new(args.bind, args.port);
+    let mut files = FileOptions::new(&folder);
+    let addrs = match startup::resolve_binds(&args.bind, args.port) {
+        Ok(addrs) => addrs,
+        Err(e) => return fail(&e),
+    };
+    config.addr = addrs[0];
+    config.also_listen = addrs[1..].to_vec();
     if let Some(threads) = args.threads {
         config.threads = threads.into();
     }
     files.follow_symlinks = args.follow_symlinks;
     files.dotfiles = args.dotfiles;
     files.listing = !args.no_listing;
-    files.cache_control = args.cache_control;
+    files.cache_control = args.cache_control.clone();
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.head_timeout = Duration::from_secs_f64(args.head_timeout);
     config.idle_timeout = Duration::from_secs_f64(args.idle_timeout);
@@ -124,20 +215,43 @@ fn main() -> ExitCode {
     if let Some(max) = args.max_connections {
         config.max_connections = max;
     }
+    if let Err(e) = everyday_options(&args, &mut files) {
+        return fail(&e);
+    }
+    if let Some(name) = &single {
+        files.index = vec![name.to_string_lossy().into_owned()];
+        files.listing = false;
+        files.spa = false;
+    }
 
     let signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
-    let files = match StaticFiles::with_options(files.clone()) {
+    // A `hello` of the site's own wins over the built-in page; decided
+    // here, so that `/hello` itself never costs a lookup.
+    let own_hello = std::fs::symlink_metadata(folder.join("hello")).is_ok();
+    let cors = files.cors.clone();
+    let static_files = match StaticFiles::with_options(files.clone()) {
         Ok(files) => files,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&startup::explain(&e)),
     };
-    let router = Router::new().get("/hello", hello).fallback(files);
+    let mut router = Router::new();
+    if !own_hello && single.is_none() {
+        router = router.get("/hello", hello_page(cors, &files.headers));
+    }
+    router = match &single {
+        // Only `/` and `/NAME` answer; everything else is a 404.
+        Some(name) => {
+            let encoded = percent_encoding::utf8_percent_encode(&name.to_string_lossy(), PATH_SEGMENT).to_string();
+            router.get("/", static_files.clone()).get(&format!("/{encoded}"), static_files)
+        }
+        None => router.fallback(static_files),
+    };
     let threads = config.threads;
     let server = match Server::bind(config, router) {
         Ok(server) => server,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&startup::explain(&e)),
     };
     let handle = server.shutdown_handle();
     std::thread::spawn(move || {
@@ -154,28 +268,113 @@ fn main() -> ExitCode {
             }
         }
     });
-    // Logged last, so that a process that has printed its URL is fully up.
-    log::info!(
-        "serving {} on http://{} with {threads} worker thread{} (Ctrl-C to stop)",
-        args.root.display(),
-        url_authority(server.local_addr()),
-        if threads == 1 { "" } else { "s" }
-    );
+    // Printed last, so that a process that has printed its URL is fully up.
+    let urls = startup::urls(server.local_addrs());
+    announce(&root, why, single.is_some(), &urls, threads);
+    let lan = urls.iter().find(|u| !u.starts_with("http://127.") && !u.starts_with("http://[::1]"));
+    if args.qr {
+        if let Some(code) = lan.or(urls.first()).and_then(|url| startup::qr_code(url)) {
+            eprint!("{code}");
+        }
+    }
+    if args.open {
+        if let Some(url) = urls.first() {
+            if let Err(e) = startup::open_browser(url) {
+                eprintln!("rawserve: cannot open a browser: {e}");
+            }
+        }
+    }
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
 }
 
-/// The tutorial's "a browser talks to a socket" page.
-fn hello(_: &Request) -> Response {
-    Response::text("Hello, world!")
+/// Characters escaped in a file name used as a URL path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'<').add(b'>').add(b'?');
+
+/// The start-up lines, straight to stderr: what is served, why that
+/// folder, and every URL it can be reached at.
+fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threads: usize) {
+    let what = if single { "the file" } else { "" };
+    let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+    let threads = format!("{threads} worker thread{}", if threads == 1 { "" } else { "s" });
+    let mut stderr = std::io::stderr().lock();
+    use std::io::Write;
+    let _ = match urls {
+        [url] => {
+            writeln!(stderr, "rawserve: serving {what}{}{why} on {url} with {threads} (Ctrl-C to stop)", root.display())
+        }
+        _ => {
+            let _ =
+                writeln!(stderr, "rawserve: serving {what}{}{why} with {threads} (Ctrl-C to stop) on:", root.display());
+            urls.iter().try_for_each(|url| writeln!(stderr, "  {url}"))
+        }
+    };
 }
 
-/// `host:port`, with IPv6 addresses in brackets as URLs need.
-fn url_authority(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(v4) => v4.to_string(),
-        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+/// `--cors`, `--header`, `--cache-control-for`, `--spa`, `--clean-urls`,
+/// `--index` and `--mime` into `files`; a malformed pair is an error
+/// sentence (the values themselves are checked by `StaticFiles`).
+fn everyday_options(args: &Args, files: &mut FileOptions) -> Result<(), String> {
+    files.cors = args.cors.as_ref().map(|origins| {
+        let origins: Vec<String> = origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+        if origins.is_empty() || origins.iter().any(|o| o == "*") {
+            Cors::AnyOrigin
+        } else {
+            Cors::Origins(origins)
+        }
+    });
+    for header in &args.headers {
+        let (name, value) =
+            header.split_once(':').ok_or_else(|| format!("--header `{header}` is not `Name: value`"))?;
+        files.headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    for rule in &args.cache_control_for {
+        let (glob, value) =
+            rule.split_once('=').ok_or_else(|| format!("--cache-control-for `{rule}` is not `GLOB=VALUE`"))?;
+        files.cache_control_for.push((glob.to_string(), value.trim().to_string()));
+    }
+    for rule in &args.mime {
+        let (ext, mime) = rule.split_once('=').ok_or_else(|| format!("--mime `{rule}` is not `EXT=TYPE`"))?;
+        files.mime.push((ext.trim().to_string(), mime.trim().to_string()));
+    }
+    files.spa = args.spa;
+    files.clean_urls = args.clean_urls;
+    if !args.index.is_empty() {
+        files.index = args.index.clone();
+    }
+    Ok(())
+}
+
+/// The tutorial's "a browser talks to a socket" page, with the folder's
+/// CORS and `--header` fields so that the whole site answers alike.
+fn hello_page(cors: Option<Cors>, headers: &[(String, String)]) -> impl Fn(&Request) -> Response + Send + Sync {
+    let headers = headers.to_vec();
+    move |request: &Request| {
+        let mut response = Response::text("Hello, world!");
+        if cors.is_none() && headers.is_empty() {
+            return response;
+        }
+        for (name, value) in &headers {
+            // Checked at start by `StaticFiles::with_options`.
+            response = response.with_header(name, value).unwrap_or_else(|_| Response::status(500));
+        }
+        let origin = match &cors {
+            Some(Cors::AnyOrigin) => Some("*"),
+            Some(Cors::Origins(list)) => {
+                request.header("origin").filter(|o| list.iter().any(|allowed| allowed.eq_ignore_ascii_case(o)))
+            }
+            None => None,
+        };
+        if let Some(origin) = origin {
+            response =
+                response.with_header("Access-Control-Allow-Origin", origin).unwrap_or_else(|_| Response::status(500));
+        }
+        if matches!(cors, Some(Cors::Origins(_))) {
+            response = response.with_header("Vary", "Origin").unwrap_or_else(|_| Response::status(500));
+        }
+        response
     }
 }
 
