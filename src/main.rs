@@ -296,7 +296,7 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet =
 /// The start-up lines, straight to stderr: what is served, why that
 /// folder, and every URL it can be reached at.
 fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threads: usize) {
-    let what = if single { "the file" } else { "" };
+    let what = if single { "the file " } else { "" };
     let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
     let threads = format!("{threads} worker thread{}", if threads == 1 { "" } else { "s" });
     let mut stderr = std::io::stderr().lock();

@@ -120,7 +120,7 @@ pub fn explain(error: &StartError) -> String {
         _ => None,
     };
     match hint {
-        Some(hint) => format!("{error} ({hint})"),
+        Some(hint) => format!("{error}; {hint}"),
         None => error.to_string(),
     }
 }

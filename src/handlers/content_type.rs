@@ -16,11 +16,12 @@ use std::path::Path;
 
 use crate::http::response::check_value;
 
-/// Bytes of a file too large to cache that are checked for UTF-8. A page
-/// whose first 64 KiB are UTF-8 is, in practice, UTF-8 throughout (legacy
-/// pages show their non-ASCII bytes within the first lines of text); a
-/// larger check would cost a read of that size on every uncached request.
-pub const UTF8_PREFIX: usize = 64 << 10;
+/// Bytes of a file too large to cache that are checked for UTF-8. A text
+/// whose first 16 KiB are UTF-8 is, in practice, UTF-8 throughout (legacy
+/// pages show non-ASCII bytes within their first lines); a larger check
+/// would cost a read of that size on every uncached request, as such a
+/// file is not cached.
+pub const UTF8_PREFIX: usize = 16 << 10;
 
 /// Extensions whose mime_guess type is not what browsers expect: `.mjs`
 /// and `.cjs` are JavaScript like `.js` (RFC 9239 makes `text/javascript`
@@ -43,11 +44,11 @@ impl ContentTypes {
         for (ext, mime_type) in mime {
             let ext = ext.strip_prefix('.').unwrap_or(ext);
             if ext.is_empty() || ext.contains(['.', '/', '\\']) {
-                return Err(format!("`{ext}` is not a file extension (write `--mime txt=text/plain`)"));
+                return Err(format!("--mime: `{ext}` is not a file extension (write `--mime txt=text/plain`)"));
             }
             let mime_type = mime_type.trim();
             if !mime_type.contains('/') || check_value(mime_type).is_err() {
-                return Err(format!("`{mime_type}` is not a media type such as `text/plain`"));
+                return Err(format!("--mime: `{mime_type}` is not a media type such as `text/plain`"));
             }
             overrides.push((ext.to_ascii_lowercase(), mime_type.to_string()));
         }

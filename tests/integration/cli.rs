@@ -26,16 +26,72 @@ fn start_up_mistakes_get_one_clear_line() {
     let site = Site::new();
     let root = site.root().to_str().unwrap();
     fails_with(&["/no/such/dir"], "cannot serve /no/such/dir");
-    let file = format!("{root}/hello.txt");
-    fails_with(&[&file], "not a directory");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     fails_with(&[root, "--port", &port], "already in use");
     fails_with(&[root, "--bind", "192.0.2.1"], "cannot listen on 192.0.2.1");
 
-    let out = run(&[root, "--bind", "not-an-address"]);
+    fails_with(&[root, "--bind", "not-an-address.invalid"], "cannot listen on `not-an-address.invalid`");
+    let out = run(&[root, "--port", "http"]);
     assert_eq!(out.status.code(), Some(2)); // clap's usage error
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
+}
+
+/// `fails_with`, for arguments that might otherwise start a server: the
+/// run is bounded, and `as_nobody` runs it as user nobody (root may bind
+/// low ports and read any folder).
+fn refused(args: &[&str], as_nobody: bool, needles: &[&str]) {
+    let mut command = if as_nobody {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_rawserve")]);
+        command
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_rawserve"))
+    };
+    let out = run_with_timeout(command.args(args), IO_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{args:?}: {stderr} lacks {needle:?}");
+    }
+}
+
+#[test]
+fn start_up_errors_say_what_to_try() {
+    let site = Site::new();
+    let root = site.root().to_str().unwrap();
+    refused(&["/no/such/dir"], false, &["cannot serve /no/such/dir", "try `rawserve .`"]);
+    refused(&[root, "-b", "192.0.2.1"], false, &["192.0.2.1 is not an address of this machine", "-b 0.0.0.0"]);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    refused(&[root, "-p", &port], false, &["already in use", "--port 0"]);
+    refused(&[root, "-H", "Bad Name: x"], false, &["--header `Bad Name`", "not a token"]);
+    refused(&[root, "-H", "X-A: a\u{1}b"], false, &["--header `X-A`", "control character"]);
+    refused(&[root, "-H", "no colon"], false, &["is not `Name: value`"]);
+    refused(&[root, "-H", "Content-Type: text/plain"], false, &["--mime"]);
+    refused(&[root, "--cache-control-for", "a/[=no-store"], false, &["--cache-control-for `a/[`"]);
+    refused(&[root, "--cache-control-for", "assets/**"], false, &["is not `GLOB=VALUE`"]);
+    refused(&[root, "--mime", "md"], false, &["is not `EXT=TYPE`"]);
+    refused(&[root, "--mime", "md=markdown"], false, &["not a media type"]);
+    refused(&[root, "--cors=http://a b"], false, &["--cors"]);
+    refused(&[root, "--index", "../x.html"], false, &["index name"]);
+    if !have_tool("setpriv") {
+        return;
+    }
+    // Unprivileged: a low port, and a root that this user may not read.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("index.html"), b"x").unwrap();
+    let dir_path = dir.path().to_str().unwrap();
+    refused(&[dir_path, "-p", "80"], true, &["127.0.0.1:80", "ports below 1024", "--port 8080"]);
+    for mode in [0o000, 0o311, 0o744] {
+        // No read (cannot list), or no search (cannot open anything).
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        refused(&[locked.to_str().unwrap(), "-p", "0"], true, &["cannot serve", "Permission denied"]);
+    }
 }
 
 #[test]
@@ -43,7 +99,7 @@ fn help_and_version() {
     let help = run(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--port", "--bind", "--threads", "--follow-symlinks", "[ROOT]"] {
+    for flag in ["--port", "--bind", "--threads", "--follow-symlinks", "[ROOT]", "--cors", "--spa", "Examples:"] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
     let version = run(&["--version"]);

@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod core_http;
 mod curl;
+mod everyday;
 mod hardening;
 mod hostile;
 mod idle;
