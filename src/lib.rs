@@ -87,7 +87,8 @@
 //! prefix (`"/api/*"`), and the method: [`Router::get`] (which also answers
 //! `HEAD`), [`Router::post`], [`Router::route`] for any other method,
 //! [`Router::any`]. The most specific path wins; if its routes do not
-//! accept the method the answer is `405` with `Allow`. Everything else goes
+//! accept the method the answer is `405` with `Allow` (`204` with `Allow`
+//! to an `OPTIONS` request). Everything else goes
 //! to the [`Router::fallback`], typically the site's folder.
 //!
 //! # Static files
@@ -97,7 +98,13 @@
 //! confined to the folder. As the fallback it serves the whole path space;
 //! on a prefix route (`.get("/static/*", StaticFiles::new("assets")?)`) the
 //! prefix is removed before the file is looked up. [`FileOptions`] holds
-//! its settings.
+//! its settings, among them the index names, single-page-app fallback
+//! (`spa`), clean URLs, added header fields and `Cache-Control` by glob,
+//! [`Cors`] and type overrides; a bad field, glob or type makes
+//! [`StaticFiles::with_options`] fail with [`StartError::Setting`]. A
+//! folder answers `OPTIONS` with `204` and `Allow` (and CORS preflights
+//! when [`FileOptions::cors`] is set); `/.well-known/` is served even
+//! while other dot names are hidden.
 //!
 //! # Requests and responses
 //!
@@ -176,7 +183,7 @@ mod sys;
 mod transport;
 mod worker;
 
-pub use config::{Config, FileOptions};
+pub use config::{Config, Cors, FileOptions};
 pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
 pub use http::request::{Request, Version};
 pub use http::response::{HeaderError, Response};

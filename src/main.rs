@@ -45,13 +45,13 @@ struct Args {
     #[arg(env = "RAWSERVE_THREADS", short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Serve files whose symlinks lead outside ROOT
-    #[arg(env = "RAWSERVE_FOLLOW_SYMLINKS", long)]
+    #[arg(env = "RAWSERVE_FOLLOW_SYMLINKS", long, value_parser = boolish())]
     follow_symlinks: bool,
     /// Serve files and folders whose names start with a dot
-    #[arg(env = "RAWSERVE_DOTFILES", long)]
+    #[arg(env = "RAWSERVE_DOTFILES", long, value_parser = boolish())]
     dotfiles: bool,
     /// Answer folders without index.html with 404 instead of a listing
-    #[arg(env = "RAWSERVE_NO_LISTING", long)]
+    #[arg(env = "RAWSERVE_NO_LISTING", long, value_parser = boolish())]
     no_listing: bool,
     /// Cache-Control value for files
     #[arg(env = "RAWSERVE_CACHE_CONTROL", long, value_name = "VALUE", default_value = "no-cache")]
@@ -94,10 +94,10 @@ struct Args {
 
     // Everyday use (issue 9): browser, CORS, headers, apps, types, packaging.
     /// Open the first URL in the default browser ($BROWSER, else xdg-open)
-    #[arg(long, env = "RAWSERVE_OPEN")]
+    #[arg(long, env = "RAWSERVE_OPEN", value_parser = boolish())]
     open: bool,
     /// Print a QR code of the first LAN URL (or the first URL) for phones
-    #[arg(long, env = "RAWSERVE_QR")]
+    #[arg(long, env = "RAWSERVE_QR", value_parser = boolish())]
     qr: bool,
     /// Let scripts on other origins read responses: `--cors` for any origin,
     /// `--cors=https://a.example,https://b.example` for those only
@@ -114,10 +114,10 @@ struct Args {
     cache_control_for: Vec<String>,
     /// Single-page app: a page request for a missing path without an
     /// extension gets ROOT's index.html with status 200
-    #[arg(long, env = "RAWSERVE_SPA")]
+    #[arg(long, env = "RAWSERVE_SPA", value_parser = boolish())]
     spa: bool,
     /// Serve about.html for /about when /about does not exist
-    #[arg(long, env = "RAWSERVE_CLEAN_URLS")]
+    #[arg(long, env = "RAWSERVE_CLEAN_URLS", value_parser = boolish())]
     clean_urls: bool,
     /// File a folder is answered with, first found wins; repeatable
     /// [default: index.html, then index.htm]
@@ -145,6 +145,12 @@ Examples:
   rawserve dist --spa --cors        a single-page app whose files other origins may fetch
   rawserve -H 'X-Frame-Options: DENY' --cache-control-for 'assets/**=max-age=31536000, immutable'
   rawserve --print-completions bash > /etc/bash_completion.d/rawserve";
+
+/// On/off flags also take `1`/`0`, `yes`/`no`, `on`/`off` from their
+/// environment variable (`RAWSERVE_SPA=1`).
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
 
 /// A non-negative, finite number of seconds.
 fn seconds(text: &str) -> Result<f64, String> {

@@ -23,9 +23,26 @@ use crate::sys::fs::Root;
 
 /// Serves the files of a folder: `GET` and `HEAD` with ETag and
 /// Last-Modified validation, byte ranges, precompressed `.br`/`.gz`
-/// siblings, `index.html`, optional listings and `404.html`, confined to
+/// siblings, index pages, optional listings and `404.html`, confined to
 /// the folder (no `..`, no symlink escapes unless allowed, no dotfiles
-/// unless allowed).
+/// unless allowed, `/.well-known/` excepted); `OPTIONS` and CORS
+/// preflights answered with 204, and whatever [`FileOptions`] adds
+/// (single-page-app fallback, clean URLs, header fields, CORS, types).
+///
+/// ```
+/// use rawserve::{Cors, FileOptions, StaticFiles};
+///
+/// let mut options = FileOptions::new(".");
+/// options.spa = true; // deep links get ./index.html, status 200
+/// options.cors = Some(Cors::AnyOrigin);
+/// options.headers.push(("X-Frame-Options".into(), "DENY".into()));
+/// options.cache_control_for.push(("assets/**".into(), "max-age=31536000, immutable".into()));
+/// options.mime.push(("md".into(), "text/markdown".into()));
+/// assert!(StaticFiles::with_options(options.clone()).is_ok());
+///
+/// options.headers.push(("X-Bad".into(), "a\r\nSet-Cookie: x".into()));
+/// assert!(StaticFiles::with_options(options).is_err(), "checked before serving anything");
+/// ```
 ///
 /// Use it as a router's fallback (the request path is looked up in the
 /// folder) or on a prefix route, where the prefix is removed first:

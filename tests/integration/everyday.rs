@@ -390,7 +390,7 @@ fn every_flag_has_an_environment_variable() {
     let env = [
         ("RAWSERVE_HEADER", "X-From-Env: yes"),
         ("RAWSERVE_CORS", "*"),
-        ("RAWSERVE_SPA", "true"),
+        ("RAWSERVE_SPA", "1"),
         ("RAWSERVE_PORT", "0"),
         ("RAWSERVE_ROOT", root),
     ];
