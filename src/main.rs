@@ -39,7 +39,7 @@ struct Args {
     port: u16,
     /// Address or host name to listen on; repeat for more (-b 127.0.0.1 -b ::1).
     /// 0.0.0.0 or :: listens on every interface and prints each address
-    #[arg(short, long, env = "RAWSERVE_BIND", value_name = "HOST", default_value = "127.0.0.1")]
+    #[arg(short, long, env = "RAWSERVE_BIND", value_name = "HOST", default_value = "127.0.0.1", value_delimiter = ',')]
     bind: Vec<String>,
     /// Worker threads [default: number of cores]
     #[arg(env = "RAWSERVE_THREADS", short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -121,11 +121,11 @@ struct Args {
     clean_urls: bool,
     /// File a folder is answered with, first found wins; repeatable
     /// [default: index.html, then index.htm]
-    #[arg(long, env = "RAWSERVE_INDEX", value_name = "NAME")]
+    #[arg(long, env = "RAWSERVE_INDEX", value_name = "NAME", value_delimiter = ',')]
     index: Vec<String>,
     /// Content-Type for an extension, over the built-in table; repeatable
     /// (--mime md=text/markdown)
-    #[arg(long, env = "RAWSERVE_MIME", value_name = "EXT=TYPE")]
+    #[arg(long, env = "RAWSERVE_MIME", value_name = "EXT=TYPE", value_delimiter = ',')]
     mime: Vec<String>,
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit
     #[arg(long, value_name = "SHELL")]
@@ -323,14 +323,18 @@ fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threa
 /// `--index` and `--mime` into `files`; a malformed pair is an error
 /// sentence (the values themselves are checked by `StaticFiles`).
 fn everyday_options(args: &Args, files: &mut FileOptions) -> Result<(), String> {
-    files.cors = args.cors.as_ref().map(|origins| {
-        let origins: Vec<String> = origins.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
-        if origins.is_empty() || origins.iter().any(|o| o == "*") {
+    if let Some(origins) = &args.cors {
+        // An origin has no path, so `https://a.example/` means `https://a.example`.
+        let origins: Vec<String> =
+            origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+        files.cors = Some(if origins.iter().any(|o| o == "*") {
             Cors::AnyOrigin
+        } else if origins.is_empty() {
+            return Err("--cors= needs an origin such as `https://app.example` (or `--cors` alone for any)".into());
         } else {
             Cors::Origins(origins)
-        }
-    });
+        });
+    }
     for header in &args.headers {
         let (name, value) =
             header.split_once(':').ok_or_else(|| format!("--header `{header}` is not `Name: value`"))?;

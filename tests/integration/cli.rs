@@ -75,6 +75,7 @@ fn start_up_errors_say_what_to_try() {
     refused(&[root, "--mime", "md"], false, &["is not `EXT=TYPE`"]);
     refused(&[root, "--mime", "md=markdown"], false, &["not a media type"]);
     refused(&[root, "--cors=http://a b"], false, &["--cors"]);
+    refused(&[root, "--cors="], false, &["--cors= needs an origin"]);
     refused(&[root, "--index", "../x.html"], false, &["index name"]);
     if !have_tool("setpriv") {
         return;

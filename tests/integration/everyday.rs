@@ -112,6 +112,13 @@ fn added_fields_on_every_answer_and_cache_control_by_glob() {
         assert_eq!(all(&r, "x-frame-options"), ["DENY"], "{target}: once, on every answer");
         assert_eq!(r.header("x-robots-tag"), Some("noindex"), "{target}");
     }
+    // A listing large enough to be prepared in slices gets them too.
+    for i in 0..2500 {
+        write(site.root(), &format!("many/{i}.txt"), b"");
+    }
+    let big = ask(addr, "GET", "/many/", "");
+    assert_eq!((big.status, big.header("x-frame-options")), (200, Some("DENY")));
+    assert!(big.text().contains("2499.txt"));
     let range = ask(addr, "GET", "/kib.bin", "Range: bytes=0-9\r\n");
     assert_eq!((range.status, range.header("x-frame-options")), (206, Some("DENY")));
     let cases = [
