@@ -205,7 +205,7 @@ fn a_path_routed_for_other_methods_answers_405_with_allow() {
     assert_eq!(exchange(s.addr(), "POST", "/submit", "", "x").text(), "posted");
     // ...while an unrouted path keeps the files' answer.
     let r = exchange(s.addr(), "POST", "/hello.txt", "", "x");
-    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD, OPTIONS")));
     assert_eq!(get(s.addr(), "/hello.txt").text(), "hello file\n");
 }
 
