@@ -305,18 +305,15 @@ fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threa
     let what = if single { "the file " } else { "" };
     let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
     let threads = format!("{threads} worker thread{}", if threads == 1 { "" } else { "s" });
-    let mut stderr = std::io::stderr().lock();
-    use std::io::Write;
-    let _ = match urls {
-        [url] => {
-            writeln!(stderr, "rawserve: serving {what}{}{why} on {url} with {threads} (Ctrl-C to stop)", root.display())
-        }
+    let text = match urls {
+        [url] => format!("rawserve: serving {what}{}{why} on {url} with {threads} (Ctrl-C to stop)\n", root.display()),
         _ => {
-            let _ =
-                writeln!(stderr, "rawserve: serving {what}{}{why} with {threads} (Ctrl-C to stop) on:", root.display());
-            urls.iter().try_for_each(|url| writeln!(stderr, "  {url}"))
+            let list: String = urls.iter().map(|url| format!("  {url}\n")).collect();
+            format!("rawserve: serving {what}{}{why} with {threads} (Ctrl-C to stop) on:\n{list}", root.display())
         }
     };
+    // One write, so the lines arrive together.
+    eprint!("{text}");
 }
 
 /// `--cors`, `--header`, `--cache-control-for`, `--spa`, `--clean-urls`,
