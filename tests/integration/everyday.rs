@@ -356,6 +356,18 @@ fn every_local_address_host_names_and_repeated_binds() {
         eprintln!("skipped the IPv6 half: this machine has no IPv6 loopback");
         return;
     }
+    let dual = std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "0");
+    let mut any6 = binary_in(site.root(), &[root, "-b", "::", "--port", "0"], &[]);
+    let (lines, _) = start_lines(&mut any6);
+    assert!(!lines.iter().any(|l| l.contains("http://[::]")), "{lines:?}");
+    let v6 = lines.iter().find_map(|l| l.trim().strip_prefix("http://[::1]:")).expect("::1 listed");
+    assert_hello(format!("[::1]:{v6}").parse().unwrap());
+    if dual {
+        let v4 = lines.iter().find_map(|l| l.trim().strip_prefix("http://127.0.0.1:")).expect("IPv4 listed too");
+        assert_hello(format!("127.0.0.1:{v4}").parse().unwrap());
+    }
+    drop(any6);
+
     let mut both = binary_in(site.root(), &[root, "-b", "127.0.0.1", "-b", "::1", "--port", "0"], &[]);
     let (lines, addr) = start_lines(&mut both);
     assert_hello(addr);
