@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::exchange::{self, Answer, Decision, Facts, LoggedRequest, Next, Persistence, Surroundings};
-use crate::http::response::{Body, Chunk, Preparation};
+use crate::http::response::{self, Body, Chunk, Preparation};
 use crate::transport::Transport;
 use crate::worker::{Local, Shared, Taken};
 
@@ -435,7 +435,7 @@ impl Connection {
             &mut out,
         );
         let (file, chunks) = match body {
-            Some(body) => (Some(body.file), body.chunks.into()),
+            Some(body) => (body.file, body.chunks.into()),
             None => (None, VecDeque::new()),
         };
         self.discard = answer.discard;
@@ -479,6 +479,17 @@ impl Connection {
                 }
                 Some(Chunk::Range { len: 0, .. }) => {
                     chunks.pop_front();
+                }
+                Some(Chunk::Stream { source, chunked }) => {
+                    // The next piece goes through `out`, whose bytes are all
+                    // sent. Each piece is charged a whole piece against the
+                    // turn, so pieces that are mostly work (a folder of
+                    // empty files) cannot keep the turn going either.
+                    if !response::next_piece(source.as_mut(), *chunked, out) {
+                        chunks.pop_front();
+                    }
+                    *pos = 0;
+                    *budget = budget.saturating_sub(response::STREAM_PIECE as u64);
                 }
                 Some(Chunk::Range { offset, len }) => {
                     // OK because a Range chunk only comes with Body::File.

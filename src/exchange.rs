@@ -286,9 +286,10 @@ pub fn after_response(persistence: Persistence, draining: bool, peer_done: bool,
     }
 }
 
-/// A file body still to send after the encoded bytes.
+/// A file (or streamed) body still to send after the encoded bytes.
 pub struct FileBody {
-    pub file: File,
+    /// `None` for a streamed body.
+    pub file: Option<File>,
     pub chunks: Vec<Chunk>,
 }
 
@@ -318,7 +319,8 @@ pub fn encode(
             out.extend_from_slice(&bytes);
             None
         }
-        Body::File { file, chunks } => Some(FileBody { file, chunks }),
+        Body::File { file, chunks } => Some(FileBody { file: Some(file), chunks }),
+        Body::Stream(source) => Some(FileBody { file: None, chunks: vec![Chunk::Stream { source, chunked: !http10 }] }),
     }
 }
 

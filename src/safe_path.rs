@@ -53,11 +53,18 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
         match segment {
             b"" | b"." => continue,
             b".." => return Err(PathError::Invalid),
-            s if s[0] == b'.' && !dotfiles => return Err(PathError::Hidden),
+            s if is_hidden(s, dotfiles) => return Err(PathError::Hidden),
             s => resolved.push(OsStr::from_bytes(s)),
         }
     }
     Ok(resolved)
+}
+
+/// Whether the file name `name` (one path segment, raw bytes) is hidden:
+/// the one rule for requests, listings and folder archives, so nothing is
+/// listed that a request for it would refuse.
+pub fn is_hidden(name: &[u8], dotfiles: bool) -> bool {
+    !dotfiles && name.first() == Some(&b'.')
 }
 
 #[cfg(test)]

@@ -333,14 +333,13 @@ fn content_type(path: &Path) -> String {
 }
 
 /// Lists the directory `dir` (open, at `path` relative to the root), in
-/// slices when it is large (see `directory`).
+/// slices when it is large, or sends its tar (see `directory`).
 fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Arc<Site>) -> Response {
     let entries = match Entries::new(dir) {
         Ok(entries) => entries,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    let title = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy().into_owned();
-    Listing::start(entries, path.to_path_buf(), title, site)
+    Listing::start(request, entries, path.to_path_buf(), site)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not
