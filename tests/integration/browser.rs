@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const CHROMIUM: &str = "chromium";
+pub const CHROMIUM: &str = "chromium";
 
 /// A cold Chromium start on a busy two-core machine takes a few seconds;
 /// the page itself runs on virtual time (`--virtual-time-budget`).
@@ -32,7 +32,7 @@ fn demo_root() -> PathBuf {
 }
 
 /// Runs Chromium with a fresh profile, the fixed flags, `extra` and `url`.
-fn chromium(extra: &[&str], url: &str) -> Output {
+pub fn chromium(extra: &[&str], url: &str) -> Output {
     let profile = tempfile::tempdir().expect("profile dir");
     chromium_in(profile.path(), extra, url)
 }
