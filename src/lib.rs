@@ -145,7 +145,7 @@
 //! - `connection`: the per-connection state machine.
 //! - `http`: request parsing, response serialisation (one encode path),
 //!   preconditions, ranges, content codings.
-//! - `handlers`: the router, [`StaticFiles`], listings, the file cache.
+//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
 //!
