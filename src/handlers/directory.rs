@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::listing::{self, Format, Page, View};
+use super::listing::{self, Format, Page, Sorted, View};
 use super::{archive, cache, Site};
 use crate::http::date;
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
@@ -100,7 +100,7 @@ impl Digest {
 enum Stage {
     /// Reading entries; `read` counts every name seen (hidden ones too),
     /// against `max_listing_entries`.
-    Reading { entries: Entries, listed: Vec<listing::Entry>, read: usize, digest: Digest },
+    Reading { entries: Entries, listed: Sorted, read: usize, digest: Digest },
     /// Every entry is read; writing rows.
     Rendering(Page, Validated),
     /// Done (the response has been handed out).
@@ -127,11 +127,12 @@ impl Listing {
             return archive::response(entries, path, &name, site, close);
         }
         let owned = |name| request.header(name).map(str::to_owned);
+        let view = View::of(request.query(), request.header("accept"));
         let mut listing = Listing {
             site: Arc::clone(site),
             path,
             request_path: request.path().to_owned(),
-            view: View::of(request.query(), request.header("accept")),
+            view,
             conditions: OwnedConditions {
                 if_match: owned("if-match"),
                 if_none_match: owned("if-none-match"),
@@ -139,7 +140,7 @@ impl Listing {
                 if_unmodified_since: owned("if-unmodified-since"),
             },
             read_at: SystemTime::now(),
-            stage: Stage::Reading { entries, listed: Vec::new(), read: 0, digest: Digest::default() },
+            stage: Stage::Reading { entries, listed: Sorted::new(view), read: 0, digest: Digest::default() },
         };
         if let Stage::Reading { entries, digest, .. } = &mut listing.stage {
             // Removing an entry changes only the directory's own time.
@@ -157,10 +158,15 @@ impl Listing {
     fn read_slice(&self, stage: &mut Stage) -> Option<Option<usize>> {
         let Stage::Reading { entries, listed, read, digest } = stage else { return Some(None) };
         let cap = self.site.options.max_listing_entries;
+        let mut end = None;
         for _ in 0..ENTRIES_PER_SLICE {
-            let Some(name) = entries.next_name(CStr::to_owned) else { return Some(None) };
+            let Some(name) = entries.next_name(CStr::to_owned) else {
+                end = Some(None);
+                break;
+            };
             if *read == cap {
-                return Some(Some(cap));
+                end = Some(Some(cap));
+                break;
             }
             *read += 1;
             if let Some(entry) = listable(&self.site, entries, &self.path, &name) {
@@ -168,7 +174,9 @@ impl Listing {
                 listed.push(entry);
             }
         }
-        None
+        // Sorted a slice at a time (see `Sorted`).
+        listed.end_run();
+        end
     }
 
     /// The validators of the listing read: see the module comment. A
@@ -272,7 +280,7 @@ impl Preparation for Listing {
                 if let Some(response) = self.precondition(&validated) {
                     return Some(response);
                 }
-                self.stage = Stage::Rendering(Page::new(&self.request_path, listed, self.view, more), validated);
+                self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more), validated);
                 // A small directory is answered in the same step.
                 if read < ENTRIES_PER_SLICE {
                     self.advance()
