@@ -478,3 +478,52 @@ fn chromium_dark_and_light_filter_and_a_non_utf8_link() {
     }
     eprintln!("screenshot: {}", screenshot(&listing, 0, "390,800", "listing-mobile-dark.png").display());
 }
+
+#[test]
+fn a_large_tar_does_not_hold_up_other_clients() {
+    // One worker, so a tar made in one go would stall everything.
+    let server = TestServer::start_with(|config| config.threads = 1);
+    let many = server.root().join("many");
+    fs::create_dir(&many).expect("mkdir");
+    // Entries that cost work (a stat and a resolution each) but add nothing
+    // to the archive, so the socket never makes the server wait: only the
+    // archive's own bound on work per turn lets /hello in.
+    for i in 0..5_000 {
+        std::os::unix::fs::symlink(format!("nowhere-{i}"), many.join(format!("dangling-{i:05}"))).expect("symlink");
+    }
+    write(&many, "real.txt", b"real");
+    let mut tar = server.connect();
+    let mut hello = server.connect();
+    send(&mut tar, "GET /many/?download=tar HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    send(&mut hello, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Which ends first: the tar (thousands of entries, about a thousand
+    // per turn) or /hello (microseconds)?
+    let (done, finished) = std::sync::mpsc::channel();
+    let archived = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let r = read_response(&mut tar, false).expect("the tar");
+            done.send("tar").expect("report");
+            r
+        })
+    };
+    let greeted = std::thread::spawn(move || {
+        let r = read_response(&mut hello, false).expect("hello");
+        done.send("hello").expect("report");
+        r
+    });
+    let order: Vec<&str> = finished.iter().take(2).collect();
+    let (archived, greeted) = (archived.join().expect("tar thread"), greeted.join().expect("hello thread"));
+    assert_eq!(greeted.body, b"Hello, world!");
+    assert_eq!(tar_names(&dechunk(&archived.body)), ["many/", "many/real.txt"]);
+    assert_eq!(order, ["hello", "tar"], "a fresh request waited for a large tar");
+}
+
+#[test]
+fn no_tar_without_listings() {
+    let server = TestServer::start_files(|files| files.listing = false);
+    assert_eq!(get(&server, "/nested/?download=tar", &[]).status, 404);
+    // A folder with an index is its index, whatever the query says.
+    let server = TestServer::start();
+    assert_eq!(get(&server, "/sub/?download=tar", &[]).text(), "sub index");
+}
