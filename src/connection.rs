@@ -490,6 +490,9 @@ impl Connection {
                     }
                     *pos = 0;
                     *budget = budget.saturating_sub(response::STREAM_PIECE as u64);
+                    // Asked for only once the last piece is sent: progress,
+                    // even when a piece is empty (entries left out).
+                    self.deadline = cx.now + cx.shared.config.send_timeout;
                 }
                 Some(Chunk::Range { offset, len }) => {
                     // OK because a Range chunk only comes with Body::File.
