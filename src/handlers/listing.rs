@@ -59,7 +59,8 @@ button:hover{text-decoration:underline}\
 th button{color:inherit;font-weight:600}\
 tbody tr:hover{background:var(--hover)}\
 td.name{word-break:break-all}\
-.size,.date{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}\
+.size,.date{white-space:nowrap;font-variant-numeric:tabular-nums}\
+td.size,td.date{color:var(--muted)}\
 .size{text-align:right}\
 tr.dir a{font-weight:600}\
 a{color:var(--link);text-decoration:none}\
@@ -86,7 +87,7 @@ const DOWNLOAD_FORM: &str = "<form><button name=\"download\" value=\"tar\">Downl
 /// SHA-256, checked by a test), so a hostile file name that slipped past
 /// escaping still could not run anything.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
-style-src 'sha256-uVZHp627hKzFySZ8x4MQOnKrH2PZPqdDC2/k1uwGRiU='; \
+style-src 'sha256-NyAshNhmXNrbBZ/rht8Kp/qFQ+1SHrsdAMV3sooAX3U='; \
 script-src 'sha256-0ROnwwtQPk99exZO8jlBviGd/Oo5StaE11j1pQ6ag4g='; \
 img-src 'self'; base-uri 'none'; form-action 'self'";
 
