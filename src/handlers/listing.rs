@@ -209,8 +209,8 @@ pub struct Sorted {
     run_start: usize,
 }
 
-/// Files after folders, the column's value, the natural name.
-type Key = (bool, u128, Natural);
+/// Files after folders, the column's value, the natural key of the name.
+type Key = (bool, u128, Vec<u8>);
 
 impl Sorted {
     pub fn new(view: View) -> Sorted {
@@ -229,8 +229,7 @@ impl Sorted {
             SortBy::Size => u128::from(entry.size),
             SortBy::Date => entry.modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos()),
         };
-        let lower = String::from_utf8_lossy(&entry.name).chars().flat_map(char::to_lowercase).collect::<String>();
-        self.items.push(((!entry.is_dir, column, Natural(lower)), entry));
+        self.items.push(((!entry.is_dir, column, natural_key(&entry.name)), entry));
     }
 
     pub fn len(&self) -> usize {
@@ -262,22 +261,6 @@ fn by_key(a: &(Key, Entry), b: &(Key, Entry)) -> Ordering {
     a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name))
 }
 
-/// A string ordered naturally: runs of ASCII digits compare as numbers.
-#[derive(Debug, PartialEq, Eq)]
-struct Natural(String);
-
-impl Ord for Natural {
-    fn cmp(&self, other: &Natural) -> Ordering {
-        natural_cmp(self.0.as_bytes(), other.0.as_bytes())
-    }
-}
-
-impl PartialOrd for Natural {
-    fn partial_cmp(&self, other: &Natural) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 /// The digit run of `s` starting at `k`: where it ends, and its digits
 /// without leading zeros.
 fn digit_run(s: &[u8], mut k: usize) -> (usize, &[u8]) {
@@ -290,30 +273,36 @@ fn digit_run(s: &[u8], mut k: usize) -> (usize, &[u8]) {
     (k, &digits[first..])
 }
 
-/// Natural order of two byte strings: digit runs by their value (any
-/// length; leading zeros do not count), other bytes by byte value, which
-/// for UTF-8 is code point order. Equal values with different zeros tie;
-/// the caller breaks ties.
-fn natural_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
-            let (next_i, x) = digit_run(a, i);
-            let (next_j, y) = digit_run(b, j);
-            let by_value = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
-            if by_value != Ordering::Equal {
-                return by_value;
-            }
-            (i, j) = (next_i, next_j);
+/// A name's natural sort key: bytes that compare (as plain bytes, a
+/// `memcmp`) in natural order, case-insensitively. Each run of ASCII
+/// digits becomes `0`, its length without leading zeros (two bytes, big
+/// end first) and those digits, so runs compare by value (any length,
+/// `file2` before `file10`, `010` = `10`); other bytes stay, which for
+/// UTF-8 is code point order. The marker `0` compares with any other byte
+/// as every digit does, and two keys equal up to a marker are at a digit
+/// run in both, so lengths meet lengths and digits meet digits.
+fn natural_key(name: &[u8]) -> Vec<u8> {
+    let lower = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        String::from_utf8_lossy(name).chars().flat_map(char::to_lowercase).collect::<String>().into_bytes()
+    };
+    let mut key = Vec::with_capacity(lower.len() + 4);
+    let mut i = 0;
+    while i < lower.len() {
+        if lower[i].is_ascii_digit() {
+            let (next, digits) = digit_run(&lower, i);
+            key.push(b'0');
+            // A file name is at most 255 bytes; a u16 holds any run.
+            key.extend_from_slice(&u16::try_from(digits.len()).unwrap_or(u16::MAX).to_be_bytes());
+            key.extend_from_slice(digits);
+            i = next;
         } else {
-            if a[i] != b[j] {
-                return a[i].cmp(&b[j]);
-            }
+            key.push(lower[i]);
             i += 1;
-            j += 1;
         }
     }
-    (a.len() - i).cmp(&(b.len() - j))
+    key
 }
 
 /// Renders the listing at once; the server renders it in slices with
@@ -782,9 +771,60 @@ mod tests {
             ("v1.10", "v1.9", Ordering::Greater),
             ("", "", Ordering::Equal),
             ("\u{e9}", "z", Ordering::Greater),
+            ("File2", "file10", Ordering::Less),
+            ("\u{c9}t\u{e9}", "\u{e9}t\u{e9}", Ordering::Equal),
+            ("a0", "a", Ordering::Greater),
+            ("a00", "a0", Ordering::Equal),
+            ("a-1", "a1", Ordering::Less),
+            ("a 1", "a1", Ordering::Less),
+            ("a:1", "a1", Ordering::Greater),
+            ("file1b", "file1a", Ordering::Greater),
+            ("file1", "file1.txt", Ordering::Less),
         ];
         for (a, b, expected) in cases {
-            assert_eq!(natural_cmp(a.as_bytes(), b.as_bytes()), *expected, "{a:?} {b:?}");
+            assert_eq!(natural_key(a.as_bytes()).cmp(&natural_key(b.as_bytes())), *expected, "{a:?} {b:?}");
+        }
+    }
+
+    /// Natural order as a direct comparison, the model the keys follow.
+    fn natural_cmp(a: &[u8], b: &[u8]) -> Ordering {
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+                let (next_i, x) = digit_run(a, i);
+                let (next_j, y) = digit_run(b, j);
+                let by_value = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+                (i, j) = (next_i, next_j);
+            } else {
+                if a[i] != b[j] {
+                    return a[i].cmp(&b[j]);
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+        (a.len() - i).cmp(&(b.len() - j))
+    }
+
+    #[test]
+    fn natural_keys_compare_as_the_model_does() {
+        let parts = ["", "a", "-", " ", "0", "00", "1", "01", "10", "099", "\u{e9}"];
+        let mut names = Vec::new();
+        for x in parts {
+            for y in parts {
+                for z in parts {
+                    names.push(format!("{x}{y}{z}"));
+                }
+            }
+        }
+        let keys: Vec<Vec<u8>> = names.iter().map(|n| natural_key(n.as_bytes())).collect();
+        for (a, key_a) in names.iter().zip(&keys) {
+            for (b, key_b) in names.iter().zip(&keys) {
+                assert_eq!(key_a.cmp(key_b), natural_cmp(a.as_bytes(), b.as_bytes()), "{a:?} {b:?}");
+            }
         }
     }
 
