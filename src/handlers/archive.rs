@@ -17,7 +17,9 @@
 //! than [`MAX_DEPTH`] (each level holds an open directory). A file that
 //! changes size while it is copied cannot change its header, which is
 //! already sent: it is cut or padded with zeros to the size in the header,
-//! and the change is logged, so the archive stays well-formed.
+//! and the change is logged, so the archive stays well-formed. There is no
+//! cap on entries (`max_listing_entries` bounds a page held in memory; an
+//! archive holds nothing), only the per-piece bound on work.
 
 use std::ffi::{CStr, OsStr};
 use std::fmt;

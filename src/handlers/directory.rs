@@ -121,7 +121,7 @@ impl Listing {
     /// is still [`Preparation`].
     pub fn start(request: &Request, entries: Entries, path: PathBuf, site: &Arc<Site>) -> Response {
         if listing::param(request.query(), "download") == Some("tar") {
-            let name = archive_name(request.path(), site);
+            let name = archive_name(&path, site);
             // An HTTP/1.0 client reads the tar to the close.
             let close = request.version == Version::Http10;
             return archive::response(entries, path, &name, site, close);
@@ -245,17 +245,15 @@ pub fn listable(site: &Site, entries: &Entries, dir: &std::path::Path, name: &CS
     Some(listing::Entry { name: bytes.to_vec(), is_dir, size, modified })
 }
 
-/// The archive's file name: the folder's last segment (decoded), or the
-/// root folder's name for `/`.
-fn archive_name(request_path: &str, site: &Site) -> Vec<u8> {
-    let last = request_path.split('/').rfind(|s| !s.is_empty());
-    match last {
-        Some(segment) => percent_encoding::percent_decode_str(segment).collect(),
-        None => {
-            let root = site.options.root.canonicalize().ok();
-            root.and_then(|r| r.file_name().map(|n| n.as_bytes().to_vec())).unwrap_or_else(|| b"files".to_vec())
-        }
-    }
+/// The archive's name: the folder's own name (`path` below the root; a
+/// file name never holds a `/`), or the root folder's name for the root.
+fn archive_name(path: &std::path::Path, site: &Site) -> Vec<u8> {
+    let root = || site.options.root.canonicalize().ok();
+    let name = match path.file_name() {
+        Some(name) => Some(name.as_bytes().to_vec()),
+        None => root().and_then(|r| r.file_name().map(|n| n.as_bytes().to_vec())),
+    };
+    name.unwrap_or_else(|| b"files".to_vec())
 }
 
 fn with_validators(mut response: Response, validated: &Validated) -> Response {

@@ -322,6 +322,10 @@ fn the_tar_of_a_thousand_files_unpacks_identical_with_tar_and_python() {
             assert!(a == b, "{tool}: {:?} differs from {:?}", a.0, b.0);
         }
     }
+    // A nested folder is named by its own name, however the path was spelt.
+    let nested = get(&server, "/pack/a%2Fb/?download=tar", &[]);
+    assert!(nested.header("content-disposition").is_some_and(|d| d.starts_with("attachment; filename=\"b.tar\"")));
+    assert!(tar_names(&dechunk(&nested.body)).iter().all(|n| n.starts_with("b/")));
     // HEAD: the head alone.
     let head = request(&server, "HEAD", "/pack/?download=tar", &[]);
     assert_eq!((head.status, head.body.len()), (200, 0));
