@@ -182,7 +182,7 @@ impl Archive {
                 return;
             }
             if depth >= MAX_DEPTH {
-                log::info!("archive: leaving out {:?}, deeper than {MAX_DEPTH} folders", OsStr::from_bytes(&inside));
+                log::warn!("archive: leaving out {:?}, deeper than {MAX_DEPTH} folders", OsStr::from_bytes(&inside));
                 return;
             }
             let entries = match self.site.root.open_node(&path) {

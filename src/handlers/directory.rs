@@ -216,13 +216,14 @@ impl Listing {
 
 /// The listing entry for `name` in the directory `entries` (at `dir`
 /// below the root), or `None` when a request for it would be refused: a
-/// hidden name (the one rule of `safe_path`), anything but a regular file,
+/// name no request can name (`safe_path::can_name`: hidden by its one
+/// rule, or with a backslash), anything but a regular file,
 /// a directory or a symlink that resolves to one of those by the root's
 /// rules (so never out of the root unless symlinks may lead anywhere), and
 /// what the server may not read (a file) or enter (a directory).
 pub fn listable(site: &Site, entries: &Entries, dir: &std::path::Path, name: &CStr) -> Option<listing::Entry> {
     let bytes = name.to_bytes();
-    if safe_path::is_hidden(bytes, site.options.dotfiles) {
+    if !safe_path::can_name(bytes, site.options.dotfiles) {
         return None;
     }
     let stat = entries.stat(name).ok()?;

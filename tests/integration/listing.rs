@@ -167,6 +167,8 @@ fn only_what_would_be_served_is_listed_and_archived() {
         write(&root, "h/visible.txt", b"v");
         write(&root, "h/.env", b"secret");
         write(&root, "h/.git/config", b"secret");
+        // A request cannot name it (a backslash is refused), so no link.
+        write(&root, "h/back\\slash.txt", b"unreachable");
         std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("h/out-link")).expect("symlink");
         std::os::unix::fs::symlink("visible.txt", root.join("h/in-link")).expect("symlink");
         std::os::unix::fs::symlink("nowhere", root.join("h/dangling")).expect("symlink");
@@ -182,7 +184,8 @@ fn only_what_would_be_served_is_listed_and_archived() {
         let mut in_tar: Vec<String> = expected.iter().map(|n| format!("h/{n}")).collect();
         in_tar.insert(0, "h/".to_owned());
         assert_eq!(archived, in_tar, "follow_symlinks {follow}");
-        for hidden in [".env", ".git", "dangling"] {
+        assert_eq!(get(&server, "/h/back%5Cslash.txt", &[]).status, 400);
+        for hidden in [".env", ".git", "dangling", "slash"] {
             assert!(!json.contains(hidden), "{hidden} in {json}");
         }
         // And each listed name is served.
