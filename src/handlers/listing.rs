@@ -8,9 +8,13 @@
 //! shown lossily but escaped, breadcrumbs, the filter box (a tiny inline
 //! script allowed by its hash in the page's own Content-Security-Policy;
 //! the page works without it), dark mode by `prefers-color-scheme`, sizes
-//! in KiB/MiB and dates with the exact time on hover. Reading the
-//! directory, deciding what is listed at all, validators and slicing the
-//! work are `directory`'s.
+//! in KiB/MiB and dates with the exact time on hover. The sort and
+//! download controls are GET forms rather than links, so crawlers that
+//! follow every link (`wget -r`) fetch neither a page per order nor a tar
+//! per folder. A stricter policy an operator adds (another
+//! `Content-Security-Policy` applies as well) only keeps the filter box
+//! hidden. Reading the directory, deciding what is listed at all,
+//! validators and slicing the work are `directory`'s.
 
 use std::cmp::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
