@@ -534,3 +534,15 @@ fn no_tar_without_listings() {
     let server = TestServer::start();
     assert_eq!(get(&server, "/sub/?download=tar", &[]).text(), "sub index");
 }
+
+#[test]
+fn a_listing_changed_within_the_racy_window_has_no_date_but_its_exact_tag() {
+    let server = TestServer::start_files(|files| files.racy_window = Duration::from_secs(3600));
+    write(&server.root(), "fresh/new.txt", b"just written");
+    let r = get(&server, "/fresh/", &[]);
+    // A one-second date could not tell this listing from one changed in
+    // the same second; the tag, from the entries themselves, can.
+    assert_eq!(r.header("last-modified"), None);
+    let etag = r.header("etag").expect("an ETag").to_owned();
+    assert_eq!(get(&server, "/fresh/", &[("If-None-Match", &etag)]).status, 304);
+}
