@@ -148,6 +148,9 @@
 //! - `handlers`: the router, [`StaticFiles`], listings, the file cache.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
+//! - `access_log`: the access log's formats, per-worker buffers and sink.
+//! - `proxy`: PROXY protocol headers, `Forwarded` / `X-Forwarded-For`
+//!   from trusted proxies ([`Cidr`]).
 //!
 //! # Shape
 //!
@@ -161,6 +164,7 @@
 
 #![cfg_attr(not(fuzzing), deny(missing_docs))]
 
+mod access_log;
 mod clock;
 pub mod config;
 mod connection;
@@ -170,16 +174,19 @@ mod exchange;
 pub mod fuzzing;
 mod handlers;
 mod http;
+mod proxy;
 mod safe_path;
 mod server;
 mod sys;
 mod transport;
 mod worker;
 
+pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, FileOptions};
 pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
 pub use http::request::{Request, Version};
 pub use http::response::{HeaderError, Response};
+pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 
 /// Raises this process's soft limit on open files to its hard limit, as
@@ -188,4 +195,18 @@ pub use server::{Server, ShutdownHandle, StartError};
 /// Returns the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     sys::net::raise_fd_limit()
+}
+
+/// The listening sockets passed by systemd socket activation (`LISTEN_FDS`
+/// with `LISTEN_PID` naming this process), for [`Server::with_listener`];
+/// empty when the process was not socket-activated. Call it before
+/// starting threads: it removes those variables from the environment.
+pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
+    sys::activation::inherited_listeners()
+}
+
+/// Sends `state` (`READY=1`, `STOPPING=1`) to the service manager named by
+/// `NOTIFY_SOCKET`; does nothing when it is not set.
+pub fn notify_service_manager(state: &str) -> std::io::Result<()> {
+    sys::activation::notify(state)
 }

@@ -10,6 +10,7 @@ mod curl;
 mod hardening;
 mod hostile;
 mod idle;
+mod operations;
 mod python;
 mod security;
 mod semantics;
