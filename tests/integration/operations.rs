@@ -138,13 +138,16 @@ fn json_lines_parse_with_python() {
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
 assert len(rows) == 3, rows
-first = rows[0]
-assert first["method"] == "GET" and first["path"] == "/hello.txt" and first["status"] == 200, first
+# Workers flush their own buffers, so lines are not in request order.
+first = next(r for r in rows if r["path"] == "/hello.txt")
+assert first["method"] == "GET" and first["status"] == 200 and first["version"] == "HTTP/1.1", first
 assert first["bytes"] == 11 and first["referer"] == "http://r/" and first["user_agent"] == 'a"b\\c', first
 assert first["client"] == "127.0.0.1" and isinstance(first["duration_us"], int), first
 assert first["time"].endswith("Z"), first
-assert rows[1]["path"] == "/x\u00c3\u00a9\u0001" or rows[1]["status"] in (400, 404), rows[1]
-assert rows[2]["user_agent"] == "\u00e9t\u00e9", rows[2]
+# A control byte in the target: refused, logged without a request line.
+assert any(r["status"] == 400 and r["path"] is None for r in rows), rows
+# UTF-8 stays UTF-8.
+assert any(r["user_agent"] == "\u00e9t\u00e9" for r in rows), rows
 print("ok")
 "#;
     let out = run_ok(Command::new("python3").arg("-c").arg(script).arg(&log), IO_TIMEOUT);
