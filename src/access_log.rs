@@ -307,10 +307,15 @@ impl LogBuffer {
         if self.lines.capacity() == 0 {
             self.lines.reserve(FLUSH_BYTES + 4096);
         }
-        let now = Instant::now();
-        let micros = entry.started.map_or(0, |t| now.saturating_duration_since(t).as_micros());
+        // Only JSON lines carry the time taken; the others need no clock read.
+        let micros = match (log.format, entry.started) {
+            (LogFormat::Json, Some(started)) => Instant::now().saturating_duration_since(started).as_micros(),
+            _ => 0,
+        };
         format_line(&mut self.lines, log.format, entry, client, body_sent, micros, clock);
-        self.oldest.get_or_insert(now);
+        if self.oldest.is_none() {
+            self.oldest = Some(entry.started.unwrap_or_else(Instant::now));
+        }
         if self.lines.len() >= FLUSH_BYTES {
             self.flush(log);
         }
@@ -360,7 +365,10 @@ fn format_line(
     // Writing into a Vec cannot fail.
     let _ = match format {
         LogFormat::Common | LogFormat::Combined => {
-            let _ = write!(out, "{client} - - [{}] \"", clock.clf());
+            write_ip(out, client);
+            out.extend_from_slice(b" - - [");
+            out.extend_from_slice(clock.clf().as_bytes());
+            out.extend_from_slice(b"] \"");
             if entry.no_request {
                 out.push(b'-');
             } else {
@@ -387,7 +395,11 @@ fn format_line(
             Ok(())
         }
         LogFormat::Json => {
-            let _ = write!(out, "{{\"time\":\"{}\",\"client\":\"{client}\",\"method\":", clock.iso());
+            out.extend_from_slice(b"{\"time\":\"");
+            out.extend_from_slice(clock.iso().as_bytes());
+            out.extend_from_slice(b"\",\"client\":\"");
+            write_ip(out, client);
+            out.extend_from_slice(b"\",\"method\":");
             json_string(out, (!entry.no_request).then(|| entry.method()));
             out.extend_from_slice(b",\"path\":");
             json_string(out, (!entry.no_request).then(|| entry.target()));
@@ -415,11 +427,36 @@ fn format_line(
 /// so the field cannot end early or start a new line.
 pub fn escape_clf(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in bytes {
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+    let mut rest = bytes;
+    // Runs of plain bytes (nearly every field) are copied whole.
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some(&byte) = rest.get(run) else { break };
         match byte {
             b'"' | b'\\' => out.extend_from_slice(&[b'\\', byte]),
-            0x20..=0x7e => out.push(byte),
             _ => out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]),
+        }
+        rest = &rest[run + 1..];
+    }
+}
+
+/// An address as text; IPv4 (nearly every line) without the formatting
+/// machinery.
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut number = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(number.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
         }
     }
 }

@@ -655,3 +655,44 @@ fn sd_notify_says_ready_and_stopping() {
     assert_eq!(&buffer[..n], b"STOPPING=1");
     assert!(child.0.wait().unwrap().success());
 }
+
+#[test]
+fn operations_flags_refuse_mistakes_in_one_line() {
+    let site = Site::new();
+    let root = site.root().to_str().unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_rawserve")).args(args).output().expect("run rawserve");
+    let out = run(&[root, "--port", "0", "--access-log", "/no/such/dir/access.log"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot open the access log /no/such/dir/access.log"), "{stderr}");
+    for (flag, value) in [
+        ("--trusted-proxy", "10.0.0.0/33"),
+        ("--trusted-proxy", "example.com"),
+        ("--log-format", "xml"),
+        ("--health", "healthz"),
+        ("--access-log", ""),
+    ] {
+        let out = run(&[root, flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: clap's usage error");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"), "{flag} {value}");
+    }
+    // LISTEN_PID naming another process: the variables are not for us, so
+    // rawserve binds as usual (and serves).
+    let server = Command::new(env!("CARGO_BIN_EXE_rawserve"))
+        .args([root, "--port", "0", "--quiet"])
+        .env("LISTEN_PID", "1")
+        .env("LISTEN_FDS", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut server = Spawned(server);
+    let mut first = String::new();
+    let stderr = server.0.stderr.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut first).expect("start-up line");
+    let addr: SocketAddr =
+        first.split("http://").nth(1).and_then(|u| u.split_whitespace().next()?.parse().ok()).expect(&first);
+    assert_hello(addr);
+}
