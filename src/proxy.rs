@@ -345,7 +345,9 @@ mod tests {
     #[test]
     fn forwarding_chains() {
         let xff = "X-Forwarded-For";
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        // (peer, header fields, the client logged)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             // An untrusted peer's headers are ignored.
             ("8.8.8.8", &[(xff, "1.1.1.1")], "8.8.8.8"),
             ("8.8.8.8", &[("Forwarded", "for=1.1.1.1")], "8.8.8.8"),
