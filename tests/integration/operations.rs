@@ -696,3 +696,52 @@ fn operations_flags_refuse_mistakes_in_one_line() {
         first.split("http://").nth(1).and_then(|u| u.split_whitespace().next()?.parse().ok()).expect(&first);
     assert_hello(addr);
 }
+
+#[test]
+fn health_needs_no_file_system() {
+    let root = tempfile::tempdir().expect("temp dir");
+    write(root.path(), "page.txt", b"page");
+    let server = Binary::start(&[root.path().to_str().unwrap(), "--health", "/healthz"], "warn,rawserve=info");
+    assert_eq!(request(server.addr, "GET /page.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
+    // The served folder is gone: files are not found, health is still fine.
+    std::fs::remove_dir_all(root.path()).expect("remove the root");
+    assert_eq!(request(server.addr, "GET /page.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 404);
+    let r = request(server.addr, "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(request(server.addr, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").text(), "ok\n");
+}
+
+#[test]
+fn a_closed_stdout_never_stops_serving() {
+    use std::io::BufRead;
+    let site = Site::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rawserve"))
+        .args([site.root().to_str().unwrap(), "--port", "0"])
+        .env("RUST_LOG", "warn,rawserve=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Whoever read the access log has gone: writes fail with EPIPE.
+    drop(child.stdout.take());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let child = Spawned(child);
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("start-up line");
+    let addr: SocketAddr =
+        line.split("http://").nth(1).and_then(|u| u.split_whitespace().next()?.parse().ok()).expect(&line);
+    for _ in 0..3 {
+        assert_eq!(request(addr, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
+    }
+    line.clear();
+    stderr.read_line(&mut line).expect("a warning");
+    assert!(line.contains("access log: cannot write to standard output"), "{line}");
+    for _ in 0..20 {
+        assert_eq!(request(addr, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
+    }
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) }, 0);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("the rest of stderr");
+    assert!(!rest.contains("access log"), "reported more than once:\n{rest}");
+}
