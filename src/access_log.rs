@@ -4,8 +4,9 @@
 //! access lines (standard output or a file) never mix.
 //!
 //! The request path stays cheap: when a request is decided, its fields
-//! are copied into the connection's [`Entry`] (a buffer reused for every
-//! request of the connection and then for other connections); when the
+//! are copied into the connection's [`Entry`], in a buffer lent by the
+//! worker for the life of the response (so an idle connection holds none,
+//! and none is allocated once the worker has spares); when the
 //! response ends, sent whole or cut off, the line is formatted with the
 //! body bytes actually sent into the worker's [`LogBuffer`]. That buffer
 //! goes to the [`AccessLog`] in one `write` of whole lines once it holds
@@ -36,8 +37,9 @@ pub const FLUSH_BYTES: usize = 32 * 1024;
 /// ... or once its oldest line has waited this long, so `tail -f` and log
 /// shippers see a line within a fraction of a second of its response.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
-/// Spare entry buffers a worker keeps for new connections.
-const SPARE_ENTRIES: usize = 64;
+/// Spare entry buffers a worker keeps: one per response in progress at
+/// once on that worker, which rarely exceeds this.
+const SPARE_ENTRIES: usize = 256;
 /// Entry buffers larger than this (a request with a huge User-Agent) are
 /// freed rather than reused.
 const KEEP_ENTRY_CAPACITY: usize = 4096;
@@ -252,15 +254,6 @@ impl Entry {
         std::mem::take(&mut self.fields)
     }
 
-    /// Takes a spare buffer when this entry has none yet.
-    pub fn ensure_buffer(&mut self, spares: &mut LogBuffer) {
-        if self.fields.capacity() == 0 {
-            if let Some(buffer) = spares.spare.pop() {
-                self.fields = buffer;
-            }
-        }
-    }
-
     fn method(&self) -> &[u8] {
         &self.fields[..self.ends[0]]
     }
@@ -287,6 +280,25 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Where an exchange records the request it answers: the connection's
+/// entry, and the worker's spare buffers to fill it with.
+pub struct Recorder<'a> {
+    pub entry: &'a mut Entry,
+    pub spares: &'a mut LogBuffer,
+}
+
+impl Recorder<'_> {
+    /// [`Entry::record`], in a spare buffer when the entry has none.
+    pub fn record(&mut self, client: IpAddr, request: Option<&Request>, status: u16, started: Instant) {
+        if self.entry.fields.capacity() == 0 {
+            if let Some(buffer) = self.spares.spare.pop() {
+                self.entry.fields = buffer;
+            }
+        }
+        self.entry.record(client, request, status, started);
+    }
+}
+
 /// One worker's lines not yet written, and spare entry buffers.
 #[derive(Debug, Default)]
 pub struct LogBuffer {
@@ -304,6 +316,7 @@ impl LogBuffer {
         if !log.enabled() {
             return;
         }
+        // Lent back whatever happens below: the connection may now go idle.
         if self.lines.capacity() == 0 {
             self.lines.reserve(FLUSH_BYTES + 4096);
         }
@@ -313,6 +326,7 @@ impl LogBuffer {
             _ => 0,
         };
         format_line(&mut self.lines, log.format, entry, client, body_sent, micros, clock);
+        self.give_spare(std::mem::take(&mut entry.fields));
         if self.oldest.is_none() {
             self.oldest = Some(entry.started.unwrap_or_else(Instant::now));
         }
@@ -610,6 +624,24 @@ mod tests {
         assert!("".parse::<LogDestination>().is_err());
         assert_eq!("json".parse(), Ok(LogFormat::Json));
         assert!("xml".parse::<LogFormat>().is_err());
+    }
+
+    #[test]
+    fn an_idle_connection_holds_no_entry_buffer() {
+        let log_on = AccessLog { sink: Sink::Stdout, format: LogFormat::Combined, failing: AtomicBool::new(false) };
+        let mut spares = LogBuffer::default();
+        let mut e = entry("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: u\r\n\r\n", LOCAL, 200);
+        let capacity = e.fields.capacity();
+        assert!(capacity > 0);
+        spares.finish(&mut e, 0, &Clock::new(), &log_on);
+        spares.lines.clear(); // not written to the test's stdout
+        assert_eq!(e.fields.capacity(), 0, "the buffer went back to the worker");
+        // The next request, on any connection, reuses it.
+        let request = request::parse(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 32).unwrap().unwrap();
+        let mut next = Entry::default();
+        Recorder { entry: &mut next, spares: &mut spares }.record(LOCAL, Some(&request), 200, Instant::now());
+        assert_eq!(next.fields.capacity(), capacity);
+        assert!(spares.spare.is_empty());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::access_log::Entry;
+use crate::access_log::{Entry, Recorder};
 use crate::exchange::{self, Answer, Decision, Facts, Next, Persistence, Surroundings};
 use crate::http::response::{Body, Chunk, Preparation};
 use crate::proxy::{self, ProxyHeader};
@@ -416,8 +416,7 @@ impl Connection {
         let draining = cx.draining || cx.shared.phase() != Phase::Running;
         let facts = Facts { peer: self.client, now: cx.now, draining, discard: self.discard };
         let entry = if cx.shared.access_log.enabled() {
-            self.entry.ensure_buffer(&mut cx.local.log);
-            Some(&mut self.entry)
+            Some(Recorder { entry: &mut self.entry, spares: &mut cx.local.log })
         } else {
             None
         };
@@ -494,7 +493,12 @@ impl Connection {
         cx.local.freed_input_bytes += self.release_input(cx.shared);
         self.discard = 0;
         if cx.shared.access_log.enabled() {
-            self.entry.record(self.client.ip(), None, status, cx.now);
+            Recorder { entry: &mut self.entry, spares: &mut cx.local.log }.record(
+                self.client.ip(),
+                None,
+                status,
+                cx.now,
+            );
         }
         self.queue(Answer::error(status, 0), cx);
     }

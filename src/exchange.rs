@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::access_log::Entry;
+use crate::access_log::Recorder;
 use crate::config::Config;
 use crate::handlers::LocalRouter;
 use crate::http::request::{self, BodyLength, Method, Request, RequestError, Version};
@@ -32,7 +32,7 @@ pub struct Surroundings<'a> {
     pub router: &'a mut LocalRouter,
     /// Where the answered request's access-log fields go; `None` when the
     /// access log is off.
-    pub entry: Option<&'a mut Entry>,
+    pub entry: Option<Recorder<'a>>,
 }
 
 /// What the connection knows that the bytes do not say.
@@ -94,7 +94,7 @@ impl Answer {
     /// lingering close because the client may be mid-send.
     fn refuse(error: RequestError, consumed: usize, facts: &Facts, around: &mut Surroundings<'_>) -> Answer {
         log::info!("{}: {error}", facts.peer);
-        if let Some(entry) = around.entry.as_deref_mut() {
+        if let Some(entry) = &mut around.entry {
             entry.record(facts.peer.ip(), None, error.status(), facts.now);
         }
         Answer::error(error.status(), consumed)
@@ -216,7 +216,7 @@ fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around
     let persistence = persistence(request.keep_alive, body_use, response.close || panicked, facts.draining);
     let head_only = request.method == Method::Head;
     // Health checks come every few seconds from every balancer: not logged.
-    if let (Some(entry), false) = (around.entry.as_deref_mut(), health) {
+    if let (Some(entry), false) = (&mut around.entry, health) {
         let client = match around.config.trusted_proxies.as_slice() {
             [] => facts.peer.ip(),
             trusted => proxy::forwarded_client(facts.peer.ip(), trusted, || request.headers()),

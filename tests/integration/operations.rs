@@ -530,11 +530,13 @@ fn spawn_activated(listener: &TcpListener, args: &[&str]) -> Spawned {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: dup2 is async-signal-safe; it gives the child the listening
-    // socket as fd 3 (without close-on-exec), touching no parent state.
+    // SAFETY: dup2 and fcntl are async-signal-safe; they give the child the
+    // listening socket as fd 3 without close-on-exec, touching no parent
+    // state. (dup2 onto itself would keep the flag, hence the fcntl.)
     unsafe {
         command.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let ok = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+            if ok < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
