@@ -135,6 +135,15 @@
 //! [`StaticFiles`] from. [`raise_fd_limit`] lifts the open-file limit to
 //! what the system allows, as servers should.
 //!
+//! For production, [`Config`] also says where the access log goes
+//! ([`LogDestination`], standard output by default) and in which
+//! [`LogFormat`], which proxies to believe ([`Cidr`]), whether connections
+//! start with a PROXY protocol header, and which path answers health
+//! checks. [`inherited_listeners`] and [`Server::with_listener`] serve on
+//! sockets passed by systemd; [`notify_service_manager`] tells it
+//! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
+//! what SIGHUP does in the `rawserve` command.
+//!
 //! # What is public
 //!
 //! Only the items re-exported here and [`config`] (settings and
