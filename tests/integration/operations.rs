@@ -747,3 +747,31 @@ fn a_closed_stdout_never_stops_serving() {
     stderr.read_to_string(&mut rest).expect("the rest of stderr");
     assert!(!rest.contains("access log"), "reported more than once:\n{rest}");
 }
+
+#[test]
+fn unfinished_or_hostile_proxy_headers_stall_no_one() {
+    let site = Site::new();
+    let server = Binary::start(&[site.root().to_str().unwrap(), "--proxy-protocol"], "warn,rawserve=info");
+    // Half-sent headers, a v2 header claiming 64 KiB, and an endless v1 line.
+    let mut held = Vec::new();
+    for i in 0..200 {
+        let mut stream = connect(server.addr);
+        let bytes: Vec<u8> = match i % 3 {
+            0 => b"PROXY TCP4 192.0.2.1".to_vec(),
+            1 => b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff".to_vec(),
+            _ => [b"PROXY ".as_slice(), &[b'9'; 200]].concat(),
+        };
+        stream.write_all(&bytes).unwrap();
+        held.push((i % 3, stream));
+    }
+    // A fresh client is served meanwhile (within the read timeout).
+    let mut stream = connect(server.addr);
+    send(&mut stream, "PROXY TCP4 192.0.2.2 127.0.0.1 1 80\r\nGET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(read_response(&mut stream, false).expect("answered").status, 200);
+    // The malformed ones are closed without an answer; the unfinished wait.
+    for (kind, stream) in held.iter_mut().filter(|(kind, _)| *kind != 0) {
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "kind {kind} was answered: {:?}", String::from_utf8_lossy(&rest));
+    }
+}
