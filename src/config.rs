@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http::request::MAX_HEADERS;
+pub use crate::proxy::Cidr;
 
 /// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
@@ -125,6 +127,25 @@ pub struct Config {
     /// how long to read and discard its data so the answer is not lost to a
     /// TCP reset (the "lingering close" of nginx and Apache).
     pub linger_timeout: Duration,
+
+    /// Where the access log goes: standard output by default, so
+    /// diagnostics (standard error) and access lines never mix.
+    pub access_log: LogDestination,
+    /// How access lines are written; `combined` is what log tools
+    /// (goaccess, AWStats) and nginx/Apache default to.
+    pub log_format: LogFormat,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// for the access log. Empty: such headers are ignored, since anyone
+    /// can send them.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from
+    /// a load balancer; one without it is closed. Off: such a header is a
+    /// malformed request (400).
+    pub proxy_protocol: bool,
+    /// A path answered `200 ok` (`503` once shutting down) before routing,
+    /// without touching the file system, and not logged: for load
+    /// balancers' health checks.
+    pub health_path: Option<String>,
 }
 
 impl Config {
@@ -144,6 +165,11 @@ impl Config {
             send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
+            access_log: LogDestination::Stdout,
+            log_format: LogFormat::Combined,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
+            health_path: None,
         }
     }
 }

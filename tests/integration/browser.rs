@@ -141,7 +141,9 @@ fn wav(samples: u32) -> Vec<u8> {
 /// An access log line's request line, status and byte count.
 fn access_entry(line: &str) -> Option<(&str, u16, u64)> {
     let open = line.find('"')?;
-    let close = line.rfind('"')?;
+    // The request field ends at the first `" ` (quotes inside are escaped);
+    // in the combined format, referer and user agent follow the byte count.
+    let close = open + 1 + line[open + 1..].find("\" ")?;
     let request = line.get(open + 1..close)?;
     let mut rest = line[close + 1..].split_whitespace();
     let status = rest.next()?.parse().ok()?;

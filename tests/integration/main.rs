@@ -11,6 +11,7 @@ mod hardening;
 mod hostile;
 mod idle;
 mod listing;
+mod operations;
 mod python;
 mod security;
 mod semantics;
