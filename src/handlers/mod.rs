@@ -8,6 +8,7 @@
 //! through `&mut` without locks.
 
 pub mod cache;
+mod compress;
 mod directory;
 mod files;
 mod listing;
@@ -74,4 +75,6 @@ pub struct Site {
     pub root: Root,
     /// The settings as given (`options.root` is the root as given, for messages).
     pub options: FileOptions,
+    /// Large files being compressed while sent, by all workers.
+    pub streams: compress::Streams,
 }

@@ -35,6 +35,19 @@ pub enum Chunk {
     Bytes(Vec<u8>),
     /// `len` bytes of the file starting at `offset`, sent with `sendfile`.
     Range { offset: u64, len: u64 },
+    /// Bytes made from the file as they are sent (a compressed stream),
+    /// already framed as HTTP/1.1 chunks: the response has no
+    /// `Content-Length` but `Transfer-Encoding: chunked`.
+    Produced(Box<dyn Produce>),
+}
+
+/// A body made piece by piece while it is sent, so it is never held whole
+/// (on-the-fly compression of a large file). The connection asks for the
+/// next piece only when it has sent the last one. Crate-internal.
+pub(crate) trait Produce: Send + std::fmt::Debug {
+    /// Appends the next piece (a bounded amount of work) to `out`, which may
+    /// stay empty; true once the body is complete.
+    fn produce(&mut self, file: &File, out: &mut Vec<u8>) -> io::Result<bool>;
 }
 
 /// Work a handler cannot finish in one go without holding up every other
@@ -82,9 +95,16 @@ impl Body {
                 .map(|c| match c {
                     Chunk::Bytes(b) => b.len() as u64,
                     Chunk::Range { len, .. } => *len,
+                    // Not known before it is sent (see `is_streamed`).
+                    Chunk::Produced(_) => 0,
                 })
                 .sum(),
         }
+    }
+
+    /// Made while sent, so framed with chunks instead of a length.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self, Body::File { chunks, .. } if chunks.iter().any(|c| matches!(c, Chunk::Produced(_))))
     }
 }
 
@@ -301,7 +321,10 @@ impl Response {
         out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(SERVER.as_bytes());
         out.extend_from_slice(b"\r\n");
-        if has_length(self.status) {
+        if self.body.is_streamed() {
+            // Only ever made for HTTP/1.1 requests (`handlers::files`).
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        } else if has_length(self.status) {
             write_field(out, "Content-Length", number.format(self.body.len()));
         }
         for (name, value) in &self.headers {
