@@ -147,6 +147,17 @@ impl Encoder {
         }
     }
 
+    /// After a streamed slice: brotli's coder holds all its input until a
+    /// flush (measured: 20 MiB of state for a 24 MiB file at level 5), so
+    /// it is flushed per slice, which bounds it to about 4 MiB and costs
+    /// under 1 % in size; gzip and zstd emit blocks as they go.
+    fn end_slice(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Brotli(e) => e.flush(),
+            Encoder::Gzip(_) | Encoder::Zstd(_) => Ok(()),
+        }
+    }
+
     /// Compressed bytes produced so far and not yet taken.
     fn output(&mut self) -> &mut Vec<u8> {
         match self {
@@ -339,6 +350,7 @@ impl Produce for Streamed {
             encoder.write(&self.input[..n])?;
         }
         if self.offset < self.len {
+            encoder.end_slice()?;
             let output = encoder.output();
             write_chunk(out, output);
             output.clear();
