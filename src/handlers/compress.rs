@@ -119,10 +119,9 @@ impl Encoder {
         // No window larger than the input: smaller state for small files.
         let fit = (64 - size.max(1).leading_zeros()).clamp(10, 22);
         Ok(match coding {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::new(levels.gzip),
-            )),
+            Coding::Gzip => {
+                Encoder::Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(levels.gzip)))
+            }
             Coding::Brotli => {
                 let window = if streamed { fit.min(STREAM_BROTLI_WINDOW) } else { fit };
                 Encoder::Brotli(Box::new(brotli::CompressorWriter::new(Vec::new(), 16 * 1024, levels.brotli, window)))
@@ -427,7 +426,8 @@ mod tests {
         ] {
             assert!(worth_compressing(mime), "{mime}");
         }
-        for mime in ["image/png", "image/jpeg", "video/mp4", "audio/wav", "application/gzip", "application/zip", "font/woff2"]
+        for mime in
+            ["image/png", "image/jpeg", "video/mp4", "audio/wav", "application/gzip", "application/zip", "font/woff2"]
         {
             assert!(!worth_compressing(mime), "{mime}");
         }

@@ -447,7 +447,9 @@ impl Pieces {
                     match chunk {
                         Chunk::Bytes(head) => out.extend_from_slice(&head),
                         // OK: the ranges were parsed against `bytes.len()`.
-                        Chunk::Range { offset, len } => out.extend_from_slice(&bytes[offset as usize..][..len as usize]),
+                        Chunk::Range { offset, len } => {
+                            out.extend_from_slice(&bytes[offset as usize..][..len as usize])
+                        }
                         Chunk::Produced(_) => {}
                     }
                 }

@@ -39,10 +39,8 @@ fn have_python_decoders() -> bool {
     if !have_tool("python3") {
         return false;
     }
-    let ok = Command::new("python3")
-        .args(["-c", "import brotli, zstandard"])
-        .output()
-        .is_ok_and(|out| out.status.success());
+    let ok =
+        Command::new("python3").args(["-c", "import brotli, zstandard"]).output().is_ok_and(|out| out.status.success());
     if !ok {
         assert!(
             std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
@@ -65,8 +63,8 @@ fn py_decode(coding: &str, data: &[u8]) -> Vec<u8> {
 /// order), `len` bytes.
 fn text(len: usize, seed: u32) -> Vec<u8> {
     let words = [
-        "body", "{", "}", "color:", "#336;", "margin:", "0", "auto;", ".nav", "a:hover", "function", "return",
-        "const", "=>", "display:", "flex;", "padding:", "1rem;", "\n", "export", "import", "from", "let", "var",
+        "body", "{", "}", "color:", "#336;", "margin:", "0", "auto;", ".nav", "a:hover", "function", "return", "const",
+        "=>", "display:", "flex;", "padding:", "1rem;", "\n", "export", "import", "from", "let", "var",
     ];
     let mut out = Vec::with_capacity(len + 16);
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
@@ -75,7 +73,7 @@ fn text(len: usize, seed: u32) -> Vec<u8> {
         x ^= x >> 17;
         x ^= x << 5;
         out.extend_from_slice(words[(x % words.len() as u32) as usize].as_bytes());
-        out.push(if x % 7 == 0 { b'\n' } else { b' ' });
+        out.push(if x.is_multiple_of(7) { b'\n' } else { b' ' });
     }
     out.truncate(len);
     out
@@ -273,7 +271,8 @@ fn ranges_never_mix_codings() {
     assert_eq!(r.header("content-range"), Some(format!("bytes 10-99/{}", css.len()).as_str()));
     // If-Range with the identity ETag while asking for br: br bytes, whole.
     let identity_etag = get(&server, "/site.css", &[]).header("etag").unwrap().to_string();
-    let r = get(&server, "/site.css", &[("Accept-Encoding", "br"), ("Range", "bytes=0-9"), ("If-Range", &identity_etag)]);
+    let r =
+        get(&server, "/site.css", &[("Accept-Encoding", "br"), ("Range", "bytes=0-9"), ("If-Range", &identity_etag)]);
     assert_eq!((r.status, r.header("content-encoding"), r.body.len()), (200, Some("br"), full.body.len()));
     // Several ranges of the br bytes: multipart, each part the br bytes.
     let r = get(&server, "/site.css", &[("Accept-Encoding", "br"), ("Range", "bytes=0-4,-5")]);
@@ -303,7 +302,8 @@ fn an_edited_file_is_recompressed() {
     assert_eq!(after.header("content-encoding"), Some("zstd"));
     assert!(py_decode("zstd", &after.body) == edited, "the new version, compressed anew");
     assert_ne!(before.header("etag"), after.header("etag"));
-    let r = get(&server, "/site.css", &[("Accept-Encoding", "zstd"), ("If-None-Match", before.header("etag").unwrap())]);
+    let r =
+        get(&server, "/site.css", &[("Accept-Encoding", "zstd"), ("If-None-Match", before.header("etag").unwrap())]);
     assert_eq!(r.status, 200, "the old version's ETag no longer matches");
     // Same size, new contents: the change time still tells.
     let same_size = text(20 * 1024, 3);
@@ -317,7 +317,9 @@ fn head_says_what_get_says() {
     let (server, _) = server();
     let big = text(600 * 1024, 4);
     write(&server.root(), "big.js", &big);
-    for (target, coding) in [("/site.css", "br"), ("/site.css", "identity"), ("/big.js", "zstd"), ("/big.js", "identity")] {
+    for (target, coding) in
+        [("/site.css", "br"), ("/site.css", "identity"), ("/big.js", "zstd"), ("/big.js", "identity")]
+    {
         let head = request(server.addr(), "HEAD", target, &accept(coding));
         let get = request(server.addr(), "GET", target, &accept(coding));
         let fields = |r: &Response| -> Vec<(String, String)> {
@@ -473,13 +475,15 @@ fn chromium_gets_every_text_asset_of_the_demo_site_compressed() {
     );
     let dom = String::from_utf8_lossy(&out.stdout);
     // The page's own live checks, all green with compressed assets.
-    for expected in ["module script: loaded", "fetch /hello: Hello, world!", "image: loaded 128x128", "stylesheet: loaded"]
+    for expected in
+        ["module script: loaded", "fetch /hello: Hello, world!", "image: loaded 128x128", "stylesheet: loaded"]
     {
         assert!(dom.contains(expected), "{expected:?} missing from the DOM:\n{dom}");
     }
     assert!(!dom.contains("pending"), "a check never finished:\n{dom}");
-    let seen = String::from_utf8(run_ok(Command::new("python3").args(["-c", PY_NETLOG]).arg(&netlog), PYTHON_LIMIT).stdout)
-        .expect("UTF-8");
+    let seen =
+        String::from_utf8(run_ok(Command::new("python3").args(["-c", PY_NETLOG]).arg(&netlog), PYTHON_LIMIT).stdout)
+            .expect("UTF-8");
     eprintln!("Chromium received:\n{seen}");
     let coding_of = |path: &str| {
         let line = seen.lines().find(|l| l.starts_with(&format!("{base}{path} ")))?;
