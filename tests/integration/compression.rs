@@ -501,3 +501,43 @@ fn chromium_gets_every_text_asset_of_the_demo_site_compressed() {
     }
     assert_eq!(coding_of("/images/logo.png").as_deref(), Some("identity"));
 }
+
+#[test]
+fn streams_past_the_cap_go_uncompressed_until_one_ends() {
+    let server = TestServer::start_files(|f| f.compress_streams = 1);
+    // Hex digits: half the size compressed, so the stream (16 MiB on the
+    // wire) stays in flight while its client reads nothing.
+    let mut x = 0x2545_f491_u32;
+    let big: Vec<u8> = (0..32 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b"0123456789abcdef"[(x & 15) as usize]
+        })
+        .collect();
+    write(&server.root(), "dump.txt", &big);
+    let mut stalled = server.connect();
+    send(&mut stalled, "GET /dump.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: zstd\r\n\r\n");
+    let mut head = [0u8; 64];
+    std::io::Read::read_exact(&mut stalled, &mut head).expect("the stream starts");
+    assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // The one stream is taken: the file goes as it is, with its length.
+    let mut second = server.connect();
+    send(&mut second, "HEAD /dump.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: zstd\r\n\r\n");
+    let r = read_response(&mut second, true).expect("a response");
+    assert_eq!((r.header("content-encoding"), r.header("content-length")), (None, Some("33554432")));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    // Once the stalled client goes, its place is free again.
+    drop(stalled);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        let r = request(server.addr(), "HEAD", "/dump.txt", &accept("zstd"));
+        if r.header("content-encoding") == Some("zstd") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stream's place was never freed");
+        // The server frees it when it sees the close; nothing to block on here.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
