@@ -541,3 +541,27 @@ fn streams_past_the_cap_go_uncompressed_until_one_ends() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_compress_flag_sets_the_level_or_turns_it_off() {
+    let site = tempfile::tempdir().expect("temp dir");
+    let css = text(32 * 1024, 7);
+    write(site.path(), "site.css", &css);
+    let root = site.path().to_str().expect("UTF-8 path");
+    let mut sizes = Vec::new();
+    for level in ["1", "9"] {
+        let binary = Binary::start(&[root, "--compress", level], "info,access=warn");
+        let r = request(binary.addr, "GET", "/site.css", &accept("gzip"));
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "--compress {level}");
+        sizes.push(r.body.len());
+    }
+    assert!(sizes[1] < sizes[0], "level 9 is smaller than level 1: {sizes:?}");
+    let binary = Binary::start(&[root, "--compress", "off"], "info,access=warn");
+    let r = request(binary.addr, "GET", "/site.css", &accept("gzip, br, zstd"));
+    assert_eq!((r.header("content-encoding"), r.body == css), (None, true));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    let out = Command::new(env!("CARGO_BIN_EXE_rawserve")).args([root, "--compress", "10"]).output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a level from 1 to 9, or off"), "{stderr}");
+}
