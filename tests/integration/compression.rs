@@ -104,7 +104,14 @@ fn accept(coding: &str) -> [(&'static str, &str); 1] {
 }
 
 /// The data of a chunked body, checking its framing on the way.
-fn dechunk(mut wire: &[u8]) -> Vec<u8> {
+fn dechunk(wire: &[u8]) -> Vec<u8> {
+    let (data, rest) = dechunk_prefix(wire);
+    assert_eq!(rest, b"", "no trailer, nothing after the last chunk");
+    data
+}
+
+/// The data of the chunked body at the start of `wire`, and what follows it.
+fn dechunk_prefix(mut wire: &[u8]) -> (Vec<u8>, &[u8]) {
     let mut data = Vec::new();
     loop {
         let line_end = wire.windows(2).position(|w| w == b"\r\n").expect("a chunk-size line");
@@ -112,8 +119,8 @@ fn dechunk(mut wire: &[u8]) -> Vec<u8> {
         let size = usize::from_str_radix(size_text, 16).expect("hex chunk size");
         wire = &wire[line_end + 2..];
         if size == 0 {
-            assert_eq!(wire, b"\r\n", "no trailer, nothing after the last chunk");
-            return data;
+            assert!(wire.starts_with(b"\r\n"), "no trailer after the last chunk");
+            return (data, &wire[2..]);
         }
         data.extend_from_slice(&wire[..size]);
         assert_eq!(&wire[size..size + 2], b"\r\n", "a chunk ends with CRLF");
@@ -564,4 +571,30 @@ fn the_compress_flag_sets_the_level_or_turns_it_off() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a level from 1 to 9, or off"), "{stderr}");
+}
+
+#[test]
+fn the_connection_goes_on_after_a_streamed_body() {
+    if !have_python_decoders() {
+        return;
+    }
+    let (server, css) = server();
+    let big = text(600 * 1024, 8);
+    write(&server.root(), "big.js", &big);
+    let mut stream = server.connect();
+    send(
+        &mut stream,
+        "GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n\
+         GET /site.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let mut wire = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut wire).expect("both responses");
+    let head_end = wire.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let head = String::from_utf8_lossy(&wire[..head_end]);
+    assert!(head.contains("Transfer-Encoding: chunked\r\n") && head.contains("Content-Encoding: gzip\r\n"), "{head}");
+    let (packed, rest) = dechunk_prefix(&wire[head_end..]);
+    assert!(py_decode("gzip", &packed) == big, "the streamed body");
+    let second_end = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("a second head") + 4;
+    assert!(rest.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&rest[..second_end]));
+    assert!(rest[second_end..] == css[..], "the next response follows the last chunk");
 }
