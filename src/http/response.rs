@@ -39,6 +39,10 @@ pub enum Chunk {
     /// socket takes them; framed as HTTP/1.1 chunks when `chunked`, else
     /// ended by closing the connection (HTTP/1.0).
     Stream { source: Box<dyn Stream>, chunked: bool },
+    /// Bytes made from the file as they are sent (a compressed stream),
+    /// already framed as HTTP/1.1 chunks: the response has no
+    /// `Content-Length` but `Transfer-Encoding: chunked`.
+    Produced(Box<dyn Produce>),
 }
 
 /// A body of unknown length made piece by piece while it is sent (a
@@ -87,6 +91,15 @@ pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u
         out.extend_from_slice(b"0\r\n\r\n");
     }
     more
+}
+
+/// A body made piece by piece while it is sent, so it is never held whole
+/// (on-the-fly compression of a large file). The connection asks for the
+/// next piece only when it has sent the last one. Crate-internal.
+pub(crate) trait Produce: Send + std::fmt::Debug {
+    /// Appends the next piece (a bounded amount of work) to `out`, which may
+    /// stay empty; true once the body is complete.
+    fn produce(&mut self, file: &File, out: &mut Vec<u8>) -> io::Result<bool>;
 }
 
 /// Work a handler cannot finish in one go without holding up every other
@@ -138,10 +151,16 @@ impl Body {
                 .map(|c| match c {
                     Chunk::Bytes(b) => b.len() as u64,
                     Chunk::Range { len, .. } => *len,
-                    Chunk::Stream { .. } => 0,
+                    // Not known before it is sent.
+                    Chunk::Stream { .. } | Chunk::Produced(_) => 0,
                 })
                 .sum(),
         }
+    }
+
+    /// Made while sent, so framed with chunks instead of a length.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self, Body::File { chunks, .. } if chunks.iter().any(|c| matches!(c, Chunk::Produced(_))))
     }
 }
 
@@ -363,6 +382,9 @@ impl Response {
             if !http10 {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
             }
+        } else if self.body.is_streamed() {
+            // Only ever made for HTTP/1.1 requests (`handlers::files`).
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         } else if has_length(self.status) {
             write_field(out, "Content-Length", number.format(self.body.len()));
         }
