@@ -330,7 +330,11 @@ mod tests {
     /// The whole archive of `root/dir` as the connection would collect it,
     /// and the largest piece.
     fn archive_of(root: &Path, dir: &str, name: &[u8]) -> (Vec<u8>, usize) {
-        let site = Arc::new(Site { root: Root::open(root, false).unwrap(), options: FileOptions::new(root) });
+        let site = Arc::new(Site {
+            root: Root::open(root, false).unwrap(),
+            options: FileOptions::new(root),
+            streams: Default::default(),
+        });
         let Node::Directory(fd) = site.root.open_node(Path::new(dir)).unwrap() else { panic!("not a dir") };
         let response = response(Entries::new(fd).unwrap(), PathBuf::from(dir), name, &site, false);
         let Body::Stream(mut stream) = response.body else { panic!("not a stream") };
@@ -413,7 +417,11 @@ mod tests {
         std::fs::create_dir(root.join("d")).unwrap();
         let big = root.join("d/big");
         std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
-        let site = Arc::new(Site { root: Root::open(root, false).unwrap(), options: FileOptions::new(root) });
+        let site = Arc::new(Site {
+            root: Root::open(root, false).unwrap(),
+            options: FileOptions::new(root),
+            streams: Default::default(),
+        });
         for change in [STREAM_PIECE as u64 / 2, 5 * STREAM_PIECE as u64] {
             std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
             let Node::Directory(fd) = site.root.open_node(Path::new("d")).unwrap() else { panic!() };
