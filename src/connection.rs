@@ -42,11 +42,6 @@ const MAX_SENDFILE: usize = 1 << 20;
 /// the others in its worker, so a fast client cannot starve them.
 const TURN_BYTES: u64 = 4 << 20;
 const TURN_REQUESTS: u32 = 64;
-/// Turn budget charged per piece of a produced body (one slice of a file
-/// compressed on the fly, see `handlers::compress`): compressing costs far
-/// more CPU per byte than sending, so a turn compresses about 1 MiB, a few
-/// milliseconds, before the worker's other connections get theirs.
-const PRODUCE_COST: u64 = 256 * 1024;
 /// Bytes read and thrown away while lingering, at most.
 const MAX_LINGER_BYTES: usize = 256 * 1024;
 /// Status for a head that would take the server past its head memory budget.
@@ -605,24 +600,15 @@ impl Connection {
                     // sent. Each piece is charged a whole piece against the
                     // turn, so pieces that are mostly work (a folder of
                     // empty files) cannot keep the turn going either.
-                    if !response::next_piece(source.as_mut(), *chunked, out) {
+                    let cost = source.turn_cost();
+                    if !response::next_piece(source.as_mut(), *chunked, out)? {
                         chunks.pop_front();
                     }
                     *pos = 0;
-                    *budget = budget.saturating_sub(response::STREAM_PIECE as u64);
+                    *budget = budget.saturating_sub(cost);
                     // Asked for only once the last piece is sent: progress,
                     // even when a piece is empty (entries left out).
                     self.deadline = cx.now + cx.shared.config.send_timeout;
-                }
-                Some(Chunk::Produced(body)) => {
-                    // OK because a Produced chunk only comes with Body::File.
-                    let file = file.as_ref().expect("file body has a file");
-                    out.clear();
-                    *pos = 0;
-                    if body.produce(file, out)? {
-                        chunks.pop_front();
-                    }
-                    *budget = budget.saturating_sub(PRODUCE_COST);
                 }
                 Some(Chunk::Range { offset, len }) => {
                     // OK because a Range chunk only comes with Body::File.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use super::cache::Described;
 use crate::http::encoding::Coding;
-use crate::http::response::Produce;
+use crate::http::response::{Stream, STREAM_PIECE};
 use crate::sys::fs::{Root, Stamp};
 
 /// The default of `--compress`: gzip 6 (zlib's own default), brotli 5,
@@ -36,7 +36,7 @@ pub const DEFAULT_LEVEL: u8 = 6;
 /// Bytes of the file read and compressed per step of a streamed body: the
 /// size of one output chunk before compression, and with the coder's state
 /// the memory one streamed response holds.
-const STREAM_SLICE: usize = 64 * 1024;
+const STREAM_SLICE: usize = STREAM_PIECE;
 
 /// Brotli's window for streamed bodies (1 MiB): its state, allocated per
 /// response, grows with the window; 22 (the default) gains under 1 % on
@@ -294,9 +294,17 @@ impl Drop for StreamPermit {
     }
 }
 
-/// A file body compressed as it is sent, in HTTP/1.1 chunks. The coder is
-/// made at the first step, so a `HEAD` costs nothing.
+/// Turn cost of one compressed piece (see [`Stream::turn_cost`]):
+/// compressing costs far more CPU per byte than sending, so a turn
+/// compresses about 1 MiB, a few milliseconds, before the worker's other
+/// connections get theirs.
+const PIECE_TURN_COST: u64 = 256 * 1024;
+
+/// A file body compressed as it is sent (framed by the connection as
+/// HTTP/1.1 chunks). The coder is made at the first piece, so a `HEAD`
+/// costs nothing.
 pub struct Streamed {
+    file: File,
     coding: Coding,
     levels: Levels,
     encoder: Option<Encoder>,
@@ -316,32 +324,21 @@ impl std::fmt::Debug for Streamed {
 }
 
 impl Streamed {
-    pub fn new(coding: Coding, levels: Levels, len: u64, permit: StreamPermit) -> Streamed {
-        Streamed { coding, levels, encoder: None, len, offset: 0, input: Vec::new(), _permit: permit }
+    pub fn new(file: File, coding: Coding, levels: Levels, len: u64, permit: StreamPermit) -> Streamed {
+        Streamed { file, coding, levels, encoder: None, len, offset: 0, input: Vec::new(), _permit: permit }
     }
 }
 
-/// Appends one chunk (`size CRLF data CRLF`); nothing for empty data, which
-/// would end the body.
-fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    let _ = write!(out, "{:x}\r\n", data.len());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
-impl Produce for Streamed {
-    fn produce(&mut self, file: &File, out: &mut Vec<u8>) -> io::Result<bool> {
+impl Stream for Streamed {
+    fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         if self.encoder.is_none() {
             self.encoder = Some(Encoder::new(self.coding, self.levels, self.len, true)?);
             self.input = vec![0; STREAM_SLICE];
         }
-        let Some(encoder) = self.encoder.as_mut() else { return Ok(true) };
+        let Some(encoder) = self.encoder.as_mut() else { return Ok(false) };
         let want = (self.len - self.offset).min(STREAM_SLICE as u64) as usize;
         if want > 0 {
-            let n = file.read_at(&mut self.input[..want], self.offset)?;
+            let n = self.file.read_at(&mut self.input[..want], self.offset)?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file truncated while compressing"));
             }
@@ -351,15 +348,18 @@ impl Produce for Streamed {
         if self.offset < self.len {
             encoder.end_slice()?;
             let output = encoder.output();
-            write_chunk(out, output);
+            out.extend_from_slice(output);
             output.clear();
-            return Ok(false);
+            return Ok(true);
         }
-        let Some(encoder) = self.encoder.take() else { return Ok(true) };
-        write_chunk(out, &encoder.finish()?);
-        out.extend_from_slice(b"0\r\n\r\n");
+        let Some(encoder) = self.encoder.take() else { return Ok(false) };
+        out.extend_from_slice(&encoder.finish()?);
         self.input = Vec::new();
-        Ok(true)
+        Ok(false)
+    }
+
+    fn turn_cost(&self) -> u64 {
+        PIECE_TURN_COST
     }
 }
 
@@ -466,24 +466,26 @@ mod tests {
         }
     }
 
-    /// The chunked body `Streamed` writes for `data`, decoded (unchunked).
+    /// The chunked body `Streamed` makes for `data` (framed as the
+    /// connection frames it), decoded (unchunked).
     fn stream(data: &[u8], coding: Coding) -> (Vec<u8>, usize) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         fs::write(&path, data).unwrap();
         let file = File::open(&path).unwrap();
         let streams = Streams::default();
-        let mut body = Streamed::new(coding, Levels::of(DEFAULT_LEVEL), data.len() as u64, streams.start(1).unwrap());
+        let mut body =
+            Streamed::new(file, coding, Levels::of(DEFAULT_LEVEL), data.len() as u64, streams.start(1).unwrap());
         assert!(streams.start(1).is_none(), "one stream at a time");
         let mut wire = Vec::new();
         let mut steps = 0;
         loop {
             let mut out = Vec::new();
-            let done = body.produce(&file, &mut out).unwrap();
+            let more = crate::http::response::next_piece(&mut body, true, &mut out).unwrap();
             assert!(out.len() <= 2 * STREAM_SLICE, "one step writes about one slice");
             wire.extend_from_slice(&out);
             steps += 1;
-            if done {
+            if !more {
                 break;
             }
         }
@@ -525,10 +527,10 @@ mod tests {
         fs::write(&path, text(1000)).unwrap();
         let file = File::open(&path).unwrap();
         let streams = Streams::default();
-        let mut body = Streamed::new(Coding::Zstd, Levels::of(3), 5000, streams.start(1).unwrap());
+        let mut body = Streamed::new(file, Coding::Zstd, Levels::of(3), 5000, streams.start(1).unwrap());
         let mut out = Vec::new();
-        assert!(!body.produce(&file, &mut out).unwrap());
-        assert_eq!(body.produce(&file, &mut out).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert!(body.fill(&mut out).unwrap(), "more to come after the first slice");
+        assert_eq!(body.fill(&mut out).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

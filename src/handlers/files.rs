@@ -302,8 +302,8 @@ fn serve_compressed(
         };
         // Ranges are not served from a stream: no Accept-Ranges.
         let described = describe(&meta, racy, dated, path, choice, false, site);
-        let body = Streamed::new(choice.coding, levels, meta.len(), permit);
-        return answer(request, &described, Source::Stream(file, Box::new(body)), site);
+        let body = Streamed::new(file, choice.coding, levels, meta.len(), permit);
+        return answer(request, &described, Source::Stream(Box::new(body)), site);
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     if file.read_to_end(&mut bytes).is_err() || bytes.len() as u64 != meta.len() {
@@ -381,7 +381,7 @@ enum Source {
     /// An open file of the given length.
     File(File, u64),
     /// An open file compressed as it is sent; a `Range` is ignored.
-    Stream(File, Box<Streamed>),
+    Stream(Box<Streamed>),
 }
 
 /// Applies the request's preconditions and ranges (RFC 9110 §13.2.2, §14)
@@ -408,7 +408,7 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
     response.raw_headers = described.all_headers();
     let (pieces, len) = match source {
         Source::Whole(body) => return response.body(body),
-        Source::Stream(file, body) => return response.body(Body::File { file, chunks: vec![Chunk::Produced(body)] }),
+        Source::Stream(body) => return response.body(Body::Stream(body)),
         Source::Kept(bytes) if request.header("range").is_none() => return response.body(Body::Shared(bytes)),
         Source::Kept(bytes) => {
             let len = bytes.len() as u64;
@@ -474,7 +474,7 @@ impl Pieces {
                         Chunk::Range { offset, len } => {
                             out.extend_from_slice(&bytes[offset as usize..][..len as usize])
                         }
-                        Chunk::Stream { .. } | Chunk::Produced(_) => {}
+                        Chunk::Stream { .. } => {}
                     }
                 }
                 Body::Bytes(Cow::Owned(out))
