@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http::request::MAX_HEADERS;
+pub use crate::proxy::Cidr;
 
 /// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
@@ -54,6 +56,27 @@ pub struct FileOptions {
     /// integration tests set zero: their fixtures are written just before
     /// the server starts and nothing rewrites them within a tick.
     pub racy_window: Duration,
+    /// On-the-fly compression level, 1 (fastest) to 9 (smallest) on gzip's
+    /// scale (brotli and zstd get levels of similar cost); `None` turns it
+    /// off, leaving precompressed siblings. The default, 6, is gzip 6,
+    /// brotli 5, zstd 3: about 1 ms, once, for a 32 KiB stylesheet.
+    pub compress: Option<u8>,
+    /// Files smaller than this are sent uncompressed (unless the client
+    /// refuses identity): below about a packet compression saves no round
+    /// trip. 512 bytes, as Caddy (nginx's `gzip_min_length` is 20).
+    pub compress_min_bytes: u64,
+    /// Largest file compressed whole and kept, per coding, in the worker's
+    /// cache of compressed bytes. Larger files are compressed as they are
+    /// sent, for each request, in bounded memory. 256 KiB takes brotli 5
+    /// about 20 ms, the longest a worker stalls, once per file version.
+    pub compress_max_file: u64,
+    /// Compressed bytes each worker keeps (0 keeps none: every response is
+    /// compressed anew). 8 MiB holds a site's text several times over.
+    pub compress_cache_bytes: usize,
+    /// Most large files being compressed while sent at once, server-wide;
+    /// past it they go out uncompressed. Each holds a coder's state and a
+    /// 64 KiB slice (a few MiB at most), so this bounds that memory.
+    pub compress_streams: usize,
 
     // Everyday-use settings (issue 9): what a directory answers with,
     // single-page apps, extra header fields, CORS and types.
@@ -115,6 +138,11 @@ impl FileOptions {
             cache_control_for: Vec::new(),
             cors: None,
             mime: Vec::new(),
+            compress: Some(6),
+            compress_min_bytes: 512,
+            compress_max_file: 256 << 10,
+            compress_cache_bytes: 8 << 20,
+            compress_streams: 32,
         }
     }
 }
@@ -174,6 +202,25 @@ pub struct Config {
     /// how long to read and discard its data so the answer is not lost to a
     /// TCP reset (the "lingering close" of nginx and Apache).
     pub linger_timeout: Duration,
+
+    /// Where the access log goes: standard output by default, so
+    /// diagnostics (standard error) and access lines never mix.
+    pub access_log: LogDestination,
+    /// How access lines are written; `combined` is what log tools
+    /// (goaccess, AWStats) and nginx/Apache default to.
+    pub log_format: LogFormat,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// for the access log. Empty: such headers are ignored, since anyone
+    /// can send them.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from
+    /// a load balancer; one without it is closed. Off: such a header is a
+    /// malformed request (400).
+    pub proxy_protocol: bool,
+    /// A path answered `200 ok` (`503` once shutting down) before routing,
+    /// without touching the file system, and not logged: for load
+    /// balancers' health checks.
+    pub health_path: Option<String>,
 }
 
 impl Config {
@@ -194,6 +241,11 @@ impl Config {
             send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
+            access_log: LogDestination::Stdout,
+            log_format: LogFormat::Combined,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
+            health_path: None,
         }
     }
 }

@@ -15,18 +15,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use rawserve::config::Cors;
-use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles};
+use rawserve::{Cidr, Config, FileOptions, LogDestination, LogFormat, Request, Response, Router, Server, StaticFiles};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
 /// Serves ROOT (and a hello-world page at /hello, unless ROOT has a `hello`
-/// of its own) until SIGINT or SIGTERM; the access log goes to stderr
-/// (RUST_LOG=warn silences it; the start-up lines with the URLs are always
-/// printed). Every option can also be set by an environment variable,
+/// of its own) until SIGINT or SIGTERM; the access log goes to standard
+/// output, diagnostics to standard error (RUST_LOG=warn quiets them; the
+/// start-up lines with the URLs are always printed). SIGHUP reopens the
+/// access log file. Every option can also be set by an environment variable,
 /// RAWSERVE_ and its name in capitals (RAWSERVE_PORT=9000).
 #[derive(Parser, Debug)]
 #[command(version, about, after_help = EXAMPLES)]
@@ -92,6 +93,38 @@ struct Args {
     #[arg(env = "RAWSERVE_MAX_RANGES", long, value_name = "N", default_value_t = 16)]
     max_ranges: usize,
 
+    // Operations: access log, proxies, health (issue 11).
+    /// Access log destination: a file (appended to; SIGHUP reopens it), - for standard output, or off
+    #[arg(long, env = "RAWSERVE_ACCESS_LOG", value_name = "PATH|-|off", default_value = "-")]
+    access_log: LogDestination,
+    /// Access log format: common, combined or json
+    #[arg(long, env = "RAWSERVE_LOG_FORMAT", value_name = "FORMAT", default_value = "combined")]
+    log_format: LogFormat,
+    /// No access log (same as --access-log off); the start-up line stays
+    #[arg(short, long, env = "RAWSERVE_QUIET", value_parser = boolish())]
+    quiet: bool,
+    /// A proxy (address or CIDR block) whose Forwarded / X-Forwarded-For names the client in the log; repeatable
+    #[arg(long, env = "RAWSERVE_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    trusted_proxy: Vec<Cidr>,
+    /// Require a PROXY protocol (v1 or v2) header on every connection, as sent by haproxy's send-proxy
+    #[arg(long, env = "RAWSERVE_PROXY_PROTOCOL", value_parser = boolish())]
+    proxy_protocol: bool,
+    /// Answer this path with 200 ok (503 once shutting down), before routing and unlogged
+    #[arg(long, env = "RAWSERVE_HEALTH", value_name = "PATH", value_parser = health_path)]
+    health: Option<String>,
+
+    // Compression (issue 12).
+    /// On-the-fly compression of text-like files: a level from 1 (fastest)
+    /// to 9 (smallest), or off (precompressed .br/.zst/.gz siblings are still sent)
+    #[arg(long, env = "RAWSERVE_COMPRESS", value_name = "LEVEL|off", default_value = "6", value_parser = compress_level)]
+    compress: Compress,
+    /// Compressed bytes each worker keeps, so a file is compressed once per version
+    #[arg(long, env = "RAWSERVE_COMPRESS_CACHE_BYTES", value_name = "BYTES", default_value_t = 8 << 20)]
+    compress_cache_bytes: usize,
+    /// Largest file compressed whole and kept; larger ones are compressed while sent
+    #[arg(long, env = "RAWSERVE_COMPRESS_MAX_FILE", value_name = "BYTES", default_value_t = 256 << 10)]
+    compress_max_file: u64,
+
     // Everyday use (issue 9): browser, CORS, headers, apps, types, packaging.
     /// Open the first URL in the default browser ($BROWSER, else xdg-open)
     #[arg(long, env = "RAWSERVE_OPEN", value_parser = boolish())]
@@ -133,6 +166,28 @@ struct Args {
     /// Print the manual page (roff) and exit
     #[arg(long)]
     print_manpage: bool,
+}
+
+/// A health path: absolute, as requests name it.
+fn health_path(text: &str) -> Result<String, String> {
+    match text.starts_with('/') && !text.contains('?') {
+        true => Ok(text.to_string()),
+        false => Err(format!("`{text}` is not an absolute path like /healthz")),
+    }
+}
+
+/// `--compress`: a level, or off.
+#[derive(Debug, Clone, Copy)]
+struct Compress(Option<u8>);
+
+fn compress_level(text: &str) -> Result<Compress, String> {
+    match text {
+        "off" | "no" | "0" => Ok(Compress(None)),
+        _ => match text.parse::<u8>() {
+            Ok(level @ 1..=9) => Ok(Compress(Some(level))),
+            _ => Err(format!("`{text}` is not a level from 1 to 9, or off")),
+        },
+    }
 }
 
 /// Shown at the end of `--help`.
@@ -213,6 +268,9 @@ fn main() -> ExitCode {
     config.max_pending_head_bytes = args.max_pending_head_bytes;
     files.max_listing_entries = args.max_listing_entries;
     files.max_ranges = args.max_ranges;
+    files.compress = args.compress.0;
+    files.compress_cache_bytes = args.compress_cache_bytes;
+    files.compress_max_file = args.compress_max_file;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
         Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),
@@ -221,6 +279,16 @@ fn main() -> ExitCode {
     if let Some(max) = args.max_connections {
         config.max_connections = max;
     }
+    config.access_log = if args.quiet { LogDestination::Off } else { args.access_log.clone() };
+    config.log_format = args.log_format;
+    config.trusted_proxies = args.trusted_proxy.clone();
+    config.proxy_protocol = args.proxy_protocol;
+    config.health_path = args.health.clone();
+    // Before any thread starts: this reads and clears LISTEN_FDS/LISTEN_PID.
+    let inherited = match rawserve::inherited_listeners() {
+        Ok(listeners) => listeners,
+        Err(e) => return fail(&format!("cannot use the sockets passed by the service manager: {e}")),
+    };
     if let Err(e) = everyday_options(&args, &mut files) {
         return fail(&e);
     }
@@ -230,7 +298,7 @@ fn main() -> ExitCode {
         files.spa = false;
     }
 
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
@@ -255,7 +323,17 @@ fn main() -> ExitCode {
         None => router.fallback(static_files),
     };
     let threads = config.threads;
-    let server = match Server::bind(config, router) {
+    let mut inherited = inherited.into_iter();
+    let started = match inherited.next() {
+        Some(listener) => {
+            if inherited.len() > 0 {
+                log::warn!("serving the first of {} inherited sockets only", inherited.len() + 1);
+            }
+            Server::with_listener(config, router, listener)
+        }
+        None => Server::bind(config, router),
+    };
+    let server = match started {
         Ok(server) => server,
         Err(e) => return fail(&startup::explain(&e)),
     };
@@ -264,10 +342,18 @@ fn main() -> ExitCode {
         let mut signals = signals;
         let mut received = 0;
         for signal in signals.forever() {
+            if signal == SIGHUP {
+                if let Err(e) = handle.reopen_access_log() {
+                    log::warn!("SIGHUP: cannot reopen the access log ({e}); writing to the old file");
+                }
+                continue;
+            }
             received += 1;
             if received == 1 {
-                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
+                // Draining first (health answers 503 from here on), then say so.
                 handle.shutdown();
+                notify("STOPPING=1");
+                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
             } else {
                 log::warn!("second signal: stopping now");
                 std::process::exit(1);
@@ -290,6 +376,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    notify("READY=1");
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
@@ -382,6 +469,13 @@ fn hello_page(cors: Option<Cors>, headers: &[(String, String)]) -> impl Fn(&Requ
             response = response.with_header("Vary", "Origin").unwrap_or_else(|_| Response::status(500));
         }
         response
+    }
+}
+
+/// Tells systemd (when it started us with `NOTIFY_SOCKET`) how we are.
+fn notify(state: &str) {
+    if let Err(e) = rawserve::notify_service_manager(state) {
+        log::warn!("cannot notify the service manager ({state}): {e}");
     }
 }
 

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
+use crate::access_log::{AccessLog, LogDestination};
 use crate::config::Config;
 use crate::handlers::Router;
 use crate::sys::net;
@@ -31,6 +32,8 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// The operating system refused a poll instance or a thread.
     Setup(io::Error),
+    /// The access log file could not be opened for appending.
+    AccessLog(PathBuf, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -44,6 +47,7 @@ impl fmt::Display for StartError {
             }
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Setup(e) => write!(f, "cannot start workers: {e}"),
+            StartError::AccessLog(path, e) => write!(f, "cannot open the access log {}: {e}", path.display()),
         }
     }
 }
@@ -77,6 +81,12 @@ impl ShutdownHandle {
         self.advance(Phase::Stopping);
     }
 
+    /// Opens the access log file again by its name (SIGHUP, after
+    /// logrotate moved it); a failure keeps the old file.
+    pub fn reopen_access_log(&self) -> io::Result<()> {
+        self.shared.access_log.reopen()
+    }
+
     fn advance(&self, to: Phase) {
         self.shared.advance(to);
         for waker in self.wakers.iter() {
@@ -90,14 +100,34 @@ impl Server {
     /// `config.threads` workers, each accepting on every address and
     /// answering with its own copy of `router`.
     pub fn bind(config: Config, router: Router) -> Result<Server, StartError> {
-        let first = listen(config.addr, &config)?;
+        let first = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
         let first_port = first.local_addr().map_err(StartError::Setup)?.port();
         let mut listeners = vec![first];
         for &addr in &config.also_listen {
             // Port 0 on the other addresses means "the same port as the
             // first", so that one server has one port.
             let addr = if addr.port() == 0 { SocketAddr::new(addr.ip(), first_port) } else { addr };
-            listeners.push(listen(addr, &config)?);
+            listeners.push(TcpListener::bind(addr).map_err(|e| StartError::Bind(addr, e))?);
+        }
+        Server::start(config, router, listeners)
+    }
+
+    /// As [`bind`](Server::bind), on a socket already listening (one
+    /// inherited by systemd socket activation, see
+    /// [`inherited_listeners`](crate::inherited_listeners)); `config.addr`
+    /// is ignored.
+    pub fn with_listener(config: Config, router: Router, listener: TcpListener) -> Result<Server, StartError> {
+        Server::start(config, router, vec![listener])
+    }
+
+    /// Starts the workers, each accepting on every one of `listeners`.
+    fn start(config: Config, router: Router, listeners: Vec<TcpListener>) -> Result<Server, StartError> {
+        for listener in &listeners {
+            listener.set_nonblocking(true).map_err(StartError::Setup)?;
+            net::set_listen_backlog(listener, config.listen_backlog).map_err(StartError::Setup)?;
+            // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
+            // once here; elsewhere per socket as connections are accepted.
+            net::set_nodelay_for_accepted(listener).map_err(StartError::Setup)?;
         }
         let local_addrs = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>();
         let local_addrs = local_addrs.map_err(StartError::Setup)?;
@@ -110,7 +140,12 @@ impl Server {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
             polls.push(poll);
         }
-        let shared = Arc::new(Shared::new(config, router));
+        let access_log =
+            AccessLog::open(&config.access_log, config.log_format).map_err(|e| match &config.access_log {
+                LogDestination::File(path) => StartError::AccessLog(path.clone(), e),
+                _ => StartError::Setup(e),
+            })?;
+        let shared = Arc::new(Shared::new(config, router, access_log));
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
         let mut server = Server { local_addrs, handle, workers: Vec::with_capacity(threads) };
@@ -156,17 +191,6 @@ impl Server {
             }
         }
     }
-}
-
-/// A non-blocking listening socket on `addr`, set up as `config` says.
-fn listen(addr: SocketAddr, config: &Config) -> Result<TcpListener, StartError> {
-    let listener = TcpListener::bind(addr).map_err(|e| StartError::Bind(addr, e))?;
-    listener.set_nonblocking(true).map_err(StartError::Setup)?;
-    net::set_listen_backlog(&listener, config.listen_backlog).map_err(StartError::Setup)?;
-    // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
-    // once here; elsewhere per socket as connections are accepted.
-    net::set_nodelay_for_accepted(&listener).map_err(StartError::Setup)?;
-    Ok(listener)
 }
 
 impl Drop for Server {

@@ -7,7 +7,9 @@
 //! own [`LocalRouter`] from it, so a handler with per-worker state is called
 //! through `&mut` without locks.
 
+mod archive;
 pub mod cache;
+mod compress;
 mod content_type;
 mod cors;
 mod directory;
@@ -81,4 +83,6 @@ pub struct Site {
     pub headers: headers::FolderHeaders,
     /// `options.mime` over the built-in type table.
     pub types: content_type::ContentTypes,
+    /// Large files being compressed while sent, by all workers.
+    pub streams: compress::Streams,
 }

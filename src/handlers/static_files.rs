@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::cache::FileCache;
+use super::compress::CompressedCache;
 use super::content_type::ContentTypes;
 use super::cors;
 use super::headers::FolderHeaders;
@@ -22,7 +23,8 @@ use crate::server::StartError;
 use crate::sys::fs::Root;
 
 /// Serves the files of a folder: `GET` and `HEAD` with ETag and
-/// Last-Modified validation, byte ranges, precompressed `.br`/`.gz`
+/// Last-Modified validation, byte ranges, on-the-fly compression (zstd,
+/// brotli, gzip) of text-like files, precompressed `.br`/`.zst`/`.gz`
 /// siblings, index pages, optional listings and `404.html`, confined to
 /// the folder (no `..`, no symlink escapes unless allowed, no dotfiles
 /// unless allowed, `/.well-known/` excepted); `OPTIONS` and CORS
@@ -93,7 +95,7 @@ impl StaticFiles {
         if let Err(e) = std::fs::read_dir(&options.root).and_then(|_| std::fs::metadata(options.root.join("."))) {
             return Err(StartError::Root(options.root.clone(), e));
         }
-        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types }) })
+        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default() }) })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the
@@ -102,7 +104,8 @@ impl StaticFiles {
         let options = &self.site.options;
         FolderHandler {
             site: Arc::clone(&self.site),
-            cache: FileCache::new(options.cache_bytes, options.cache_max_file),
+            cache: FileCache::new(options.cache_bytes, options.cache_max_file)
+                .with_compressed(CompressedCache::new(options.compress_cache_bytes)),
             strip,
         }
     }
