@@ -221,7 +221,7 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Starts `rawserve ARGS --port 0` and waits for its "serving" line.
+    /// Starts `rawserve ARGS --port 0` and waits for its first URL line.
     pub fn start(args: &[&str], rust_log: &str) -> Binary {
         Binary::start_limited(args, rust_log, None)
     }
@@ -274,10 +274,19 @@ impl Binary {
                 }
             }
         });
-        let addr = rx.recv_timeout(IO_TIMEOUT).ok().and_then(|line| {
-            let url = line.split("http://").nth(1)?;
-            url.split_whitespace().next()?.parse().ok()
-        });
+        // The first URL: on the first line, or (bound to every interface)
+        // on the first of the lines listing the addresses.
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        let mut addr = None;
+        while addr.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else { break };
+            addr = line
+                .split("http://")
+                .nth(1)
+                .and_then(|url| url.split_whitespace().next())
+                .and_then(|url| url.parse::<SocketAddr>().ok());
+        }
         let Some(addr) = addr else {
             // Not yet a `Binary`, whose drop would stop it: stop it here.
             let _ = child.kill();
