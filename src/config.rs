@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::http::request::MAX_HEADERS;
+use crate::tls::Tls;
 
 /// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
@@ -125,6 +126,10 @@ pub struct Config {
     /// how long to read and discard its data so the answer is not lost to a
     /// TCP reset (the "lingering close" of nginx and Apache).
     pub linger_timeout: Duration,
+
+    /// Serve HTTPS with this certificate instead of plain HTTP (plain HTTP
+    /// requests to the port are redirected to `https://`). `None`: plain.
+    pub tls: Option<Tls>,
 }
 
 impl Config {
@@ -144,6 +149,7 @@ impl Config {
             send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
+            tls: None,
         }
     }
 }

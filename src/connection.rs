@@ -231,6 +231,8 @@ impl Connection {
             _ => {
                 if matches!(self.state, State::Writing { .. }) {
                     log::info!("{}: client stopped reading; dropping response", self.peer);
+                } else if self.transport.is_handshaking() {
+                    log::debug!("{}: TLS handshake not finished in time; closing", self.peer);
                 }
                 self.state = State::Closed;
                 Turn::Closed
@@ -255,7 +257,9 @@ impl Connection {
             return Ok(Some(false));
         }
         if !self.readiness.readable || self.input.len() >= limit {
-            return Ok(None);
+            // A TLS handshake answer the socket could not take goes out on
+            // writability, which brings no readable event.
+            return self.flush_handshake().map(|()| None);
         }
         // Not zeroed: `read` returns only what the transport wrote.
         let mut chunk = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
@@ -267,12 +271,13 @@ impl Connection {
             Ok(bytes) => {
                 // A short read means the socket is drained where the OS says
                 // so, unless a FIN is waiting behind the data.
-                let drained = Transport::SHORT_READ_MEANS_DRAINED && bytes.len() < READ_CHUNK;
+                let drained = self.transport.short_read_means_drained() && bytes.len() < READ_CHUNK;
                 self.readiness.readable = !drained || self.readiness.read_closed;
                 bytes
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.readiness.readable = false;
+                self.start_handshake_timer(cx);
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(false)),
@@ -310,7 +315,12 @@ impl Connection {
     /// Runs the exchange over `stack` (a fresh read while nothing is
     /// buffered) or the buffered input, and performs its decision.
     fn step(&mut self, cx: &mut Context, stack: Option<&[u8]>) -> Step {
-        let facts = Facts { peer: self.peer, draining: cx.draining, discard: self.discard };
+        let facts = Facts {
+            peer: self.peer,
+            draining: cx.draining,
+            discard: self.discard,
+            plain_on_tls_port: self.transport.is_plain_on_tls_port(),
+        };
         let mut around =
             Surroundings { config: &cx.shared.config, router: &mut cx.local.router, clock: &cx.local.clock };
         let input = stack.unwrap_or(&self.input);
@@ -348,6 +358,27 @@ impl Connection {
                 self.queue(answer, cx);
                 Step::Went { answered: true, consumed }
             }
+        }
+    }
+
+    /// A TLS handshake has begun: it and the request head that follows
+    /// share the head timeout, so a client that never finishes one is
+    /// closed as a slow head would be.
+    fn start_handshake_timer(&mut self, cx: &Context) {
+        if let State::Reading { head_started: started @ false } = &mut self.state {
+            if self.transport.is_handshaking() {
+                *started = true;
+                self.deadline = cx.now + cx.shared.config.head_timeout;
+            }
+        }
+    }
+
+    /// Sends what the transport holds back while the connection reads (a
+    /// TLS handshake's answer); the socket being full is not an error.
+    fn flush_handshake(&mut self) -> io::Result<()> {
+        match self.transport.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -470,7 +501,13 @@ impl Connection {
                 continue;
             }
             match chunks.front_mut() {
-                None => return Ok(true),
+                // Sent once the transport holds nothing back (TLS records).
+                None => match self.transport.flush() {
+                    Ok(()) => return Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                },
                 Some(Chunk::Bytes(bytes)) => {
                     out.clear();
                     out.append(bytes);

@@ -38,6 +38,8 @@ pub struct Facts {
     pub draining: bool,
     /// Body bytes of an earlier request still to skip at the start of the input.
     pub discard: u64,
+    /// Plain HTTP arrived on an HTTPS port: every request is redirected.
+    pub plain_on_tls_port: bool,
 }
 
 /// How the connection continues after a response.
@@ -187,6 +189,9 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
 /// Frames, routes and logs a parsed request.
 fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around: &mut Surroundings<'_>) -> Decision {
     let available = source.len();
+    if facts.plain_on_tls_port {
+        return Decision::Answer(redirect_to_https(request, available, facts, around.clock));
+    }
     let mut consumed = request.head_len;
     let mut discard = 0;
     let body_use = match request.body {
@@ -246,6 +251,34 @@ fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around
         discard,
         log_later,
     })
+}
+
+/// The answer to plain HTTP on an HTTPS port: `307` to the same URL on
+/// `https://` (the Host as sent), then close. 307 rather than 301: a port
+/// that is HTTPS today may be plain tomorrow (a development server), and
+/// browsers keep a 301 for good; 307 also keeps the method and body. A
+/// request without a Host (HTTP/1.0) names no URL to send it to: 400.
+fn redirect_to_https(request: &Request, available: usize, facts: &Facts, clock: &Clock) -> Answer {
+    let location = request.header("host").map(|host| match request.target.strip_prefix("http://") {
+        // An absolute-form target already names the host.
+        Some(rest) => format!("https://{rest}"),
+        None if request.target.starts_with('/') => format!("https://{host}{}", request.target),
+        None => format!("https://{host}/"),
+    });
+    let response = location
+        .and_then(|location| Response::redirect(&location).ok())
+        .map_or_else(|| Response::error(400), |response| response.with_status(307));
+    log_access(facts.peer, Some(request), response.status, response.body.len(), clock);
+    let persistence = if request.body == BodyLength::None { Persistence::Close } else { Persistence::Linger };
+    Answer {
+        head_only: request.method == Method::Head,
+        http10: request.version == Version::Http10,
+        response,
+        persistence,
+        consumed: available,
+        discard: 0,
+        log_later: None,
+    }
 }
 
 /// The one keep-alive decision: the client must allow it (version default
@@ -431,7 +464,7 @@ pub mod harness {
             for chunk in chunks {
                 input.extend_from_slice(chunk);
                 loop {
-                    let facts = Facts { peer, draining, discard };
+                    let facts = Facts { peer, draining, discard, plain_on_tls_port: false };
                     match self.decide(&input, &facts) {
                         Decision::Discard(n) => {
                             assert!(n > 0 && n <= input.len() && n as u64 <= discard, "discard {n}");

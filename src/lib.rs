@@ -173,6 +173,7 @@ mod http;
 mod safe_path;
 mod server;
 mod sys;
+mod tls;
 mod transport;
 mod worker;
 
@@ -181,6 +182,7 @@ pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
 pub use http::request::{Request, Version};
 pub use http::response::{HeaderError, Response};
 pub use server::{Server, ShutdownHandle, StartError};
+pub use tls::{lan_addresses, Tls, TlsError};
 
 /// Raises this process's soft limit on open files to its hard limit, as
 /// nginx's `worker_rlimit_nofile` and Go's runtime do: the default soft

@@ -14,7 +14,7 @@ use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles};
+use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles, Tls};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
@@ -82,6 +82,20 @@ struct Args {
     /// Most ranges honoured in one Range header (past it: the whole file)
     #[arg(long, value_name = "N", default_value_t = 16)]
     max_ranges: usize,
+
+    // HTTPS (rustls). Plain HTTP sent to the port is redirected to https://.
+    /// Serve HTTPS with this certificate chain (PEM, leaf first; needs --tls-key)
+    #[arg(long, value_name = "PEM", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1, ::1 and this machine's addresses
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Write the generated certificate (PEM) to PATH, e.g. for curl --cacert PATH
+    #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
+    tls_write_cert: Option<PathBuf>,
 }
 
 /// A non-negative, finite number of seconds.
@@ -105,7 +119,7 @@ fn main() -> ExitCode {
     files.follow_symlinks = args.follow_symlinks;
     files.dotfiles = args.dotfiles;
     files.listing = !args.no_listing;
-    files.cache_control = args.cache_control;
+    files.cache_control = args.cache_control.clone();
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.head_timeout = Duration::from_secs_f64(args.head_timeout);
     config.idle_timeout = Duration::from_secs_f64(args.idle_timeout);
@@ -125,6 +139,11 @@ fn main() -> ExitCode {
         config.max_connections = max;
     }
 
+    match tls_settings(&args) {
+        Ok(tls) => config.tls = tls,
+        Err(message) => return fail(&message),
+    }
+
     let signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
@@ -135,6 +154,7 @@ fn main() -> ExitCode {
     };
     let router = Router::new().get("/hello", hello).fallback(files);
     let threads = config.threads;
+    let tls = config.tls.clone();
     let server = match Server::bind(config, router) {
         Ok(server) => server,
         Err(e) => return fail(&e.to_string()),
@@ -156,14 +176,47 @@ fn main() -> ExitCode {
     });
     // Logged last, so that a process that has printed its URL is fully up.
     log::info!(
-        "serving {} on http://{} with {threads} worker thread{} (Ctrl-C to stop)",
+        "serving {} on {}://{} with {threads} worker thread{} (Ctrl-C to stop)",
         args.root.display(),
+        if tls.is_some() { "https" } else { "http" },
         url_authority(server.local_addr()),
         if threads == 1 { "" } else { "s" }
     );
+    if let Some(tls) = &tls {
+        describe_tls(tls, args.tls_write_cert.as_deref());
+    }
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The HTTPS settings the flags ask for: `None` for plain HTTP, or a
+/// one-sentence reason they cannot be had.
+fn tls_settings(args: &Args) -> Result<Option<Tls>, String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Tls::from_pem_files(cert, key).map_err(|e| e.to_string())?,
+        _ if args.tls_self_signed => Tls::self_signed(&rawserve::lan_addresses()).map_err(|e| e.to_string())?,
+        _ => return Ok(None),
+    };
+    if let (Some(path), Some(pem)) = (&args.tls_write_cert, tls.self_signed_pem()) {
+        std::fs::write(path, pem).map_err(|e| format!("cannot write the certificate to {}: {e}", path.display()))?;
+    }
+    Ok(Some(tls))
+}
+
+/// The start-up lines about the certificate, straight to standard error
+/// (not the log, which RUST_LOG may silence).
+fn describe_tls(tls: &Tls, written_to: Option<&std::path::Path>) {
+    eprintln!("rawserve: TLS certificate SHA-256 fingerprint {}", tls.fingerprint());
+    if tls.self_signed_pem().is_some() {
+        eprintln!(
+            "rawserve: the certificate is self-signed for {} (browsers warn until you trust it)",
+            tls.names().join(", ")
+        );
+    }
+    if let Some(path) = written_to {
+        eprintln!("rawserve: certificate written to {} (e.g. curl --cacert {0})", path.display());
+    }
 }
 
 /// The tutorial's "a browser talks to a socket" page.

@@ -381,7 +381,7 @@ impl Worker {
                 let _ = stream.write(&self.over_capacity());
                 continue;
             }
-            let transport = match Transport::plain(stream) {
+            let transport = match Transport::accepted(stream, self.shared.config.tls.as_ref()) {
                 Ok(transport) => transport,
                 Err(e) => {
                     self.shared.connections.fetch_sub(1, Ordering::Relaxed);
