@@ -14,4 +14,5 @@ mod python;
 mod security;
 mod semantics;
 mod support;
+mod tls;
 mod wget;
