@@ -135,6 +135,30 @@
 //! [`StaticFiles`] from. [`raise_fd_limit`] lifts the open-file limit to
 //! what the system allows, as servers should.
 //!
+//! # HTTPS
+//!
+//! Set [`Config::tls`] to a [`Tls`] and the server speaks HTTPS on the
+//! same workers and event loops (rustls, driven without threads or an async
+//! runtime): [`Tls::from_pem_files`] loads a certificate chain and its key,
+//! [`Tls::self_signed`] makes one for `localhost`, the loopback addresses
+//! and those given (see [`lan_addresses`]). Plain HTTP sent to the port is
+//! redirected to `https://`.
+//!
+//! ```
+//! use rawserve::{Config, Router, Server, Tls};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = Tls::self_signed(&[])?;
+//! println!("SHA-256 fingerprint {}", tls.fingerprint());
+//! let mut config = Config::new();
+//! config.addr = "127.0.0.1:0".parse()?;
+//! config.tls = Some(tls);
+//! let server = Server::bind(config, Router::new())?;
+//! # drop(server);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # What is public
 //!
 //! Only the items re-exported here and [`config`] (settings and
@@ -148,6 +172,8 @@
 //! - `handlers`: the router, [`StaticFiles`], listings, the file cache.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
+//! - `transport`, `tls`: how bytes move (plain TCP or a rustls session),
+//!   and the HTTPS settings ([`Tls`]).
 //!
 //! # Shape
 //!

@@ -1,5 +1,7 @@
 //! Socket and process-limit calls: receiving into uninitialised memory,
-//! sending with a "more follows" hint, sending a file range, the listen
+//! sending with a "more follows" hint (also several slices in one
+//! `sendmsg`, for TLS records), sending a file range or reading one into a
+//! bounded buffer (for bodies that must be encrypted), the listen
 //! backlog, `TCP_NODELAY`, the open-file limit, and handing freed heap back
 //! to the OS.
 //!
