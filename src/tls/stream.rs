@@ -167,7 +167,9 @@ impl TlsStream {
         // take are read again next time (as on the portable path).
         let taken = session.writer().write(read)?;
         *offset += taken as u64;
-        flush_session(session, &self.stream, true).or_else(ignore_would_block)?;
+        // The last piece of the range goes out without "more", so the
+        // kernel does not hold its final partial segment back.
+        flush_session(session, &self.stream, taken < count).or_else(ignore_would_block)?;
         Ok(taken)
     }
 
