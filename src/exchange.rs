@@ -704,4 +704,32 @@ mod tests {
             assert_eq!(escaped(raw), *want, "for {raw:?}");
         }
     }
+
+    #[test]
+    fn plain_http_on_an_https_port_is_redirected_to_the_same_url() {
+        let (_dir, mut harness) = harness();
+        let facts =
+            Facts { peer: SocketAddr::from(([127, 0, 0, 1], 9)), draining: false, discard: 0, plain_on_tls_port: true };
+        let cases: &[(&str, u16, Option<&str>, Persistence)] = &[
+            ("GET /a.txt?x=1 HTTP/1.1\r\nHost: h:8443\r\n\r\n", 307, Some("https://h:8443/a.txt?x=1"), Close),
+            ("GET http://h:1/p HTTP/1.1\r\nHost: h:1\r\n\r\n", 307, Some("https://h:1/p"), Close),
+            ("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 307, Some("https://h/"), Close),
+            // Not routed: the route that would read the body is not called.
+            ("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", 307, Some("https://h/echo"), Linger),
+            ("GET / HTTP/1.0\r\n\r\n", 400, None, Close),
+        ];
+        for &(raw, status, location, persistence) in cases {
+            let Decision::Answer(answer) = harness.decide(raw.as_bytes(), &facts) else {
+                panic!("no answer to {raw:?}")
+            };
+            assert_eq!((answer.response.status, answer.persistence, answer.consumed), (status, persistence, raw.len()));
+            let mut out = Vec::new();
+            encode(answer.response, false, answer.persistence, false, "-", &mut out);
+            let head = String::from_utf8(out).expect("ASCII head");
+            match location {
+                Some(location) => assert!(head.contains(&format!("\r\nLocation: {location}\r\n")), "{raw:?}: {head}"),
+                None => assert!(!head.contains("Location"), "{raw:?}: {head}"),
+            }
+        }
+    }
 }
