@@ -413,8 +413,11 @@ fn assert_fresh_tls_client_served(addr: SocketAddr, pem: &[u8]) {
 #[test]
 fn hostile_handshakes_are_closed_with_a_debug_line_and_others_still_served() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (binary, pem) = https_binary(dir.path(), &["--head-timeout", "1"]);
+    // The idle timeout is far longer than the test waits, so only the head
+    // timer, which the handshake starts, can close the stalled client.
+    let (binary, pem) = https_binary(dir.path(), &["--head-timeout", "1", "--idle-timeout", "60"]);
     let addr = binary.addr;
+    let mut log = Log { binary: &binary, seen: Vec::new() };
     let config = client_config_for(&pem);
     let name = ServerName::IpAddress(addr.ip().into());
     let hello = {
@@ -428,7 +431,7 @@ fn hostile_handshakes_are_closed_with_a_debug_line_and_others_still_served() {
     let mut stream = connect(addr);
     stream.write_all(b"\x16\x03\x01\x00\x05garbage, not a ClientHello at all").expect("send");
     assert_eq!(try_closed_raw(&mut stream), Ok(()));
-    binary.wait_for_log("read failed: TLS:");
+    log.wait_for("read failed: TLS:");
     assert_fresh_tls_client_served(addr, &pem);
 
     // An oversized ClientHello: a handshake message claiming 16 MiB.
@@ -438,14 +441,16 @@ fn hostile_handshakes_are_closed_with_a_debug_line_and_others_still_served() {
     let _ = stream.write_all(&huge);
     let _ = stream.write_all(&huge[5..]);
     assert_eq!(try_closed_raw(&mut stream), Ok(()));
-    binary.wait_for_log("read failed: TLS:");
+    log.wait_for("read failed: TLS:");
+    assert_fresh_tls_client_served(addr, &pem);
 
     // A close in the middle of a record (half a ClientHello, then FIN).
     let mut stream = connect(addr);
     stream.write_all(&hello[..hello.len() / 2]).expect("send");
     stream.shutdown(Shutdown::Write).expect("shutdown");
     assert_eq!(try_closed_raw(&mut stream), Ok(()));
-    binary.wait_for_log("closed during the TLS handshake");
+    log.wait_for("closed during the TLS handshake");
+    assert_fresh_tls_client_served(addr, &pem);
 
     // A close in the middle of an application-data record, after a handshake.
     let mut client = tls_connect(addr, Arc::clone(&config));
@@ -455,13 +460,15 @@ fn hostile_handshakes_are_closed_with_a_debug_line_and_others_still_served() {
     client.conn.write_tls(&mut record).expect("to memory");
     client.sock.write_all(&record[..record.len() / 2]).expect("half a record");
     client.sock.shutdown(Shutdown::Write).expect("shutdown");
-    binary.wait_for_log("close_notify");
+    log.wait_for("close_notify");
+    assert_fresh_tls_client_served(addr, &pem);
 
     // A client that never finishes its handshake: closed after the head timeout.
     let mut stalled = connect(addr);
     stalled.write_all(&hello[..10]).expect("send");
     assert_eq!(try_closed_raw(&mut stalled), Ok(()));
-    binary.wait_for_log("TLS handshake not finished in time");
+    log.wait_for("TLS handshake not finished in time");
+    assert_fresh_tls_client_served(addr, &pem);
 
     // The whole handshake in one-byte writes still works.
     let slow = TcpStream::connect(addr).expect("connect");
@@ -470,6 +477,37 @@ fn hostile_handshakes_are_closed_with_a_debug_line_and_others_still_served() {
     let mut client = StreamOwned::new(ClientConnection::new(config, name).expect("client"), OneByteWrites(slow));
     client.write_all(get("/hello").as_bytes()).expect("send");
     assert_eq!(read_response(&mut client, false).expect("a response").body, b"Hello, world!");
+    // Every case was a clean close: nothing panicked along the way.
+    assert_fresh_tls_client_served(addr, &pem);
+    log.wait_for("GET /hello");
+    assert!(!log.seen.iter().any(|line| line.contains("panic")), "{}", log.seen.join("\n"));
+}
+
+/// A binary's log lines, kept as they are read, so a test can look back
+/// over everything it skipped on the way to the line it waited for.
+struct Log<'a> {
+    binary: &'a Binary,
+    seen: Vec<String>,
+}
+
+impl Log<'_> {
+    /// Waits (bounded) for a line containing `needle`.
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.binary.log.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no log line containing {needle:?} within {IO_TIMEOUT:?}:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
 }
 
 /// `try_closed` for a raw socket that may first receive a TLS alert.
