@@ -113,7 +113,9 @@ pub struct Config {
     pub listen_backlog: i32,
 
     /// Time allowed to receive a whole request head once it has started
-    /// (slowloris defence). Expiry answers 408 and closes.
+    /// (slowloris defence). Expiry answers 408 and closes. Over TLS the
+    /// handshake starts it too, so handshake and first head share it (an
+    /// unfinished handshake is closed without a word).
     pub head_timeout: Duration,
     /// Time a connection may sit between requests (keep-alive), or before its
     /// first byte. Expiry closes quietly, as browsers expect.

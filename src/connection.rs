@@ -13,7 +13,10 @@
 //! without ever blocking. What to answer, and how the connection continues,
 //! is decided by `exchange` without I/O; this module performs it: it owns
 //! the transport, the input buffer (and its share of the server's head
-//! memory budget), the output buffer, timeouts, and the turn budget.
+//! memory budget), the output buffer, timeouts, and the turn budget. Over
+//! TLS the same states apply: the handshake happens inside the transport's
+//! reads (starting the head timer), and a response is sent only once the
+//! transport holds no ciphertext back.
 
 use std::collections::VecDeque;
 use std::fs::File;
