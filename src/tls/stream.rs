@@ -53,11 +53,16 @@ enum Mode {
 pub struct TlsStream {
     stream: TcpStream,
     mode: Mode,
+    /// The last read left nothing behind: its `recv` was short (the socket
+    /// drained, where the OS says so) and the session holds no plaintext
+    /// or complete record, so the connection need not read again until
+    /// the next readiness event (one `recv` per request, as in plain TCP).
+    drained: bool,
 }
 
 impl TlsStream {
     pub fn new(stream: TcpStream, config: Arc<ServerConfig>) -> TlsStream {
-        TlsStream { stream, mode: Mode::Sniffing(config) }
+        TlsStream { stream, mode: Mode::Sniffing(config), drained: false }
     }
 
     /// The client sent plain HTTP to this HTTPS port.
@@ -71,10 +76,14 @@ impl TlsStream {
     }
 
     /// Whether a read shorter than the buffer means the socket is drained.
-    /// Not through TLS: plaintext comes a record at a time, and a record
-    /// may stay in the session while ciphertext waits in the socket.
+    /// Through TLS only when the read also left no record in the session
+    /// (plaintext comes a record at a time).
     pub fn short_read_means_drained(&self) -> bool {
-        matches!(self.mode, Mode::Plain) && net::SHORT_READ_MEANS_DRAINED
+        match self.mode {
+            Mode::Plain => net::SHORT_READ_MEANS_DRAINED,
+            Mode::Tls(_) => self.drained && net::SHORT_READ_MEANS_DRAINED,
+            Mode::Sniffing(_) => false,
+        }
     }
 
     /// Reads plaintext into `buffer`: empty at the end of the stream (a
@@ -85,7 +94,9 @@ impl TlsStream {
     pub fn read<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
         if let Mode::Sniffing(config) = &self.mode {
             let mut first = [const { MaybeUninit::<u8>::uninit() }; SNIFF_CHUNK];
-            let bytes = net::recv(&self.stream, &mut first)?;
+            // No more than the caller can take, in case this is plain HTTP.
+            let want = buffer.len().min(SNIFF_CHUNK);
+            let bytes = net::recv(&self.stream, &mut first[..want])?;
             match bytes.first() {
                 None => return Ok(&[]),
                 Some(&HANDSHAKE_RECORD) => {
@@ -104,6 +115,8 @@ impl TlsStream {
             Mode::Tls(session) => session,
             Mode::Plain | Mode::Sniffing(_) => return net::recv(&self.stream, buffer),
         };
+        self.drained = false;
+        let mut short = false;
         loop {
             // The handshake's answer, tickets, alerts.
             flush_session(session, &self.stream, false).or_else(ignore_would_block)?;
@@ -115,6 +128,7 @@ impl TlsStream {
                     let n = plain.len().min(buffer.len());
                     let copied = buffer[..n].write_copy_of_slice(&plain[..n]);
                     reader.consume(n);
+                    self.drained = short && holds_nothing(session);
                     return Ok(copied);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -125,7 +139,7 @@ impl TlsStream {
             }
             // No plaintext yet: more ciphertext. At the end of the stream
             // the reader above reports a close with or without close_notify.
-            session.read_tls(&mut SocketReader(&self.stream))?;
+            session.read_tls(&mut SocketReader { stream: &self.stream, short: &mut short })?;
             if let Err(e) = session.process_new_packets() {
                 // Tell the client why (rustls has queued the alert), then give up.
                 let _ = flush_session(session, &self.stream, false);
@@ -214,6 +228,18 @@ impl Drop for TlsStream {
     }
 }
 
+/// The session has no plaintext left to read and no complete record left
+/// to open. Errors and a close_notify count as something left: the next
+/// read reports them.
+fn holds_nothing(session: &mut ServerConnection) -> bool {
+    let no_plaintext = |session: &mut ServerConnection| matches!(session.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    no_plaintext(session)
+        && session
+            .process_new_packets()
+            .is_ok_and(|state| state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed())
+        && no_plaintext(session)
+}
+
 /// Hands received ciphertext (the first read) to `session`.
 fn feed(session: &mut ServerConnection, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
@@ -246,12 +272,18 @@ fn ignore_would_block(e: io::Error) -> io::Result<()> {
     }
 }
 
-/// The socket as rustls's `read_tls` source.
-struct SocketReader<'a>(&'a TcpStream);
+/// The socket as rustls's `read_tls` source; `short` records whether the
+/// last `recv` returned less than asked for.
+struct SocketReader<'a> {
+    stream: &'a TcpStream,
+    short: &'a mut bool,
+}
 
 impl Read for SocketReader<'_> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        net::recv_initialised(self.0, buffer)
+        let received = net::recv_initialised(self.stream, buffer)?;
+        *self.short = received > 0 && received < buffer.len();
+        Ok(received)
     }
 }
 

@@ -330,6 +330,28 @@ fn keep_alive_pipelining_conditionals_listings_and_limits_work_over_tls() {
 }
 
 #[test]
+fn records_that_share_a_segment_and_heads_that_span_records_are_all_read() {
+    let https = Https::start();
+    let mut client = https.connect();
+    client.write_all(get("/hello").as_bytes()).expect("handshake and a first request");
+    assert_eq!(read_response(&mut client, false).expect("first").status, 200);
+    // Two requests, each its own record, in one TCP write: the second must
+    // not wait in the session for a readiness event that never comes.
+    client.conn.writer().write_all(get("/hello.txt").as_bytes()).expect("plaintext");
+    client.conn.writer().write_all(get("/kib.bin").as_bytes()).expect("plaintext");
+    let mut records = Vec::new();
+    while client.conn.wants_write() {
+        client.conn.write_tls(&mut records).expect("to memory");
+    }
+    client.sock.write_all(&records).expect("one write");
+    assert_eq!(read_response(&mut client, false).expect("second").body, b"hello file\n");
+    assert_eq!(read_response(&mut client, false).expect("third").body, kib_contents());
+    // A 12 KiB head in one record, read in several pieces.
+    let big_head = format!("GET /hello HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n", "p".repeat(12 * 1024));
+    assert_eq!(exchange(&mut client, &big_head, false).body, b"Hello, world!");
+}
+
+#[test]
 fn precompressed_siblings_are_served_over_tls() {
     let https = Https::start();
     write(&https.server.root(), "app.js.gz", b"\x1f\x8b pretend gzip");
