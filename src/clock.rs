@@ -11,11 +11,13 @@ pub struct Clock {
     date: String,
     /// Common Log Format time, e.g. `21/Nov/2026:23:30:10 +0000`.
     clf: String,
+    /// RFC 3339 time for JSON access lines, e.g. `2026-11-21T23:30:10Z`.
+    iso: String,
 }
 
 impl Clock {
     pub fn new() -> Clock {
-        let mut clock = Clock { second: u64::MAX, date: String::new(), clf: String::new() };
+        let mut clock = Clock { second: u64::MAX, date: String::new(), clf: String::new(), iso: String::new() };
         clock.update(SystemTime::now());
         clock
     }
@@ -28,6 +30,7 @@ impl Clock {
         self.second = second;
         self.date = httpdate::fmt_http_date(now);
         self.clf = clf_from_imf(&self.date);
+        self.iso = iso_from_imf(&self.date);
     }
 
     pub fn date(&self) -> &str {
@@ -36,6 +39,10 @@ impl Clock {
 
     pub fn clf(&self) -> &str {
         &self.clf
+    }
+
+    pub fn iso(&self) -> &str {
+        &self.iso
     }
 }
 
@@ -54,6 +61,16 @@ fn clf_from_imf(imf: &str) -> String {
     }
 }
 
+/// Rearranges the same fields into `YYYY-MM-DDTHH:MM:SSZ`.
+fn iso_from_imf(imf: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = imf.get(8..11).and_then(|name| MONTHS.iter().position(|m| *m == name));
+    match (imf.get(5..7), month, imf.get(12..16), imf.get(17..25)) {
+        (Some(day), Some(month), Some(year), Some(time)) => format!("{year}-{:02}-{day}T{time}Z", month + 1),
+        _ => "-".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,7 +82,9 @@ mod tests {
         clock.update(UNIX_EPOCH + Duration::from_secs(1_795_303_810));
         assert_eq!(clock.date(), "Sat, 21 Nov 2026 23:30:10 GMT");
         assert_eq!(clock.clf(), "21/Nov/2026:23:30:10 +0000");
+        assert_eq!(clock.iso(), "2026-11-21T23:30:10Z");
         clock.update(UNIX_EPOCH + Duration::from_secs(0));
         assert_eq!(clock.clf(), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(clock.iso(), "1970-01-01T00:00:00Z");
     }
 }

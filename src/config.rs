@@ -11,7 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http::request::MAX_HEADERS;
+pub use crate::proxy::Cidr;
 use crate::tls::Tls;
 
 /// How a folder is served by a `StaticFiles` handler.
@@ -132,6 +134,24 @@ pub struct Config {
     /// Serve HTTPS with this certificate instead of plain HTTP (plain HTTP
     /// requests to the port are redirected to `https://`). `None`: plain.
     pub tls: Option<Tls>,
+    /// Where the access log goes: standard output by default, so
+    /// diagnostics (standard error) and access lines never mix.
+    pub access_log: LogDestination,
+    /// How access lines are written; `combined` is what log tools
+    /// (goaccess, AWStats) and nginx/Apache default to.
+    pub log_format: LogFormat,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// for the access log. Empty: such headers are ignored, since anyone
+    /// can send them.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from
+    /// a load balancer; one without it is closed. Off: such a header is a
+    /// malformed request (400).
+    pub proxy_protocol: bool,
+    /// A path answered `200 ok` (`503` once shutting down) before routing,
+    /// without touching the file system, and not logged: for load
+    /// balancers' health checks.
+    pub health_path: Option<String>,
 }
 
 impl Config {
@@ -152,6 +172,11 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
             tls: None,
+            access_log: LogDestination::Stdout,
+            log_format: LogFormat::Combined,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
+            health_path: None,
         }
     }
 }

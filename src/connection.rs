@@ -1,6 +1,7 @@
 //! One client connection: a state machine over a non-blocking transport.
 //!
 //! ```text
+//!  AwaitingProxyHeader ──header──▶ Reading   (with Config::proxy_protocol; else closed)
 //!  Reading ──answer──▶ Writing ──sent, Next::Read──▶ Reading
 //!     │  └─answer later─▶ Preparing ──a slice per turn, then──▶ Writing
 //!     │                   ├──── sent, Next::Linger ──▶ Lingering ──EOF / timeout──▶ Closed
@@ -13,10 +14,13 @@
 //! without ever blocking. What to answer, and how the connection continues,
 //! is decided by `exchange` without I/O; this module performs it: it owns
 //! the transport, the input buffer (and its share of the server's head
-//! memory budget), the output buffer, timeouts, and the turn budget. Over
-//! TLS the same states apply: the handshake happens inside the transport's
-//! reads (starting the head timer), and a response is sent only once the
-//! transport holds no ciphertext back.
+//! memory budget), the output buffer, timeouts, and the turn budget. It
+//! counts the bytes a response actually sent and hands its access-log
+//! entry to the worker's log buffer when the response ends (sent, or cut
+//! off), see [`Connection::finish_entry`]. Over TLS the same states
+//! apply: the handshake happens inside the transport's reads (starting the
+//! head timer), and a response is sent only once the transport holds no
+//! ciphertext back.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -25,10 +29,12 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::exchange::{self, Answer, Decision, Facts, LoggedRequest, Next, Persistence, Surroundings};
-use crate::http::response::{Body, Chunk, Preparation};
+use crate::access_log::{Entry, Recorder};
+use crate::exchange::{self, Answer, Decision, Facts, Next, Persistence, Surroundings};
+use crate::http::response::{self, Body, Chunk, Preparation};
+use crate::proxy::{self, ProxyHeader};
 use crate::transport::Transport;
-use crate::worker::{Local, Shared, Taken};
+use crate::worker::{Local, Phase, Shared, Taken};
 
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
@@ -47,6 +53,9 @@ const OVER_BUDGET_STATUS: u16 = 503;
 /// Where a connection is in its life; each state holds the data that only
 /// it needs.
 enum State {
+    /// `Config::proxy_protocol`: the connection must open with a PROXY
+    /// header (v1 or v2) naming the client; bytes so far are in `input`.
+    AwaitingProxyHeader,
     /// Waiting for (the rest of) a request head, for a body a handler wants,
     /// or for a body to be skipped. Bytes received so far are in `input`.
     Reading {
@@ -63,7 +72,6 @@ enum State {
         head_only: bool,
         http10: bool,
         persistence: Persistence,
-        log: Option<LoggedRequest>,
     },
     /// Sending a response: `out[pos..]`, then `chunks` of `file`.
     Writing {
@@ -123,6 +131,8 @@ struct Readiness {
 pub struct Connection {
     transport: Transport,
     peer: SocketAddr,
+    /// The client: `peer`, or the source a PROXY header named.
+    client: SocketAddr,
     state: State,
     /// Received bytes not yet consumed (a partial head, a body being
     /// buffered, pipelined requests).
@@ -134,19 +144,34 @@ pub struct Connection {
     readiness: Readiness,
     /// When the current wait (head, idle, send progress, linger) expires.
     deadline: Instant,
+    /// The answered request's access-log fields, until its response ends.
+    entry: Entry,
+    /// Bytes of the current response written so far (head and body).
+    sent: u64,
+    /// Bytes of its head, so `sent` minus this is the body sent.
+    head_len: u64,
 }
 
 impl Connection {
     pub fn new(transport: Transport, peer: SocketAddr, shared: &Shared, now: Instant) -> Connection {
+        let state = if shared.config.proxy_protocol {
+            State::AwaitingProxyHeader
+        } else {
+            State::Reading { head_started: false }
+        };
         Connection {
             transport,
             peer,
-            state: State::Reading { head_started: false },
+            client: peer,
+            state,
             input: Vec::new(),
             budgeted: 0,
             discard: 0,
             readiness: Readiness::default(),
             deadline: now + shared.config.idle_timeout,
+            entry: Entry::default(),
+            sent: 0,
+            head_len: 0,
         }
     }
 
@@ -178,12 +203,35 @@ impl Connection {
         released
     }
 
+    /// Writes the access-log line of a response that has ended, fully sent
+    /// or not (the worker calls this before dropping a connection), with
+    /// the body bytes actually sent.
+    pub fn finish_entry(&mut self, local: &mut Local, shared: &Shared) {
+        if self.entry.is_pending() {
+            let body_sent = self.sent.saturating_sub(self.head_len);
+            local.log.finish(&mut self.entry, body_sent, &local.clock, &shared.access_log);
+        }
+    }
+
+    /// Gives this connection's entry buffer back to the worker's spares.
+    pub fn release_entry(&mut self, local: &mut Local) {
+        local.log.give_spare(self.entry.take_buffer());
+    }
+
     /// Does all the work the socket allows right now.
     pub fn drive(&mut self, cx: &mut Context) -> Turn {
         let mut budget_bytes = TURN_BYTES;
         let mut budget_requests = TURN_REQUESTS;
         loop {
             match self.state {
+                State::AwaitingProxyHeader => match self.read_proxy_header(cx) {
+                    Ok(true) => {}
+                    Ok(false) => return Turn::Wait,
+                    Err(e) => {
+                        log::debug!("{}: read failed: {e}", self.peer);
+                        self.state = State::Closed;
+                    }
+                },
                 State::Reading { .. } => {
                     if budget_requests == 0 {
                         return Turn::Yield;
@@ -246,6 +294,65 @@ impl Connection {
     /// Called once when the server starts draining (`cx.draining` is set).
     pub fn begin_shutdown(&mut self, cx: &mut Context) -> Turn {
         self.drive(cx)
+    }
+
+    /// The AwaitingProxyHeader state: read until the header is complete,
+    /// then take the client's address from it and go on Reading; close
+    /// the connection if it does not start with one. `Ok(true)` to go on,
+    /// `Ok(false)` to wait for readiness.
+    fn read_proxy_header(&mut self, cx: &mut Context) -> io::Result<bool> {
+        loop {
+            match proxy::parse_header(&self.input) {
+                ProxyHeader::Complete { len, source } => {
+                    if let Some(source) = source {
+                        self.client = source;
+                    }
+                    self.input.drain(..len);
+                    // Over TLS what follows the header is the handshake: the transport's.
+                    if self.transport.give_back(&self.input) {
+                        cx.local.freed_input_bytes += self.release_input(cx.shared);
+                        // They wait in the transport, not the socket: read them next.
+                        self.readiness.readable = true;
+                    }
+                    self.state = State::Reading { head_started: false };
+                    return Ok(true);
+                }
+                ProxyHeader::Invalid(why) => {
+                    log::info!("{}: {why} (a PROXY header is required); closing", self.peer);
+                    self.state = State::Closed;
+                    return Ok(true);
+                }
+                ProxyHeader::Incomplete => {}
+            }
+            if self.readiness.peer_eof {
+                self.state = State::Closed;
+                return Ok(true);
+            }
+            if !self.readiness.readable {
+                return Ok(false);
+            }
+            // Read no further than the longest header: what follows is the
+            // request, read by the Reading state.
+            let mut chunk = [const { MaybeUninit::<u8>::uninit() }; proxy::V2_MAX];
+            let room = proxy::V2_MAX.saturating_sub(self.input.len()).max(1);
+            match self.transport.read_raw(&mut chunk[..room]) {
+                Ok([]) => self.readiness.peer_eof = true,
+                Ok(bytes) => {
+                    let drained = Transport::SHORT_READ_MEANS_DRAINED && bytes.len() < room;
+                    self.readiness.readable = !drained || self.readiness.read_closed;
+                    if !self.buffer_input(bytes, cx) {
+                        self.state = State::Closed;
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readiness.readable = false;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// One step of the Reading state: answer what is buffered, or read.
@@ -318,14 +425,22 @@ impl Connection {
     /// Runs the exchange over `stack` (a fresh read while nothing is
     /// buffered) or the buffered input, and performs its decision.
     fn step(&mut self, cx: &mut Context, stack: Option<&[u8]>) -> Step {
+        // The phase itself, not just the worker's view of it: health turns
+        // 503 from the signal on, even before this worker has woken to it.
+        let draining = cx.draining || cx.shared.phase() != Phase::Running;
         let facts = Facts {
-            peer: self.peer,
-            draining: cx.draining,
+            peer: self.client,
+            now: cx.now,
+            draining,
             discard: self.discard,
             plain_on_tls_port: self.transport.is_plain_on_tls_port(),
         };
-        let mut around =
-            Surroundings { config: &cx.shared.config, router: &mut cx.local.router, clock: &cx.local.clock };
+        let entry = if cx.shared.access_log.enabled() {
+            Some(Recorder { entry: &mut self.entry, spares: &mut cx.local.log })
+        } else {
+            None
+        };
+        let mut around = Surroundings { config: &cx.shared.config, router: &mut cx.local.router, entry };
         let input = stack.unwrap_or(&self.input);
         let nothing_buffered = input.is_empty();
         match exchange::decide(input, &facts, &mut around) {
@@ -333,10 +448,6 @@ impl Connection {
                 self.input.drain(..n);
                 self.discard -= n as u64;
                 Step::Went { answered: false, consumed: n }
-            }
-            Decision::Stop => {
-                self.state = State::Closed;
-                Step::Went { answered: false, consumed: 0 }
             }
             Decision::Wait { limit, head_started } => {
                 if nothing_buffered && self.budgeted > 0 {
@@ -422,8 +533,15 @@ impl Connection {
     fn refuse(&mut self, status: u16, cx: &mut Context) {
         cx.local.freed_input_bytes += self.release_input(cx.shared);
         self.discard = 0;
-        let answer = Answer::error(status, 0, self.peer, &cx.local.clock);
-        self.queue(answer, cx);
+        if cx.shared.access_log.enabled() {
+            Recorder { entry: &mut self.entry, spares: &mut cx.local.log }.record(
+                self.client.ip(),
+                None,
+                status,
+                cx.now,
+            );
+        }
+        self.queue(Answer::error(status, 0), cx);
     }
 
     /// Advances the response in preparation by one slice; true once it is
@@ -431,16 +549,13 @@ impl Connection {
     fn prepare(&mut self, cx: &mut Context) -> bool {
         let State::Preparing { work, .. } = &mut self.state else { return true };
         let Some(response) = work.advance() else { return false };
-        let State::Preparing { head_only, http10, persistence, log, .. } =
-            std::mem::replace(&mut self.state, State::Closed)
+        let State::Preparing { head_only, http10, persistence, .. } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return true; // OK: matched just above
         };
-        if let Some(log) = &log {
-            log.log(self.peer, &response, head_only, &cx.local.clock);
-        }
+        self.entry.set_status(response.status);
         let discard = self.discard;
-        self.queue(Answer { response, head_only, http10, persistence, consumed: 0, discard, log_later: None }, cx);
+        self.queue(Answer { response, head_only, http10, persistence, consumed: 0, discard }, cx);
         true
     }
 
@@ -455,11 +570,15 @@ impl Connection {
                 head_only: answer.head_only,
                 http10: answer.http10,
                 persistence: answer.persistence,
-                log: answer.log_later,
             };
             return;
         }
         let mut out = cx.local.buffers.take();
+        // Bytes of the body that go out of `out` behind the head.
+        let in_memory_body = match &answer.response.body {
+            Body::Bytes(_) | Body::Shared(_) if !answer.head_only => answer.response.body.len(),
+            _ => 0,
+        };
         let body = exchange::encode(
             answer.response,
             answer.head_only,
@@ -469,9 +588,11 @@ impl Connection {
             &mut out,
         );
         let (file, chunks) = match body {
-            Some(body) => (Some(body.file), body.chunks.into()),
+            Some(body) => (body.file, body.chunks.into()),
             None => (None, VecDeque::new()),
         };
+        self.head_len = (out.len() as u64).saturating_sub(in_memory_body);
+        self.sent = 0;
         self.discard = answer.discard;
         self.deadline = cx.now + cx.shared.config.send_timeout;
         self.state = State::Writing { out, pos: 0, file, chunks, persistence: answer.persistence };
@@ -494,6 +615,7 @@ impl Connection {
                 match self.transport.write(&out[*pos..], more) {
                     Ok(n) => {
                         *pos += n;
+                        self.sent += n as u64;
                         *budget = budget.saturating_sub(n as u64);
                         self.deadline = cx.now + cx.shared.config.send_timeout;
                     }
@@ -520,6 +642,20 @@ impl Connection {
                 Some(Chunk::Range { len: 0, .. }) => {
                     chunks.pop_front();
                 }
+                Some(Chunk::Stream { source, chunked }) => {
+                    // The next piece goes through `out`, whose bytes are all
+                    // sent. Each piece is charged a whole piece against the
+                    // turn, so pieces that are mostly work (a folder of
+                    // empty files) cannot keep the turn going either.
+                    if !response::next_piece(source.as_mut(), *chunked, out) {
+                        chunks.pop_front();
+                    }
+                    *pos = 0;
+                    *budget = budget.saturating_sub(response::STREAM_PIECE as u64);
+                    // Asked for only once the last piece is sent: progress,
+                    // even when a piece is empty (entries left out).
+                    self.deadline = cx.now + cx.shared.config.send_timeout;
+                }
                 Some(Chunk::Range { offset, len }) => {
                     // OK because a Range chunk only comes with Body::File.
                     let file = file.as_ref().expect("file body has a file");
@@ -532,6 +668,7 @@ impl Connection {
                         }
                         Ok(n) => {
                             *len -= n as u64;
+                            self.sent += n as u64;
                             *budget = budget.saturating_sub(n as u64);
                             self.deadline = cx.now + cx.shared.config.send_timeout;
                         }
@@ -550,8 +687,9 @@ impl Connection {
             return;
         };
         cx.local.buffers.give(out);
+        self.finish_entry(cx.local, cx.shared);
         let more_may_come = self.readiness.readable || !self.input.is_empty();
-        match exchange::after_response(persistence, cx.draining, self.readiness.peer_eof, more_may_come) {
+        match exchange::after_response(persistence, self.readiness.peer_eof, more_may_come) {
             Next::Read => {
                 self.state = State::Reading { head_started: false };
                 // A body still to skip is part of the request: it gets the head

@@ -6,6 +6,7 @@
 pub use crate::config::MAX_HEADERS;
 pub use crate::exchange::harness::{Harness, Step};
 pub use crate::http::request::{as_http11, parse, BodyLength, Method, Request, RequestError, Version};
+pub use crate::proxy::{forwarded_client, parse_header as parse_proxy_header, Cidr, ProxyHeader};
 pub use crate::safe_path::{resolve, PathError};
 pub use crate::sys::fs::{Confinement, Node, Root};
 

@@ -135,6 +135,14 @@
 //! [`StaticFiles`] from. [`raise_fd_limit`] lifts the open-file limit to
 //! what the system allows, as servers should.
 //!
+//! For production, [`Config`] also says where the access log goes
+//! ([`LogDestination`], standard output by default) and in which
+//! [`LogFormat`], which proxies to believe ([`Cidr`]), whether connections
+//! start with a PROXY protocol header, and which path answers health
+//! checks. [`inherited_listeners`] and [`Server::with_listener`] serve on
+//! sockets passed by systemd; [`notify_service_manager`] tells it
+//! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
+//! what SIGHUP does in the `rawserve` command.
 //! # HTTPS
 //!
 //! Set [`Config::tls`] to a [`Tls`] and the server speaks HTTPS on the
@@ -169,9 +177,12 @@
 //! - `connection`: the per-connection state machine.
 //! - `http`: request parsing, response serialisation (one encode path),
 //!   preconditions, ranges, content codings.
-//! - `handlers`: the router, [`StaticFiles`], listings, the file cache.
+//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
+//! - `access_log`: the access log's formats, per-worker buffers and sink.
+//! - `proxy`: PROXY protocol headers, `Forwarded` / `X-Forwarded-For`
+//!   from trusted proxies ([`Cidr`]).
 //! - `transport`, `tls`: how bytes move (plain TCP or a rustls session),
 //!   and the HTTPS settings ([`Tls`]).
 //!
@@ -187,6 +198,7 @@
 
 #![cfg_attr(not(fuzzing), deny(missing_docs))]
 
+mod access_log;
 mod clock;
 pub mod config;
 mod connection;
@@ -196,6 +208,7 @@ mod exchange;
 pub mod fuzzing;
 mod handlers;
 mod http;
+mod proxy;
 mod safe_path;
 mod server;
 mod sys;
@@ -203,10 +216,12 @@ mod tls;
 mod transport;
 mod worker;
 
+pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, FileOptions};
 pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
 pub use http::request::{Request, Version};
 pub use http::response::{HeaderError, Response};
+pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 pub use tls::{lan_addresses, Tls, TlsError};
 
@@ -216,4 +231,18 @@ pub use tls::{lan_addresses, Tls, TlsError};
 /// Returns the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     sys::net::raise_fd_limit()
+}
+
+/// The listening sockets passed by systemd socket activation (`LISTEN_FDS`
+/// with `LISTEN_PID` naming this process), for [`Server::with_listener`];
+/// empty when the process was not socket-activated. Call it before
+/// starting threads: it removes those variables from the environment.
+pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {
+    sys::activation::inherited_listeners()
+}
+
+/// Sends `state` (`READY=1`, `STOPPING=1`) to the service manager named by
+/// `NOTIFY_SOCKET`; does nothing when it is not set.
+pub fn notify_service_manager(state: &str) -> std::io::Result<()> {
+    sys::activation::notify(state)
 }

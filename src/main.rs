@@ -11,15 +11,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use rawserve::{Config, FileOptions, Request, Response, Router, Server, StaticFiles, Tls};
+use rawserve::{
+    Cidr, Config, FileOptions, LogDestination, LogFormat, Request, Response, Router, Server, StaticFiles, Tls,
+};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
 /// Serves ROOT (and a hello-world page at /hello) until SIGINT or SIGTERM;
-/// the access log goes to stderr (RUST_LOG=warn silences it).
+/// the access log goes to standard output, diagnostics to standard error
+/// (RUST_LOG=warn quiets them). SIGHUP reopens the access log file.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -96,6 +99,33 @@ struct Args {
     /// Write the generated certificate (PEM) to PATH, e.g. for curl --cacert PATH
     #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
     tls_write_cert: Option<PathBuf>,
+    // Operations: access log, proxies, health (issue 11).
+    /// Access log destination: a file (appended to; SIGHUP reopens it), - for standard output, or off
+    #[arg(long, value_name = "PATH|-|off", default_value = "-")]
+    access_log: LogDestination,
+    /// Access log format: common, combined or json
+    #[arg(long, value_name = "FORMAT", default_value = "combined")]
+    log_format: LogFormat,
+    /// No access log (same as --access-log off); the start-up line stays
+    #[arg(short, long)]
+    quiet: bool,
+    /// A proxy (address or CIDR block) whose Forwarded / X-Forwarded-For names the client in the log; repeatable
+    #[arg(long, value_name = "CIDR")]
+    trusted_proxy: Vec<Cidr>,
+    /// Require a PROXY protocol (v1 or v2) header on every connection, as sent by haproxy's send-proxy
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// Answer this path with 200 ok (503 once shutting down), before routing and unlogged
+    #[arg(long, value_name = "PATH", value_parser = health_path)]
+    health: Option<String>,
+}
+
+/// A health path: absolute, as requests name it.
+fn health_path(text: &str) -> Result<String, String> {
+    match text.starts_with('/') && !text.contains('?') {
+        true => Ok(text.to_string()),
+        false => Err(format!("`{text}` is not an absolute path like /healthz")),
+    }
 }
 
 /// A non-negative, finite number of seconds.
@@ -138,13 +168,22 @@ fn main() -> ExitCode {
     if let Some(max) = args.max_connections {
         config.max_connections = max;
     }
-
     match tls_settings(&args) {
         Ok(tls) => config.tls = tls,
         Err(message) => return fail(&message),
     }
+    config.access_log = if args.quiet { LogDestination::Off } else { args.access_log };
+    config.log_format = args.log_format;
+    config.trusted_proxies = args.trusted_proxy;
+    config.proxy_protocol = args.proxy_protocol;
+    config.health_path = args.health;
+    // Before any thread starts: this reads and clears LISTEN_FDS/LISTEN_PID.
+    let inherited = match rawserve::inherited_listeners() {
+        Ok(listeners) => listeners,
+        Err(e) => return fail(&format!("cannot use the sockets passed by the service manager: {e}")),
+    };
 
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot install signal handlers: {e}")),
     };
@@ -155,7 +194,17 @@ fn main() -> ExitCode {
     let router = Router::new().get("/hello", hello).fallback(files);
     let threads = config.threads;
     let tls = config.tls.clone();
-    let server = match Server::bind(config, router) {
+    let mut inherited = inherited.into_iter();
+    let started = match inherited.next() {
+        Some(listener) => {
+            if inherited.len() > 0 {
+                log::warn!("serving the first of {} inherited sockets only", inherited.len() + 1);
+            }
+            Server::with_listener(config, router, listener)
+        }
+        None => Server::bind(config, router),
+    };
+    let server = match started {
         Ok(server) => server,
         Err(e) => return fail(&e.to_string()),
     };
@@ -164,10 +213,18 @@ fn main() -> ExitCode {
         let mut signals = signals;
         let mut received = 0;
         for signal in signals.forever() {
+            if signal == SIGHUP {
+                if let Err(e) = handle.reopen_access_log() {
+                    log::warn!("SIGHUP: cannot reopen the access log ({e}); writing to the old file");
+                }
+                continue;
+            }
             received += 1;
             if received == 1 {
-                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
+                // Draining first (health answers 503 from here on), then say so.
                 handle.shutdown();
+                notify("STOPPING=1");
+                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
             } else {
                 log::warn!("second signal: stopping now");
                 std::process::exit(1);
@@ -185,6 +242,7 @@ fn main() -> ExitCode {
     if let Some(tls) = &tls {
         describe_tls(tls, args.tls_write_cert.as_deref());
     }
+    notify("READY=1");
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
@@ -229,6 +287,13 @@ fn url_authority(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(v4) => v4.to_string(),
         SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+    }
+}
+
+/// Tells systemd (when it started us with `NOTIFY_SOCKET`) how we are.
+fn notify(state: &str) {
+    if let Err(e) = rawserve::notify_service_manager(state) {
+        log::warn!("cannot notify the service manager ({state}): {e}");
     }
 }
 

@@ -53,11 +53,26 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
         match segment {
             b"" | b"." => continue,
             b".." => return Err(PathError::Invalid),
-            s if s[0] == b'.' && !dotfiles => return Err(PathError::Hidden),
+            s if is_hidden(s, dotfiles) => return Err(PathError::Hidden),
             s => resolved.push(OsStr::from_bytes(s)),
         }
     }
     Ok(resolved)
+}
+
+/// Whether the file name `name` (one path segment, raw bytes) is hidden:
+/// the one rule for requests, listings and folder archives, so nothing is
+/// listed that a request for it would refuse.
+pub fn is_hidden(name: &[u8], dotfiles: bool) -> bool {
+    !dotfiles && name.first() == Some(&b'.')
+}
+
+/// Whether a request can name the file `name` (one path segment, raw
+/// bytes) at all: [`resolve`] refuses hidden names and backslashes (and
+/// NUL, which no file name holds), and `.` and `..` are not names. A
+/// listing shows only names this allows, so every link it has can work.
+pub fn can_name(name: &[u8], dotfiles: bool) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !is_hidden(name, dotfiles) && !name.contains(&b'\\')
 }
 
 #[cfg(test)]
@@ -101,6 +116,22 @@ mod tests {
         refused("etc/passwd", PathError::Invalid);
         refused("", PathError::Invalid);
         refused("*", PathError::Invalid);
+    }
+
+    #[test]
+    fn nameable_files() {
+        let can = |name: &[u8], dotfiles| can_name(name, dotfiles);
+        assert!(can(b"plain.txt", false));
+        assert!(can(b"caf\xe9 & <x>.txt", false));
+        assert!(can(b"a..b", false));
+        assert!(!can(b".env", false));
+        assert!(can(b".env", true));
+        assert!(!can(b"back\\slash", true));
+        assert!(!can(b"", true));
+        assert!(!can(b".", true));
+        assert!(!can(b"..", true));
+        // What can_name allows, resolve accepts as that one name.
+        assert_eq!(resolve("/caf%E9%20%26.txt", false), Ok(PathBuf::from(OsStr::from_bytes(b"caf\xe9 &.txt"))));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
 
+use crate::access_log::{AccessLog, LogDestination};
 use crate::config::Config;
 use crate::handlers::Router;
 use crate::sys::net;
@@ -29,6 +30,8 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// The operating system refused a poll instance or a thread.
     Setup(io::Error),
+    /// The access log file could not be opened for appending.
+    AccessLog(PathBuf, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -41,6 +44,7 @@ impl fmt::Display for StartError {
             }
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Setup(e) => write!(f, "cannot start workers: {e}"),
+            StartError::AccessLog(path, e) => write!(f, "cannot open the access log {}: {e}", path.display()),
         }
     }
 }
@@ -73,6 +77,12 @@ impl ShutdownHandle {
         self.advance(Phase::Stopping);
     }
 
+    /// Opens the access log file again by its name (SIGHUP, after
+    /// logrotate moved it); a failure keeps the old file.
+    pub fn reopen_access_log(&self) -> io::Result<()> {
+        self.shared.access_log.reopen()
+    }
+
     fn advance(&self, to: Phase) {
         self.shared.advance(to);
         for waker in self.wakers.iter() {
@@ -86,6 +96,14 @@ impl Server {
     /// answering with its own copy of `router`.
     pub fn bind(config: Config, router: Router) -> Result<Server, StartError> {
         let listener = TcpListener::bind(config.addr).map_err(|e| StartError::Bind(config.addr, e))?;
+        Server::with_listener(config, router, listener)
+    }
+
+    /// As [`bind`](Server::bind), on a socket already listening (one
+    /// inherited by systemd socket activation, see
+    /// [`inherited_listeners`](crate::inherited_listeners)); `config.addr`
+    /// is ignored.
+    pub fn with_listener(config: Config, router: Router, listener: TcpListener) -> Result<Server, StartError> {
         listener.set_nonblocking(true).map_err(StartError::Setup)?;
         net::set_listen_backlog(&listener, config.listen_backlog).map_err(StartError::Setup)?;
         // Where the OS lets accepted sockets inherit TCP_NODELAY, it is set
@@ -101,7 +119,12 @@ impl Server {
             wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
             polls.push(poll);
         }
-        let shared = Arc::new(Shared::new(config, router));
+        let access_log =
+            AccessLog::open(&config.access_log, config.log_format).map_err(|e| match &config.access_log {
+                LogDestination::File(path) => StartError::AccessLog(path.clone(), e),
+                _ => StartError::Setup(e),
+            })?;
+        let shared = Arc::new(Shared::new(config, router, access_log));
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
         let mut server = Server { local_addr, handle, workers: Vec::with_capacity(threads) };

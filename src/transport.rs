@@ -47,6 +47,10 @@ impl Transport {
         })
     }
 
+    /// Whether a [`Transport::read_raw`] that filled less than asked for
+    /// means nothing more is waiting in the socket.
+    pub const SHORT_READ_MEANS_DRAINED: bool = net::SHORT_READ_MEANS_DRAINED;
+
     /// Whether a read that filled less than asked for means nothing more is
     /// waiting (so an edge-triggered reader may stop without a `WouldBlock`).
     pub fn short_read_means_drained(&self) -> bool {
@@ -80,6 +84,28 @@ impl Transport {
         match self {
             Transport::Plain(stream) => net::recv(&*stream, buffer),
             Transport::Tls(tls) => tls.read(buffer),
+        }
+    }
+
+    /// Reads from the socket itself, under any TLS (a PROXY protocol header
+    /// comes before the client's handshake).
+    pub fn read_raw<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+        match self {
+            Transport::Plain(stream) => net::recv(&*stream, buffer),
+            Transport::Tls(tls) => tls.read_raw(buffer),
+        }
+    }
+
+    /// Takes back bytes a raw read took that belong to the stream (over TLS,
+    /// the start of the handshake); false for plain TCP, where they are
+    /// simply the request and stay with the caller.
+    pub fn give_back(&mut self, bytes: &[u8]) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => {
+                tls.give_back(bytes);
+                true
+            }
         }
     }
 

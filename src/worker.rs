@@ -17,6 +17,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::access_log::{AccessLog, LogBuffer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Turn};
@@ -76,10 +77,12 @@ pub struct Shared {
     /// Input buffer bytes held by connections (partial heads, pipelined
     /// leftovers, bodies being buffered), for `Config::max_pending_head_bytes`.
     pub head_budget: MemoryBudget,
+    /// Where every worker's access lines go.
+    pub access_log: AccessLog,
 }
 
 impl Shared {
-    pub fn new(config: Config, router: Router) -> Shared {
+    pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
         let head_budget = MemoryBudget::new(config.max_pending_head_bytes);
         Shared {
             config,
@@ -87,6 +90,7 @@ impl Shared {
             phase: AtomicU8::new(Phase::Running as u8),
             connections: AtomicUsize::new(0),
             head_budget,
+            access_log,
         }
     }
 
@@ -185,6 +189,8 @@ pub struct Local {
     pub clock: Clock,
     /// Input bytes released since heap memory was last handed back.
     pub freed_input_bytes: usize,
+    /// Access lines not yet written, and spare entry buffers.
+    pub log: LogBuffer,
 }
 
 pub struct Worker {
@@ -217,7 +223,13 @@ impl Worker {
             connections: Slab::new(),
             ready: Vec::new(),
             shared,
-            local: Local { router, buffers: BufferPool::default(), clock: Clock::new(), freed_input_bytes: 0 },
+            local: Local {
+                router,
+                buffers: BufferPool::default(),
+                clock: Clock::new(),
+                freed_input_bytes: 0,
+                log: LogBuffer::default(),
+            },
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -268,6 +280,7 @@ impl Worker {
                 self.sweep(now);
                 self.next_sweep = now + TIMER_TICK;
             }
+            self.local.log.flush_if_due(now, &self.shared.access_log);
             match self.shared.phase() {
                 Phase::Running => {}
                 Phase::Draining => {
@@ -283,8 +296,11 @@ impl Worker {
         }
         let open = self.connections.len();
         for (_, connection) in self.connections.iter_mut() {
+            // Responses cut off by the stop are logged with what they sent.
+            connection.finish_entry(&mut self.local, &self.shared);
             connection.release_input(&self.shared);
         }
+        self.local.log.flush(&self.shared.access_log);
         self.shared.connections.fetch_sub(open, Ordering::Relaxed);
         log::debug!("worker {} stopped ({open} connections dropped)", self.id);
     }
@@ -293,7 +309,8 @@ impl Worker {
         if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        if self.connections.is_empty() && self.accept_paused_until.is_none() && self.grace_deadline.is_none() {
+        let idle = self.connections.is_empty() && self.accept_paused_until.is_none() && self.grace_deadline.is_none();
+        if idle && self.local.log.is_empty() {
             return None; // nothing can expire; wait for a connection or the waker
         }
         Some(TIMER_TICK)
@@ -333,6 +350,9 @@ impl Worker {
     /// poll set (it is never duplicated), so no deregister call is needed.
     fn close(&mut self, key: usize) {
         let mut connection = self.connections.remove(key);
+        // A response cut off (client gone, timeout) is logged with what it sent.
+        connection.finish_entry(&mut self.local, &self.shared);
+        connection.release_entry(&mut self.local);
         self.local.freed_input_bytes += connection.release_input(&self.shared);
         drop(connection);
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);

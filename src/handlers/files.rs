@@ -166,14 +166,16 @@ fn serve_file(
         None => original,
     };
     let racy = cache::is_racy(cache::changed_at(&meta), read_at, site.options.racy_window);
-    let described = describe(&meta, racy, path, &choice, site);
+    let dated = dated_before(&meta, read_at);
+    let described = describe(&meta, racy, dated, path, &choice, site);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
             let body: Arc<[u8]> = bytes.into();
             let key = choice.path().to_path_buf();
-            if !racy {
+            // Undated, it would stay undated in the cache after its second passed.
+            if !racy && dated {
                 cache.insert(key, &meta, Arc::clone(&body), described.clone());
             }
             // Cached or not (a racy file is not), the bytes are in memory.
@@ -187,12 +189,24 @@ fn serve_file(
     answer(request, &described, Source::File(file, meta.len()), site)
 }
 
+/// Whether the file was last modified in an earlier second than `read_at`
+/// (the response's): only then may it carry `Last-Modified`. A date has
+/// whole seconds, so a file rewritten later in the same second would keep
+/// the date a client already holds, and `If-Modified-Since` would confirm
+/// its old copy (RFC 9110 §8.8.2.2; apt's "Hash Sum mismatch"). The ETag,
+/// with nanoseconds, still validates such a file.
+fn dated_before(meta: &Metadata, read_at: SystemTime) -> bool {
+    let now = read_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    u64::try_from(meta.mtime()).is_ok_and(|modified| modified < now)
+}
+
 /// Renders a representation's validators and header lines.
 /// A racy file (see `cache::is_racy`) gets no validators: its metadata
-/// cannot tell this version from the next one.
-fn describe(meta: &Metadata, racy: bool, original: &Path, choice: &Choice, site: &Site) -> Described {
+/// cannot tell this version from the next one; one modified in the
+/// response's second (`dated` false) gets no `Last-Modified`.
+fn describe(meta: &Metadata, racy: bool, dated: bool, original: &Path, choice: &Choice, site: &Site) -> Described {
     let etag = (!racy).then(|| etag(meta));
-    let modified = if racy { None } else { meta.modified().ok() };
+    let modified = if racy || !dated { None } else { meta.modified().ok() };
     let http_date = modified.and_then(date::format);
     // A time no HTTP date can express is no validator either.
     let last_modified = modified.filter(|_| http_date.is_some());
@@ -303,11 +317,14 @@ fn boundary() -> String {
     format!("rawserve-{:08x}{:016x}", nanos, n ^ (u64::from(std::process::id()) << 32))
 }
 
-/// A strong validator from inode, size and modification time: it changes
-/// whenever the file is replaced or rewritten, without reading its contents.
+/// A strong validator from size and modification time (nanoseconds): it
+/// changes whenever the file is rewritten, without reading its contents.
+/// No inode, so replicas serving copies made with their times (rsync -a,
+/// a container image) agree, and a revalidation landing on either gets
+/// its 304 (Apache 2.4 dropped the inode from its default for this reason).
 fn etag(meta: &Metadata) -> String {
     let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-    format!("\"{:x}-{:x}-{:x}\"", meta.ino(), meta.len(), mtime_ns)
+    format!("\"{:x}-{:x}\"", meta.len(), mtime_ns)
 }
 
 /// The MIME type for a file name, from its extension.
@@ -333,14 +350,13 @@ fn content_type(path: &Path) -> String {
 }
 
 /// Lists the directory `dir` (open, at `path` relative to the root), in
-/// slices when it is large (see `directory`).
+/// slices when it is large, or sends its tar (see `directory`).
 fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Arc<Site>) -> Response {
     let entries = match Entries::new(dir) {
         Ok(entries) => entries,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    let title = percent_encoding::percent_decode_str(request.path()).decode_utf8_lossy().into_owned();
-    Listing::start(entries, path.to_path_buf(), title, site)
+    Listing::start(request, entries, path.to_path_buf(), site)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not

@@ -7,6 +7,7 @@
 //! own [`LocalRouter`] from it, so a handler with per-worker state is called
 //! through `&mut` without locks.
 
+mod archive;
 pub mod cache;
 mod directory;
 mod files;

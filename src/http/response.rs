@@ -35,6 +35,58 @@ pub enum Chunk {
     Bytes(Vec<u8>),
     /// `len` bytes of the file starting at `offset`, sent with `sendfile`.
     Range { offset: u64, len: u64 },
+    /// The pieces of a [`Stream`] body, asked for one at a time as the
+    /// socket takes them; framed as HTTP/1.1 chunks when `chunked`, else
+    /// ended by closing the connection (HTTP/1.0).
+    Stream { source: Box<dyn Stream>, chunked: bool },
+}
+
+/// A body of unknown length made piece by piece while it is sent (a
+/// folder's tar): the connection asks for the next piece only once the
+/// previous one is on its way, so memory stays at one piece whatever the
+/// body's size. Crate-internal, like [`Preparation`].
+pub(crate) trait Stream: Send + std::fmt::Debug {
+    /// Appends the next piece (about [`STREAM_PIECE`] bytes, and a bounded
+    /// amount of work) to `out`; false once the body is complete (`out` may
+    /// still have received its last bytes).
+    fn fill(&mut self, out: &mut Vec<u8>) -> bool;
+}
+
+/// About how many bytes a [`Stream`] adds per [`Stream::fill`]: large
+/// enough that framing and calls cost nothing, small enough that the
+/// output buffer still goes back to the worker's pool.
+pub(crate) const STREAM_PIECE: usize = 64 * 1024;
+
+/// Digits of the chunk-size line a streamed piece is framed with: a piece
+/// never exceeds 4 GiB, and leading zeros are allowed (RFC 9112 §7.1).
+const CHUNK_SIZE_DIGITS: usize = 8;
+
+/// Replaces `out` with the next piece of `source`, framed as one HTTP/1.1
+/// chunk when `chunked` (and followed by the last chunk at the end); false
+/// once the body is complete.
+pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if !chunked {
+        return source.fill(out);
+    }
+    // Room for the size line, written once the piece's size is known.
+    out.extend_from_slice(&[b'0'; CHUNK_SIZE_DIGITS]);
+    out.extend_from_slice(b"\r\n");
+    let start = out.len();
+    let more = source.fill(out);
+    let size = out.len() - start;
+    if size == 0 {
+        // An empty chunk would end the body: send none.
+        out.clear();
+    } else {
+        let digits = format!("{size:0width$x}", width = CHUNK_SIZE_DIGITS);
+        out[..CHUNK_SIZE_DIGITS].copy_from_slice(&digits.as_bytes()[digits.len() - CHUNK_SIZE_DIGITS..]);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !more {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    more
 }
 
 /// Work a handler cannot finish in one go without holding up every other
@@ -63,6 +115,10 @@ pub enum Body {
         file: File,
         chunks: Vec<Chunk>,
     },
+    /// Made while it is sent (see [`Stream`]): no `Content-Length`, but
+    /// `Transfer-Encoding: chunked`, or a close for an HTTP/1.0 client
+    /// (the handler must set `close` for those).
+    Stream(Box<dyn Stream>),
 }
 
 impl Body {
@@ -74,7 +130,7 @@ impl Body {
     /// Number of body bytes, for `Content-Length`.
     pub fn len(&self) -> u64 {
         match self {
-            Body::Empty | Body::Later(_) => 0,
+            Body::Empty | Body::Later(_) | Body::Stream(_) => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::Shared(b) => b.len() as u64,
             Body::File { chunks, .. } => chunks
@@ -82,6 +138,7 @@ impl Body {
                 .map(|c| match c {
                     Chunk::Bytes(b) => b.len() as u64,
                     Chunk::Range { len, .. } => *len,
+                    Chunk::Stream { .. } => 0,
                 })
                 .sum(),
         }
@@ -301,7 +358,12 @@ impl Response {
         out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(SERVER.as_bytes());
         out.extend_from_slice(b"\r\n");
-        if has_length(self.status) {
+        if let Body::Stream(_) = self.body {
+            // An HTTP/1.0 client reads to the close instead.
+            if !http10 {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            }
+        } else if has_length(self.status) {
             write_field(out, "Content-Length", number.format(self.body.len()));
         }
         for (name, value) in &self.headers {

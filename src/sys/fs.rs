@@ -424,6 +424,16 @@ impl Entries {
             .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, stat.st_mtime_nsec as u32)));
         Ok(EntryStat { kind, size: u64::try_from(stat.st_size).unwrap_or(0), modified })
     }
+
+    /// Whether the server may use the entry `name` (following a symlink):
+    /// read a file, or search a directory. Checked with the effective IDs
+    /// (`faccessat(AT_EACCESS)`), as opening it would be; a listing leaves
+    /// out what a request for it would answer 403.
+    pub fn usable(&self, name: &CStr, is_dir: bool) -> bool {
+        let Ok(dir) = self.dir.fd() else { return false };
+        let access = if is_dir { rustix::fs::Access::EXEC_OK } else { rustix::fs::Access::READ_OK };
+        rustix::fs::accessat(dir, name, access, AtFlags::EACCESS).is_ok()
+    }
 }
 
 #[cfg(test)]

@@ -14,5 +14,6 @@
 #[cfg(not(unix))]
 compile_error!("rawserve supports Unix targets only (it needs non-blocking sockets and file descriptors)");
 
+pub mod activation;
 pub mod fs;
 pub mod net;

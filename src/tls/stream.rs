@@ -58,11 +58,16 @@ pub struct TlsStream {
     /// or complete record, so the connection need not read again until
     /// the next readiness event (one `recv` per request, as in plain TCP).
     drained: bool,
+    /// Bytes received before the session could take them (what followed a
+    /// PROXY protocol header), read before the socket.
+    early: Vec<u8>,
+    /// The last plain read came from `early`, not from a drained socket.
+    read_early: bool,
 }
 
 impl TlsStream {
     pub fn new(stream: TcpStream, config: Arc<ServerConfig>) -> TlsStream {
-        TlsStream { stream, mode: Mode::Sniffing(config), drained: false }
+        TlsStream { stream, mode: Mode::Sniffing(config), drained: false, early: Vec::new(), read_early: false }
     }
 
     /// The client sent plain HTTP to this HTTPS port.
@@ -80,7 +85,7 @@ impl TlsStream {
     /// (plaintext comes a record at a time).
     pub fn short_read_means_drained(&self) -> bool {
         match self.mode {
-            Mode::Plain => net::SHORT_READ_MEANS_DRAINED,
+            Mode::Plain => net::SHORT_READ_MEANS_DRAINED && !self.read_early,
             Mode::Tls(_) => self.drained && net::SHORT_READ_MEANS_DRAINED,
             Mode::Sniffing(_) => false,
         }
@@ -94,9 +99,12 @@ impl TlsStream {
     pub fn read<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
         if let Mode::Sniffing(config) = &self.mode {
             let mut first = [const { MaybeUninit::<u8>::uninit() }; SNIFF_CHUNK];
-            // No more than the caller can take, in case this is plain HTTP.
-            let want = buffer.len().min(SNIFF_CHUNK);
-            let bytes = net::recv(&self.stream, &mut first[..want])?;
+            let early = std::mem::take(&mut self.early);
+            let bytes = match early.is_empty() {
+                // No more than the caller can take, in case this is plain HTTP.
+                true => net::recv(&self.stream, &mut first[..buffer.len().min(SNIFF_CHUNK)])?,
+                false => &early[..],
+            };
             match bytes.first() {
                 None => return Ok(&[]),
                 Some(&HANDSHAKE_RECORD) => {
@@ -107,13 +115,25 @@ impl TlsStream {
                 Some(_) => {
                     self.mode = Mode::Plain;
                     let n = bytes.len().min(buffer.len());
+                    self.read_early = !early.is_empty();
+                    self.early = bytes[n..].to_vec();
                     return Ok(buffer[..n].write_copy_of_slice(&bytes[..n]));
                 }
             }
         }
         let session = match &mut self.mode {
             Mode::Tls(session) => session,
-            Mode::Plain | Mode::Sniffing(_) => return net::recv(&self.stream, buffer),
+            Mode::Plain | Mode::Sniffing(_) if !self.early.is_empty() => {
+                let n = self.early.len().min(buffer.len());
+                let copied = buffer[..n].write_copy_of_slice(&self.early[..n]);
+                self.early.drain(..n);
+                self.read_early = true;
+                return Ok(copied);
+            }
+            Mode::Plain | Mode::Sniffing(_) => {
+                self.read_early = false;
+                return net::recv(&self.stream, buffer);
+            }
         };
         self.drained = false;
         let mut short = false;
@@ -146,6 +166,18 @@ impl TlsStream {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")));
             }
         }
+    }
+
+    /// Reads from the socket itself, before any TLS: for a PROXY protocol
+    /// header, which a load balancer sends ahead of the client's handshake.
+    pub fn read_raw<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+        net::recv(&self.stream, buffer)
+    }
+
+    /// Hands back bytes a raw read took past the PROXY header: the start of
+    /// the handshake (or of plain HTTP), read before the socket.
+    pub fn give_back(&mut self, bytes: &[u8]) {
+        self.early.extend_from_slice(bytes);
     }
 
     /// Encrypts and sends a prefix of `bytes`, returning the plaintext

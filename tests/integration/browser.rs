@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::*;
 
-const CHROMIUM: &str = "chromium";
+pub const CHROMIUM: &str = "chromium";
 
 /// A cold Chromium start on a busy two-core machine takes a few seconds;
 /// the page itself runs on virtual time (`--virtual-time-budget`).
@@ -32,7 +32,7 @@ fn demo_root() -> PathBuf {
 }
 
 /// Runs Chromium with a fresh profile, the fixed flags, `extra` and `url`.
-fn chromium(extra: &[&str], url: &str) -> Output {
+pub fn chromium(extra: &[&str], url: &str) -> Output {
     let profile = tempfile::tempdir().expect("profile dir");
     chromium_in(profile.path(), extra, url)
 }
@@ -141,7 +141,9 @@ fn wav(samples: u32) -> Vec<u8> {
 /// An access log line's request line, status and byte count.
 fn access_entry(line: &str) -> Option<(&str, u16, u64)> {
     let open = line.find('"')?;
-    let close = line.rfind('"')?;
+    // The request field ends at the first `" ` (quotes inside are escaped);
+    // in the combined format, referer and user agent follow the byte count.
+    let close = open + 1 + line[open + 1..].find("\" ")?;
     let request = line.get(open + 1..close)?;
     let mut rest = line[close + 1..].split_whitespace();
     let status = rest.next()?.parse().ok()?;

@@ -10,6 +10,8 @@ mod curl;
 mod hardening;
 mod hostile;
 mod idle;
+mod listing;
+mod operations;
 mod python;
 mod security;
 mod semantics;

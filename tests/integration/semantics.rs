@@ -207,7 +207,7 @@ fn directory_listing_is_sorted_escaped_and_encoded() {
     assert!(html.contains("href=\"space%20name.txt\""), "{html}");
     assert!(html.contains("href=\"../\""), "parent link");
     assert!(html.contains("2.9 KiB"), "human-readable size: {html}");
-    assert!(!html.contains(".hidden"), "dotfile listed");
+    assert!(!html.contains("href=\".hidden"), "dotfile listed");
     let order: Vec<usize> = ["Adir/", "zdir/", "&lt;b&gt;", "alpha.txt", "space name", "Zeta.txt"]
         .iter()
         .map(|name| html.find(name).unwrap_or_else(|| panic!("{name} missing")))

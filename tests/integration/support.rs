@@ -65,7 +65,12 @@ pub fn write(root: &Path, name: &str, contents: &[u8]) {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).expect("mkdir");
     }
-    fs::write(path, contents).expect("write fixture");
+    fs::write(&path, contents).expect("write fixture");
+    // Ten seconds old, as a deployed file would be: a file modified in the
+    // response's second gets no Last-Modified (files.rs), and tests that
+    // check dates want one.
+    let aged = std::time::SystemTime::now() - Duration::from_secs(10);
+    fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(aged)).expect("age fixture");
 }
 
 /// A server on 127.0.0.1:0 over a fixture site; stopped on drop.
@@ -142,6 +147,8 @@ pub fn test_config() -> Config {
     let mut config = Config::new();
     config.addr = "127.0.0.1:0".parse().expect("address");
     config.threads = 2;
+    // Tests that read the access log run the binary (`Binary`).
+    config.access_log = rawserve::LogDestination::Off;
     config
 }
 
@@ -208,7 +215,8 @@ pub fn url(server: &TestServer, path: &str) -> String {
 pub struct Binary {
     pub child: std::process::Child,
     pub addr: SocketAddr,
-    /// stderr lines after the start-up line.
+    /// stderr lines after the start-up line, and stdout lines (the access
+    /// log), as they come.
     pub log: std::sync::mpsc::Receiver<String>,
 }
 
@@ -241,16 +249,27 @@ impl Binary {
             .args(args)
             .args(["--port", "0"])
             .env("RUST_LOG", rust_log)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn rawserve");
         let stderr = child.stderr.take().expect("piped stderr");
+        let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let (err_tx, out_tx) = (tx.clone(), tx);
+        // The URL line comes first on stderr; access lines only after requests.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if err_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if out_tx.send(line).is_err() {
                     break;
                 }
             }

@@ -743,3 +743,26 @@ fn a_certificate_and_key_from_files_serve_https() {
     command.arg(format!("https://{}/hello", server.addr()));
     assert_eq!(run_ok(&mut command, IO_TIMEOUT).stdout, b"Hello, world!");
 }
+
+// ---- behind a load balancer ------------------------------------------------------
+
+#[test]
+fn a_proxy_protocol_header_may_precede_the_handshake_in_the_same_segment() {
+    let https = Https::start_with(|config| config.proxy_protocol = true);
+    let name = ServerName::IpAddress(https.addr().ip().into());
+    let mut session = ClientConnection::new(client_config(&https.tls), name).expect("client");
+    let mut first = b"PROXY TCP4 192.0.2.10 127.0.0.1 5000 443\r\n".to_vec();
+    session.write_tls(&mut first).expect("a ClientHello, to memory");
+    let mut stream = connect(https.addr());
+    // The header and the ClientHello arrive together: the server must hand
+    // the bytes after the header to TLS.
+    stream.write_all(&first).expect("send");
+    let mut client = StreamOwned::new(session, stream);
+    assert_eq!(exchange(&mut client, &get("/hello"), false).body, b"Hello, world!");
+
+    // And plain HTTP behind the header still gets the redirect.
+    let mut stream = connect(https.addr());
+    send(&mut stream, "PROXY TCP4 192.0.2.10 127.0.0.1 5000 443\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    let response = read_response(&mut stream, false).expect("a plain answer");
+    assert_eq!((response.status, response.header("location")), (307, Some("https://h/x")));
+}
