@@ -647,11 +647,12 @@ impl Connection {
                     // sent. Each piece is charged a whole piece against the
                     // turn, so pieces that are mostly work (a folder of
                     // empty files) cannot keep the turn going either.
-                    if !response::next_piece(source.as_mut(), *chunked, out) {
+                    let cost = source.turn_cost();
+                    if !response::next_piece(source.as_mut(), *chunked, out)? {
                         chunks.pop_front();
                     }
                     *pos = 0;
-                    *budget = budget.saturating_sub(response::STREAM_PIECE as u64);
+                    *budget = budget.saturating_sub(cost);
                     // Asked for only once the last piece is sent: progress,
                     // even when a piece is empty (entries left out).
                     self.deadline = cx.now + cx.shared.config.send_timeout;

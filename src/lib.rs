@@ -93,7 +93,8 @@
 //! # Static files
 //!
 //! [`StaticFiles`] serves a folder with validators (ETag, Last-Modified,
-//! `304`), ranges, precompressed siblings, index pages and listings,
+//! `304`), ranges, on-the-fly compression (brotli, zstd, gzip; compressed
+//! once per file version), precompressed siblings, index pages and listings,
 //! confined to the folder. As the fallback it serves the whole path space;
 //! on a prefix route (`.get("/static/*", StaticFiles::new("assets")?)`) the
 //! prefix is removed before the file is looked up. [`FileOptions`] holds

@@ -118,6 +118,18 @@ struct Args {
     /// Answer this path with 200 ok (503 once shutting down), before routing and unlogged
     #[arg(long, value_name = "PATH", value_parser = health_path)]
     health: Option<String>,
+
+    // Compression (issue 12).
+    /// On-the-fly compression of text-like files: a level from 1 (fastest)
+    /// to 9 (smallest), or off (precompressed .br/.zst/.gz siblings are still sent)
+    #[arg(long, value_name = "LEVEL|off", default_value = "6", value_parser = compress_level)]
+    compress: Compress,
+    /// Compressed bytes each worker keeps, so a file is compressed once per version
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    compress_cache_bytes: usize,
+    /// Largest file compressed whole and kept; larger ones are compressed while sent
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 10)]
+    compress_max_file: u64,
 }
 
 /// A health path: absolute, as requests name it.
@@ -125,6 +137,20 @@ fn health_path(text: &str) -> Result<String, String> {
     match text.starts_with('/') && !text.contains('?') {
         true => Ok(text.to_string()),
         false => Err(format!("`{text}` is not an absolute path like /healthz")),
+    }
+}
+
+/// `--compress`: a level, or off.
+#[derive(Debug, Clone, Copy)]
+struct Compress(Option<u8>);
+
+fn compress_level(text: &str) -> Result<Compress, String> {
+    match text {
+        "off" | "no" | "0" => Ok(Compress(None)),
+        _ => match text.parse::<u8>() {
+            Ok(level @ 1..=9) => Ok(Compress(Some(level))),
+            _ => Err(format!("`{text}` is not a level from 1 to 9, or off")),
+        },
     }
 }
 
@@ -160,6 +186,9 @@ fn main() -> ExitCode {
     config.max_pending_head_bytes = args.max_pending_head_bytes;
     files.max_listing_entries = args.max_listing_entries;
     files.max_ranges = args.max_ranges;
+    files.compress = args.compress.0;
+    files.compress_cache_bytes = args.compress_cache_bytes;
+    files.compress_max_file = args.compress_max_file;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
         Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),

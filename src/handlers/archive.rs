@@ -133,7 +133,7 @@ struct Copy {
 }
 
 impl Stream for Archive {
-    fn fill(&mut self, out: &mut Vec<u8>) -> bool {
+    fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         let target = out.len() + STREAM_PIECE;
         if let Some((top, modified)) = self.pending_top.take() {
             write_header(out, &top, EntryType::Directory, 0, DIRECTORY_MODE, modified);
@@ -152,7 +152,7 @@ impl Stream for Archive {
                     out.resize(out.len() + 2 * BLOCK, 0);
                     self.finished = true;
                 }
-                return false;
+                return Ok(false);
             };
             looked_at += 1;
             match level.entries.next_name(CStr::to_owned) {
@@ -162,7 +162,7 @@ impl Stream for Archive {
                 }
             }
         }
-        true
+        Ok(true)
     }
 }
 
@@ -330,14 +330,18 @@ mod tests {
     /// The whole archive of `root/dir` as the connection would collect it,
     /// and the largest piece.
     fn archive_of(root: &Path, dir: &str, name: &[u8]) -> (Vec<u8>, usize) {
-        let site = Arc::new(Site { root: Root::open(root, false).unwrap(), options: FileOptions::new(root) });
+        let site = Arc::new(Site {
+            root: Root::open(root, false).unwrap(),
+            options: FileOptions::new(root),
+            streams: Default::default(),
+        });
         let Node::Directory(fd) = site.root.open_node(Path::new(dir)).unwrap() else { panic!("not a dir") };
         let response = response(Entries::new(fd).unwrap(), PathBuf::from(dir), name, &site, false);
         let Body::Stream(mut stream) = response.body else { panic!("not a stream") };
         let (mut all, mut piece, mut largest) = (Vec::new(), Vec::new(), 0);
         loop {
             piece.clear();
-            let more = stream.fill(&mut piece);
+            let more = stream.fill(&mut piece).unwrap();
             largest = largest.max(piece.len());
             all.extend_from_slice(&piece);
             if !more {
@@ -413,7 +417,11 @@ mod tests {
         std::fs::create_dir(root.join("d")).unwrap();
         let big = root.join("d/big");
         std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
-        let site = Arc::new(Site { root: Root::open(root, false).unwrap(), options: FileOptions::new(root) });
+        let site = Arc::new(Site {
+            root: Root::open(root, false).unwrap(),
+            options: FileOptions::new(root),
+            streams: Default::default(),
+        });
         for change in [STREAM_PIECE as u64 / 2, 5 * STREAM_PIECE as u64] {
             std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
             let Node::Directory(fd) = site.root.open_node(Path::new("d")).unwrap() else { panic!() };
@@ -423,10 +431,10 @@ mod tests {
                 panic!()
             };
             let mut all = Vec::new();
-            assert!(stream.fill(&mut all), "the first piece is not the last");
+            assert!(stream.fill(&mut all).unwrap(), "the first piece is not the last");
             // Changed after its header and first bytes went out.
             std::fs::OpenOptions::new().write(true).open(&big).unwrap().set_len(change).unwrap();
-            while stream.fill(&mut all) {}
+            while stream.fill(&mut all).unwrap() {}
             let found = entries(&all);
             let body = found[1].1.as_ref().unwrap();
             assert_eq!(body.len(), 3 * STREAM_PIECE, "resized to {change}");

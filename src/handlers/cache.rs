@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http::encoding::Coding;
+use super::compress::CompressedCache;
+use crate::http::encoding::{Coding, CodingSet, COMPRESSED};
 use crate::sys::fs::{Root, Stamp};
 
 /// Whether a file last changed at `changed` (its later of ctime and mtime)
@@ -88,12 +89,11 @@ pub struct Entry {
     pub described: Described,
 }
 
-/// Whether `file.br` / `file.gz` exist, as of the directory's stamp.
+/// Which of `file.br` / `file.zst` / `file.gz` exist, as of the directory's stamp.
 #[derive(Debug, Clone, Copy)]
 struct Siblings {
     dir: Stamp,
-    br: bool,
-    gz: bool,
+    present: CodingSet,
 }
 
 #[derive(Debug)]
@@ -103,6 +103,8 @@ pub struct FileCache {
     bytes: usize,
     limit_bytes: usize,
     max_file: u64,
+    /// This worker's compressed bytes (`handlers::compress`).
+    pub compressed: CompressedCache,
 }
 
 /// Most sibling lookups remembered; they are tiny, this only bounds a scan
@@ -119,7 +121,14 @@ impl FileCache {
             bytes: 0,
             limit_bytes,
             max_file: max_file.min(limit_bytes as u64),
+            compressed: CompressedCache::new(0),
         }
+    }
+
+    /// The same cache, keeping compressed bytes in `compressed`.
+    pub fn with_compressed(mut self, compressed: CompressedCache) -> FileCache {
+        self.compressed = compressed;
+        self
     }
 
     /// Whether a file of `len` bytes may be cached.
@@ -164,26 +173,26 @@ impl FileCache {
         }
     }
 
-    /// Whether `path.br` and `path.gz` exist; remembered per directory
-    /// stamp (adding, removing or renaming a file changes the directory's
-    /// times), so this costs one confined stat of the directory (resolved
-    /// beneath `root` like every other lookup) when warm. `exists` answers
-    /// for one coding when the directory has changed.
-    pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> (bool, bool) {
+    /// Which of `path.br`, `path.zst` and `path.gz` exist; remembered per
+    /// directory stamp (adding, removing or renaming a file changes the
+    /// directory's times), so this costs one confined stat of the directory
+    /// (resolved beneath `root` like every other lookup) when warm.
+    /// `exists` answers for one coding when the directory has changed.
+    pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> CodingSet {
         let dir = path.parent().and_then(|dir| root.stamp(dir).ok());
         if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
             if known.dir == dir {
-                return (known.br, known.gz);
+                return known.present;
             }
         }
-        let (br, gz) = (exists(Coding::Brotli), exists(Coding::Gzip));
+        let present = COMPRESSED.into_iter().filter(|c| exists(*c)).fold(CodingSet::NONE, CodingSet::with);
         if let Some(dir) = dir {
             if self.siblings.len() >= MAX_SIBLING_ENTRIES {
                 self.siblings.clear();
             }
-            self.siblings.insert(path.to_path_buf(), Siblings { dir, br, gz });
+            self.siblings.insert(path.to_path_buf(), Siblings { dir, present });
         }
-        (br, gz)
+        present
     }
 }
 
@@ -299,10 +308,13 @@ mod tests {
         let gz = dir.path().join("a.css.gz");
         let exists = |coding: Coding| dir.path().join(format!("a.css{}", coding.extension())).is_file();
         let mut cache = FileCache::new(0, 0);
-        assert_eq!(cache.siblings(&root, path, exists), (false, false));
+        assert_eq!(cache.siblings(&root, path, exists), CodingSet::NONE);
         fs::write(&gz, b"x").unwrap();
-        assert_eq!(cache.siblings(&root, path, exists), (false, true));
+        assert_eq!(cache.siblings(&root, path, exists), CodingSet::NONE.with(Coding::Gzip));
+        fs::write(dir.path().join("a.css.zst"), b"x").unwrap();
+        assert_eq!(cache.siblings(&root, path, exists), CodingSet::NONE.with(Coding::Gzip).with(Coding::Zstd));
         fs::remove_file(&gz).unwrap();
-        assert_eq!(cache.siblings(&root, path, exists), (false, false));
+        fs::remove_file(dir.path().join("a.css.zst")).unwrap();
+        assert_eq!(cache.siblings(&root, path, exists), CodingSet::NONE);
     }
 }

@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::cache::{self, Described, FileCache};
+use super::compress::{self, Levels, Streamed};
 use super::directory::Listing;
 use super::Site;
 use crate::http::date;
-use crate::http::encoding::{self, Coding};
+use crate::http::encoding::{Coding, CodingSet, Preferences, COMPRESSED, STREAMED};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::range::{self, RangeOutcome};
-use crate::http::request::Request;
+use crate::http::request::{Request, Version};
 use crate::http::response::{write_field, Body, Chunk, Response};
 use crate::safe_path;
 use crate::sys::fs::{Entries, Node};
@@ -49,10 +50,30 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
     // directory, or lost its index, misses.
     if request.header("range").is_none() {
         let file = if slashed { Cow::Owned(path.join(INDEX)) } else { Cow::Borrowed(&*path) };
-        let choice = choose(request, &file, site, cache);
-        if let Some(entry) = cache.get(&site.root, choice.path()) {
-            let body = Body::Shared(Arc::clone(&entry.body));
-            return answer(request, &entry.described, Source::Whole(body), site);
+        let offer = Offer::of(request, &file, site, cache);
+        match offer.pick(&file, None, site) {
+            Some(choice) if choice.on_the_fly() => {
+                if let Some(kept) = cache.compressed.get(&site.root, &file, choice.coding) {
+                    return answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
+                }
+                // Nothing kept: perhaps the file is too small to compress,
+                // which its uncompressed entry shows.
+                if let Some(entry) = cache.get(&site.root, &file) {
+                    let small = offer.pick(&file, Some(entry.body.len() as u64), site);
+                    if small.is_some_and(|choice| choice.coding == Coding::Identity) {
+                        let body = Body::Shared(Arc::clone(&entry.body));
+                        return answer(request, &entry.described, Source::Whole(body), site);
+                    }
+                }
+            }
+            Some(choice) => {
+                if let Some(entry) = cache.get(&site.root, choice.path()) {
+                    let body = Body::Shared(Arc::clone(&entry.body));
+                    return answer(request, &entry.described, Source::Whole(body), site);
+                }
+            }
+            // Not acceptable, or not found: the full path decides.
+            None => {}
         }
     }
     // Taken before the open, so that it is no later than the moment the
@@ -109,13 +130,15 @@ fn status_page(status: u16, site: &Site) -> Response {
     }
 }
 
-/// Which representation of a file to send: the file itself or a
-/// precompressed sibling (`file.br`, `file.gz`).
+/// Which representation of a file to send: the file itself, a
+/// precompressed sibling (`file.br`, `file.zst`, `file.gz`) or the file
+/// compressed here.
 struct Choice<'p> {
     original: &'p Path,
     coding: Coding,
     sibling: Option<PathBuf>,
-    /// A sibling exists, so the answer depends on Accept-Encoding.
+    /// The type is negotiable (worth compressing), so every answer, the
+    /// identity one too, says `Vary: Accept-Encoding`.
     varies: bool,
 }
 
@@ -123,20 +146,64 @@ impl Choice<'_> {
     fn path(&self) -> &Path {
         self.sibling.as_deref().unwrap_or(self.original)
     }
+
+    /// Compressed here rather than read from a sibling.
+    fn on_the_fly(&self) -> bool {
+        self.coding != Coding::Identity && self.sibling.is_none()
+    }
 }
 
-/// Picks the representation. Siblings are looked for only beside types
-/// worth compressing (as nginx's `gzip_types`): nobody ships `photo.jpg.gz`,
-/// and not looking saves two lookups per image or video request.
-fn choose<'p>(request: &Request, path: &'p Path, site: &Site, cache: &mut FileCache) -> Choice<'p> {
-    if !compressible(mime_of(path)) {
-        return Choice { original: path, coding: Coding::Identity, sibling: None, varies: false };
+/// What a request for one file can be answered with: the client's
+/// `Accept-Encoding` and the siblings that exist. Siblings are looked for
+/// only beside types worth compressing (as nginx's `gzip_types`): nobody
+/// ships `photo.jpg.gz`, and not looking saves a lookup per image or video
+/// request; nor when the request has no `Accept-Encoding`, which can only
+/// be answered with identity.
+struct Offer {
+    negotiable: bool,
+    preferences: Preferences,
+    siblings: CodingSet,
+    version: Version,
+}
+
+impl Offer {
+    fn of(request: &Request, path: &Path, site: &Site, cache: &mut FileCache) -> Offer {
+        let negotiable = compress::worth_compressing(mime_of(path));
+        let header = if negotiable { request.header("accept-encoding") } else { None };
+        let siblings = match header {
+            Some(_) => {
+                let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
+                cache.siblings(&site.root, path, exists)
+            }
+            None => CodingSet::NONE,
+        };
+        Offer { negotiable, preferences: Preferences::parse(header), siblings, version: request.version }
     }
-    let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
-    let (have_br, have_gz) = cache.siblings(&site.root, path, exists);
-    let coding = encoding::negotiate(request.header("accept-encoding"), have_br, have_gz);
-    let sibling = (coding != Coding::Identity).then(|| sibling_path(path, coding));
-    Choice { original: path, coding, sibling, varies: have_br || have_gz }
+
+    /// The representation of `path`, a file of `size` bytes (`None`: not
+    /// known yet, taken as large enough to compress); `None` when nothing
+    /// acceptable exists (406). On the fly the server makes every coding,
+    /// for files at least `compress_min_bytes` long or when identity is
+    /// refused; a file to be streamed (larger than `compress_max_file`)
+    /// needs chunked framing, so not for HTTP/1.0 clients.
+    fn pick<'p>(&self, path: &'p Path, size: Option<u64>, site: &Site) -> Option<Choice<'p>> {
+        let options = &site.options;
+        let streamed = size.is_some_and(|n| n > options.compress_max_file);
+        let small = size.is_some_and(|n| n < options.compress_min_bytes);
+        let made = if options.compress.is_none()
+            || !self.negotiable
+            || (small && self.preferences.accepts_identity())
+            || (streamed && self.version == Version::Http10)
+        {
+            CodingSet::NONE
+        } else {
+            CodingSet::ALL
+        };
+        let order = if streamed { STREAMED } else { COMPRESSED };
+        let coding = self.preferences.choose(self.siblings, made, order)?;
+        let sibling = self.siblings.contains(coding).then(|| sibling_path(path, coding));
+        Some(Choice { original: path, coding, sibling, varies: self.negotiable })
+    }
 }
 
 fn sibling_path(path: &Path, coding: Coding) -> PathBuf {
@@ -145,8 +212,8 @@ fn sibling_path(path: &Path, coding: Coding) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Serves the regular file at `path`, already open as `original`, or its
-/// precompressed sibling.
+/// Serves the regular file at `path`, already open as `original`, its
+/// precompressed sibling, or the file compressed here.
 fn serve_file(
     request: &Request,
     path: &Path,
@@ -155,7 +222,14 @@ fn serve_file(
     site: &Site,
     cache: &mut FileCache,
 ) -> Response {
-    let mut choice = choose(request, path, site, cache);
+    let offer = Offer::of(request, path, site, cache);
+    let Some(mut choice) = offer.pick(path, Some(original.1.len()), site) else {
+        // RFC 9110 §12.5.3: identity refused and no coding acceptable.
+        return Response::error(406).header("Vary", "Accept-Encoding");
+    };
+    if choice.on_the_fly() {
+        return serve_compressed(request, path, original, read_at, &choice, site, cache);
+    }
     let (mut file, meta) = match &choice.sibling {
         Some(sibling) => site.root.open_file(sibling).unwrap_or_else(|_| {
             // The sibling vanished or is not allowed: the original it is.
@@ -167,7 +241,7 @@ fn serve_file(
     };
     let racy = cache::is_racy(cache::changed_at(&meta), read_at, site.options.racy_window);
     let dated = dated_before(&meta, read_at);
-    let described = describe(&meta, racy, dated, path, &choice, site);
+    let described = describe(&meta, racy, dated, path, &choice, true, site);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -200,12 +274,71 @@ fn dated_before(meta: &Metadata, read_at: SystemTime) -> bool {
     u64::try_from(meta.mtime()).is_ok_and(|modified| modified < now)
 }
 
+/// Serves `path` compressed on the fly with `choice.coding`: from the
+/// worker's kept bytes, compressed whole and kept (a file of at most
+/// `compress_max_file` bytes), or streamed through the coder.
+fn serve_compressed(
+    request: &Request,
+    path: &Path,
+    (mut file, meta): (File, Metadata),
+    read_at: SystemTime,
+    choice: &Choice,
+    site: &Site,
+    cache: &mut FileCache,
+) -> Response {
+    if let Some(kept) = cache.compressed.get(&site.root, path, choice.coding) {
+        return answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
+    }
+    let options = &site.options;
+    let levels = Levels::of(options.compress.unwrap_or(compress::DEFAULT_LEVEL));
+    let racy = cache::is_racy(cache::changed_at(&meta), read_at, options.racy_window);
+    let dated = dated_before(&meta, read_at);
+    if meta.len() > options.compress_max_file {
+        let Some(permit) = site.streams.start(options.compress_streams) else {
+            // Busy compressing other large files: this one goes as it is.
+            let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
+            let described = describe(&meta, racy, dated, path, &identity, true, site);
+            return answer(request, &described, Source::File(file, meta.len()), site);
+        };
+        // Ranges are not served from a stream: no Accept-Ranges.
+        let described = describe(&meta, racy, dated, path, choice, false, site);
+        let body = Streamed::new(file, choice.coding, levels, meta.len(), permit);
+        return answer(request, &described, Source::Stream(Box::new(body)), site);
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    if file.read_to_end(&mut bytes).is_err() || bytes.len() as u64 != meta.len() {
+        return Response::error(500);
+    }
+    let body: Arc<[u8]> = match compress::compress(&bytes, choice.coding, levels) {
+        Ok(packed) => packed.into(),
+        Err(e) => {
+            log::warn!("cannot compress {}: {e}", path.display());
+            return Response::error(500);
+        }
+    };
+    let described = describe(&meta, racy, dated, path, choice, true, site);
+    // Undated, it would stay undated in the cache after its second passed.
+    if !racy && dated {
+        cache.compressed.insert(path, &meta, choice.coding, Arc::clone(&body), described.clone());
+    }
+    answer(request, &described, Source::Kept(body), site)
+}
+
 /// Renders a representation's validators and header lines.
 /// A racy file (see `cache::is_racy`) gets no validators: its metadata
 /// cannot tell this version from the next one; one modified in the
 /// response's second (`dated` false) gets no `Last-Modified`.
-fn describe(meta: &Metadata, racy: bool, dated: bool, original: &Path, choice: &Choice, site: &Site) -> Described {
-    let etag = (!racy).then(|| etag(meta));
+/// `ranges`: the representation answers `Range` (not a stream).
+fn describe(
+    meta: &Metadata,
+    racy: bool,
+    dated: bool,
+    original: &Path,
+    choice: &Choice,
+    ranges: bool,
+    site: &Site,
+) -> Described {
+    let etag = (!racy).then(|| compress::coded_etag(etag(meta), choice.coding));
     let modified = if racy || !dated { None } else { meta.modified().ok() };
     let http_date = modified.and_then(date::format);
     // A time no HTTP date can express is no validator either.
@@ -227,7 +360,9 @@ fn describe(meta: &Metadata, racy: bool, dated: bool, original: &Path, choice: &
     if choice.coding != Coding::Identity {
         write_field(&mut headers, "Content-Encoding", choice.coding.token());
     }
-    write_field(&mut headers, "Accept-Ranges", "bytes");
+    if ranges {
+        write_field(&mut headers, "Accept-Ranges", "bytes");
+    }
     Described {
         etag: etag.map(Into::into),
         last_modified,
@@ -241,8 +376,12 @@ fn describe(meta: &Metadata, racy: bool, dated: bool, original: &Path, choice: &
 enum Source {
     /// Bytes already in memory; only used when there is no `Range`.
     Whole(Body),
+    /// Compressed bytes in memory; ranges apply to them.
+    Kept(Arc<[u8]>),
     /// An open file of the given length.
     File(File, u64),
+    /// An open file compressed as it is sent; a `Range` is ignored.
+    Stream(Box<Streamed>),
 }
 
 /// Applies the request's preconditions and ranges (RFC 9110 §13.2.2, §14)
@@ -267,9 +406,15 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
     }
     let mut response = Response::new(200);
     response.raw_headers = described.all_headers();
-    let (file, len) = match source {
+    let (pieces, len) = match source {
         Source::Whole(body) => return response.body(body),
-        Source::File(file, len) => (file, len),
+        Source::Stream(body) => return response.body(Body::Stream(body)),
+        Source::Kept(bytes) if request.header("range").is_none() => return response.body(Body::Shared(bytes)),
+        Source::Kept(bytes) => {
+            let len = bytes.len() as u64;
+            (Pieces::Kept(bytes), len)
+        }
+        Source::File(file, len) => (Pieces::File(file), len),
     };
     let ranges = match request.header("range") {
         Some(header) if precondition::if_range_allows(conditions.if_range, &validators) => {
@@ -278,12 +423,12 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
         _ => RangeOutcome::Full,
     };
     match ranges {
-        RangeOutcome::Full => response.body(Body::file(file, len)),
+        RangeOutcome::Full => response.body(pieces.body(vec![Chunk::Range { offset: 0, len }])),
         RangeOutcome::Single(r) => {
             response.status = 206;
             response
                 .header("Content-Range", r.content_range(len))
-                .body(Body::File { file, chunks: vec![Chunk::Range { offset: r.start, len: r.len() }] })
+                .body(pieces.body(vec![Chunk::Range { offset: r.start, len: r.len() }]))
         }
         RangeOutcome::Multiple(ranges) => {
             // The parts carry the representation's type; the response's is
@@ -300,11 +445,41 @@ fn answer(request: &Request, described: &Described, source: Source, site: &Site)
             response
                 .header("Content-Type", parts.content_type())
                 .header("Accept-Ranges", "bytes")
-                .body(Body::File { file, chunks })
+                .body(pieces.body(chunks))
         }
         RangeOutcome::Unsatisfiable => Response::error(416)
             .header("Content-Range", range::unsatisfied_content_range(len))
             .header("Accept-Ranges", "bytes"),
+    }
+}
+
+/// What the ranges of a body are cut from.
+enum Pieces {
+    /// An open file: the pieces are sent with `sendfile`.
+    File(File),
+    /// Kept compressed bytes: the pieces are copied out.
+    Kept(Arc<[u8]>),
+}
+
+impl Pieces {
+    fn body(self, chunks: Vec<Chunk>) -> Body {
+        match self {
+            Pieces::File(file) => Body::File { file, chunks },
+            Pieces::Kept(bytes) => {
+                let mut out = Vec::new();
+                for chunk in chunks {
+                    match chunk {
+                        Chunk::Bytes(head) => out.extend_from_slice(&head),
+                        // OK: the ranges were parsed against `bytes.len()`.
+                        Chunk::Range { offset, len } => {
+                            out.extend_from_slice(&bytes[offset as usize..][..len as usize])
+                        }
+                        Chunk::Stream { .. } => {}
+                    }
+                }
+                Body::Bytes(Cow::Owned(out))
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod archive;
 pub mod cache;
+mod compress;
 mod directory;
 mod files;
 mod listing;
@@ -75,4 +76,6 @@ pub struct Site {
     pub root: Root,
     /// The settings as given (`options.root` is the root as given, for messages).
     pub options: FileOptions,
+    /// Large files being compressed while sent, by all workers.
+    pub streams: compress::Streams,
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::cache::FileCache;
+use super::compress::CompressedCache;
 use super::{files, Site, WorkerHandler};
 use crate::config::FileOptions;
 use crate::http::request::{Method, Request};
@@ -22,7 +23,8 @@ use crate::sys::fs::Root;
 const ALLOWED_METHODS: &str = "GET, HEAD";
 
 /// Serves the files of a folder: `GET` and `HEAD` with ETag and
-/// Last-Modified validation, byte ranges, precompressed `.br`/`.gz`
+/// Last-Modified validation, byte ranges, on-the-fly compression (zstd,
+/// brotli, gzip) of text-like files, precompressed `.br`/`.zst`/`.gz`
 /// siblings, `index.html`, optional listings and `404.html`, confined to
 /// the folder (no `..`, no symlink escapes unless allowed, no dotfiles
 /// unless allowed).
@@ -62,7 +64,7 @@ impl StaticFiles {
             return Err(StartError::RootNotDirectory(options.root.clone()));
         }
         let root = Root::open(&root, options.follow_symlinks).map_err(|e| StartError::Root(options.root.clone(), e))?;
-        Ok(StaticFiles { site: Arc::new(Site { root, options }) })
+        Ok(StaticFiles { site: Arc::new(Site { root, options, streams: Default::default() }) })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the
@@ -71,7 +73,8 @@ impl StaticFiles {
         let options = &self.site.options;
         FolderHandler {
             site: Arc::clone(&self.site),
-            cache: FileCache::new(options.cache_bytes, options.cache_max_file),
+            cache: FileCache::new(options.cache_bytes, options.cache_max_file)
+                .with_compressed(CompressedCache::new(options.compress_cache_bytes)),
             strip,
         }
     }

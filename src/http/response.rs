@@ -42,14 +42,23 @@ pub enum Chunk {
 }
 
 /// A body of unknown length made piece by piece while it is sent (a
-/// folder's tar): the connection asks for the next piece only once the
-/// previous one is on its way, so memory stays at one piece whatever the
-/// body's size. Crate-internal, like [`Preparation`].
+/// folder's tar, a large file compressed on the fly): the connection asks
+/// for the next piece only once the previous one is on its way, so memory
+/// stays at one piece whatever the body's size. Crate-internal, like
+/// [`Preparation`].
 pub(crate) trait Stream: Send + std::fmt::Debug {
     /// Appends the next piece (about [`STREAM_PIECE`] bytes, and a bounded
     /// amount of work) to `out`; false once the body is complete (`out` may
-    /// still have received its last bytes).
-    fn fill(&mut self, out: &mut Vec<u8>) -> bool;
+    /// still have received its last bytes). An error ends the connection:
+    /// the body cannot be completed as framed (a file cut short).
+    fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool>;
+
+    /// What one piece costs against a connection's turn, in bytes sent:
+    /// a piece that is mostly work (compressing) costs more than its size,
+    /// so a turn of such pieces ends as soon as a turn of plain bytes would.
+    fn turn_cost(&self) -> u64 {
+        STREAM_PIECE as u64
+    }
 }
 
 /// About how many bytes a [`Stream`] adds per [`Stream::fill`]: large
@@ -64,7 +73,7 @@ const CHUNK_SIZE_DIGITS: usize = 8;
 /// Replaces `out` with the next piece of `source`, framed as one HTTP/1.1
 /// chunk when `chunked` (and followed by the last chunk at the end); false
 /// once the body is complete.
-pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u8>) -> bool {
+pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u8>) -> io::Result<bool> {
     out.clear();
     if !chunked {
         return source.fill(out);
@@ -73,7 +82,7 @@ pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u
     out.extend_from_slice(&[b'0'; CHUNK_SIZE_DIGITS]);
     out.extend_from_slice(b"\r\n");
     let start = out.len();
-    let more = source.fill(out);
+    let more = source.fill(out)?;
     let size = out.len() - start;
     if size == 0 {
         // An empty chunk would end the body: send none.
@@ -86,7 +95,7 @@ pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u
     if !more {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    more
+    Ok(more)
 }
 
 /// Work a handler cannot finish in one go without holding up every other
@@ -138,6 +147,7 @@ impl Body {
                 .map(|c| match c {
                     Chunk::Bytes(b) => b.len() as u64,
                     Chunk::Range { len, .. } => *len,
+                    // Not known before it is sent.
                     Chunk::Stream { .. } => 0,
                 })
                 .sum(),

@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod cli;
 mod client;
+mod compression;
 mod core_http;
 mod curl;
 mod hardening;

@@ -766,3 +766,27 @@ fn a_proxy_protocol_header_may_precede_the_handshake_in_the_same_segment() {
     let response = read_response(&mut stream, false).expect("a plain answer");
     assert_eq!((response.status, response.header("location")), (307, Some("https://h/x")));
 }
+
+#[test]
+fn streamed_bodies_compressed_text_and_folder_tars_work_over_tls() {
+    if !have_tool("curl") || !have_tool("tar") {
+        return;
+    }
+    let https = Https::start();
+    // Large enough to be compressed as it is sent (chunked), not cached.
+    let text: Vec<u8> = (0..400_000u32).map(|i| b"abcdefgh\n"[(i % 9) as usize]).collect();
+    write(&https.server.root(), "big.txt", &text);
+    let compressed = curl(&https, &["--compressed", "--include", &https.url("/big.txt")]).stdout;
+    let split = compressed.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+    let head = String::from_utf8_lossy(&compressed[..split]);
+    assert!(head.to_ascii_lowercase().contains("content-encoding:"), "not compressed: {head}");
+    assert!(compressed[split..] == text[..], "the decoded body differs ({} bytes)", compressed.len() - split);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tar_path = dir.path().join("nested.tar");
+    curl(&https, &["--output", tar_path.to_str().expect("UTF-8"), &https.url("/nested/?download=tar")]);
+    let mut command = Command::new("tar");
+    command.arg("-tf").arg(&tar_path);
+    let names = String::from_utf8(run_ok(&mut command, IO_TIMEOUT).stdout).expect("UTF-8");
+    assert!(names.contains("nested/file.txt"), "{names}");
+}
