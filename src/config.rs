@@ -14,6 +14,7 @@ use std::time::Duration;
 pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http::request::MAX_HEADERS;
 pub use crate::proxy::Cidr;
+use crate::tls::Tls;
 
 /// How a folder is served by a `StaticFiles` handler.
 #[derive(Debug, Clone)]
@@ -189,7 +190,9 @@ pub struct Config {
     pub listen_backlog: i32,
 
     /// Time allowed to receive a whole request head once it has started
-    /// (slowloris defence). Expiry answers 408 and closes.
+    /// (slowloris defence). Expiry answers 408 and closes. Over TLS the
+    /// handshake starts it too, so handshake and first head share it (an
+    /// unfinished handshake is closed without a word).
     pub head_timeout: Duration,
     /// Time a connection may sit between requests (keep-alive), or before its
     /// first byte. Expiry closes quietly, as browsers expect.
@@ -203,6 +206,9 @@ pub struct Config {
     /// TCP reset (the "lingering close" of nginx and Apache).
     pub linger_timeout: Duration,
 
+    /// Serve HTTPS with this certificate instead of plain HTTP (plain HTTP
+    /// requests to the port are redirected to `https://`). `None`: plain.
+    pub tls: Option<Tls>,
     /// Where the access log goes: standard output by default, so
     /// diagnostics (standard error) and access lines never mix.
     pub access_log: LogDestination,
@@ -241,6 +247,7 @@ impl Config {
             send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
+            tls: None,
             access_log: LogDestination::Stdout,
             log_format: LogFormat::Combined,
             trusted_proxies: Vec::new(),

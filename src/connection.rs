@@ -17,7 +17,10 @@
 //! memory budget), the output buffer, timeouts, and the turn budget. It
 //! counts the bytes a response actually sent and hands its access-log
 //! entry to the worker's log buffer when the response ends (sent, or cut
-//! off), see [`Connection::finish_entry`].
+//! off), see [`Connection::finish_entry`]. Over TLS the same states
+//! apply: the handshake happens inside the transport's reads (starting the
+//! head timer), and a response is sent only once the transport holds no
+//! ciphertext back.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -279,6 +282,8 @@ impl Connection {
             _ => {
                 if matches!(self.state, State::Writing { .. }) {
                     log::info!("{}: client stopped reading; dropping response", self.peer);
+                } else if self.transport.is_handshaking() {
+                    log::debug!("{}: TLS handshake not finished in time; closing", self.peer);
                 }
                 self.state = State::Closed;
                 Turn::Closed
@@ -303,6 +308,12 @@ impl Connection {
                         self.client = source;
                     }
                     self.input.drain(..len);
+                    // Over TLS what follows the header is the handshake: the transport's.
+                    if self.transport.give_back(&self.input) {
+                        cx.local.freed_input_bytes += self.release_input(cx.shared);
+                        // They wait in the transport, not the socket: read them next.
+                        self.readiness.readable = true;
+                    }
                     self.state = State::Reading { head_started: false };
                     return Ok(true);
                 }
@@ -324,7 +335,7 @@ impl Connection {
             // request, read by the Reading state.
             let mut chunk = [const { MaybeUninit::<u8>::uninit() }; proxy::V2_MAX];
             let room = proxy::V2_MAX.saturating_sub(self.input.len()).max(1);
-            match self.transport.read(&mut chunk[..room]) {
+            match self.transport.read_raw(&mut chunk[..room]) {
                 Ok([]) => self.readiness.peer_eof = true,
                 Ok(bytes) => {
                     let drained = Transport::SHORT_READ_MEANS_DRAINED && bytes.len() < room;
@@ -356,7 +367,9 @@ impl Connection {
             return Ok(Some(false));
         }
         if !self.readiness.readable || self.input.len() >= limit {
-            return Ok(None);
+            // A TLS handshake answer the socket could not take goes out on
+            // writability, which brings no readable event.
+            return self.flush_handshake().map(|()| None);
         }
         // Not zeroed: `read` returns only what the transport wrote.
         let mut chunk = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
@@ -368,12 +381,13 @@ impl Connection {
             Ok(bytes) => {
                 // A short read means the socket is drained where the OS says
                 // so, unless a FIN is waiting behind the data.
-                let drained = Transport::SHORT_READ_MEANS_DRAINED && bytes.len() < READ_CHUNK;
+                let drained = self.transport.short_read_means_drained() && bytes.len() < READ_CHUNK;
                 self.readiness.readable = !drained || self.readiness.read_closed;
                 bytes
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.readiness.readable = false;
+                self.start_handshake_timer(cx);
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(false)),
@@ -414,7 +428,13 @@ impl Connection {
         // The phase itself, not just the worker's view of it: health turns
         // 503 from the signal on, even before this worker has woken to it.
         let draining = cx.draining || cx.shared.phase() != Phase::Running;
-        let facts = Facts { peer: self.client, now: cx.now, draining, discard: self.discard };
+        let facts = Facts {
+            peer: self.client,
+            now: cx.now,
+            draining,
+            discard: self.discard,
+            plain_on_tls_port: self.transport.is_plain_on_tls_port(),
+        };
         let entry = if cx.shared.access_log.enabled() {
             Some(Recorder { entry: &mut self.entry, spares: &mut cx.local.log })
         } else {
@@ -452,6 +472,27 @@ impl Connection {
                 self.queue(answer, cx);
                 Step::Went { answered: true, consumed }
             }
+        }
+    }
+
+    /// A TLS handshake has begun: it and the request head that follows
+    /// share the head timeout, so a client that never finishes one is
+    /// closed as a slow head would be.
+    fn start_handshake_timer(&mut self, cx: &Context) {
+        if let State::Reading { head_started: started @ false } = &mut self.state {
+            if self.transport.is_handshaking() {
+                *started = true;
+                self.deadline = cx.now + cx.shared.config.head_timeout;
+            }
+        }
+    }
+
+    /// Sends what the transport holds back while the connection reads (a
+    /// TLS handshake's answer); the socket being full is not an error.
+    fn flush_handshake(&mut self) -> io::Result<()> {
+        match self.transport.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -585,7 +626,13 @@ impl Connection {
                 continue;
             }
             match chunks.front_mut() {
-                None => return Ok(true),
+                // Sent once the transport holds nothing back (TLS records).
+                None => match self.transport.flush() {
+                    Ok(()) => return Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                },
                 Some(Chunk::Bytes(bytes)) => {
                     out.clear();
                     out.append(bytes);

@@ -46,6 +46,8 @@ pub struct Facts {
     pub draining: bool,
     /// Body bytes of an earlier request still to skip at the start of the input.
     pub discard: u64,
+    /// Plain HTTP arrived on an HTTPS port: every request is redirected.
+    pub plain_on_tls_port: bool,
 }
 
 /// How the connection continues after a response.
@@ -167,6 +169,9 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
 /// Frames, routes and logs a parsed request.
 fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around: &mut Surroundings<'_>) -> Decision {
     let available = source.len();
+    if facts.plain_on_tls_port {
+        return Decision::Answer(redirect_to_https(request, available, facts, around));
+    }
     let mut consumed = request.head_len;
     let mut discard = 0;
     let body_use = match request.body {
@@ -231,6 +236,35 @@ fn answer<'b>(request: &mut Request<'b>, source: &'b [u8], facts: &Facts, around
         consumed: consumed.min(available),
         discard,
     })
+}
+
+/// The answer to plain HTTP on an HTTPS port: `307` to the same URL on
+/// `https://` (the Host as sent), then close. 307 rather than 301: a port
+/// that is HTTPS today may be plain tomorrow (a development server), and
+/// browsers keep a 301 for good; 307 also keeps the method and body. A
+/// request without a Host (HTTP/1.0) names no URL to send it to: 400.
+fn redirect_to_https(request: &Request, available: usize, facts: &Facts, around: &mut Surroundings<'_>) -> Answer {
+    let location = request.header("host").map(|host| match request.target.strip_prefix("http://") {
+        // An absolute-form target already names the host.
+        Some(rest) => format!("https://{rest}"),
+        None if request.target.starts_with('/') => format!("https://{host}{}", request.target),
+        None => format!("https://{host}/"),
+    });
+    let response = location
+        .and_then(|location| Response::redirect(&location).ok())
+        .map_or_else(|| Response::error(400), |response| response.with_status(307));
+    if let Some(entry) = &mut around.entry {
+        entry.record(facts.peer.ip(), Some(request), response.status, facts.now);
+    }
+    let persistence = if request.body == BodyLength::None { Persistence::Close } else { Persistence::Linger };
+    Answer {
+        head_only: request.method == Method::Head,
+        http10: request.version == Version::Http10,
+        response,
+        persistence,
+        consumed: available,
+        discard: 0,
+    }
 }
 
 /// The health path's answer: `ok` while serving, 503 from the first
@@ -370,7 +404,8 @@ pub mod harness {
             for chunk in chunks {
                 input.extend_from_slice(chunk);
                 loop {
-                    let facts = Facts { peer, now: std::time::Instant::now(), draining, discard };
+                    let facts =
+                        Facts { peer, now: std::time::Instant::now(), draining, discard, plain_on_tls_port: false };
                     match self.decide(&input, &facts) {
                         Decision::Discard(n) => {
                             assert!(n > 0 && n <= input.len() && n as u64 <= discard, "discard {n}");
@@ -603,5 +638,34 @@ mod tests {
         let mut out = Vec::new();
         encode(Response::error(404), true, KeepAlive, true, "D", &mut out);
         assert!(String::from_utf8(out).unwrap().ends_with("Connection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn plain_http_on_an_https_port_is_redirected_to_the_same_url() {
+        let (_dir, mut harness) = harness();
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let facts =
+            Facts { peer, now: std::time::Instant::now(), draining: false, discard: 0, plain_on_tls_port: true };
+        let cases: &[(&str, u16, Option<&str>, Persistence)] = &[
+            ("GET /a.txt?x=1 HTTP/1.1\r\nHost: h:8443\r\n\r\n", 307, Some("https://h:8443/a.txt?x=1"), Close),
+            ("GET http://h:1/p HTTP/1.1\r\nHost: h:1\r\n\r\n", 307, Some("https://h:1/p"), Close),
+            ("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 307, Some("https://h/"), Close),
+            // Not routed: the route that would read the body is not called.
+            ("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", 307, Some("https://h/echo"), Linger),
+            ("GET / HTTP/1.0\r\n\r\n", 400, None, Close),
+        ];
+        for &(raw, status, location, persistence) in cases {
+            let Decision::Answer(answer) = harness.decide(raw.as_bytes(), &facts) else {
+                panic!("no answer to {raw:?}")
+            };
+            assert_eq!((answer.response.status, answer.persistence, answer.consumed), (status, persistence, raw.len()));
+            let mut out = Vec::new();
+            encode(answer.response, false, answer.persistence, false, "-", &mut out);
+            let head = String::from_utf8(out).expect("ASCII head");
+            match location {
+                Some(location) => assert!(head.contains(&format!("\r\nLocation: {location}\r\n")), "{raw:?}: {head}"),
+                None => assert!(!head.contains("Location"), "{raw:?}: {head}"),
+            }
+        }
     }
 }

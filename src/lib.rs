@@ -151,6 +151,29 @@
 //! sockets passed by systemd; [`notify_service_manager`] tells it
 //! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
 //! what SIGHUP does in the `rawserve` command.
+//! # HTTPS
+//!
+//! Set [`Config::tls`] to a [`Tls`] and the server speaks HTTPS on the
+//! same workers and event loops (rustls, driven without threads or an async
+//! runtime): [`Tls::from_pem_files`] loads a certificate chain and its key,
+//! [`Tls::self_signed`] makes one for `localhost`, the loopback addresses
+//! and those given (see [`lan_addresses`]). Plain HTTP sent to the port is
+//! redirected to `https://`.
+//!
+//! ```
+//! use rawserve::{Config, Router, Server, Tls};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = Tls::self_signed(&[])?;
+//! println!("SHA-256 fingerprint {}", tls.fingerprint());
+//! let mut config = Config::new();
+//! config.addr = "127.0.0.1:0".parse()?;
+//! config.tls = Some(tls);
+//! let server = Server::bind(config, Router::new())?;
+//! # drop(server);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # What is public
 //!
@@ -168,6 +191,8 @@
 //! - `access_log`: the access log's formats, per-worker buffers and sink.
 //! - `proxy`: PROXY protocol headers, `Forwarded` / `X-Forwarded-For`
 //!   from trusted proxies ([`Cidr`]).
+//! - `transport`, `tls`: how bytes move (plain TCP or a rustls session),
+//!   and the HTTPS settings ([`Tls`]).
 //!
 //! # Shape
 //!
@@ -195,6 +220,7 @@ mod proxy;
 mod safe_path;
 mod server;
 mod sys;
+mod tls;
 mod transport;
 mod worker;
 
@@ -205,6 +231,7 @@ pub use http::request::{Request, Version};
 pub use http::response::{HeaderError, Response};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
+pub use tls::{lan_addresses, Tls, TlsError};
 
 /// Raises this process's soft limit on open files to its hard limit, as
 /// nginx's `worker_rlimit_nofile` and Go's runtime do: the default soft

@@ -19,7 +19,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use rawserve::config::Cors;
-use rawserve::{Cidr, Config, FileOptions, LogDestination, LogFormat, Request, Response, Router, Server, StaticFiles};
+use rawserve::{
+    Cidr, Config, FileOptions, LogDestination, LogFormat, Request, Response, Router, Server, StaticFiles, Tls,
+};
 
 /// A small, fast, correct HTTP/1.1 static file server.
 ///
@@ -92,6 +94,26 @@ struct Args {
     /// Most ranges honoured in one Range header (past it: the whole file)
     #[arg(env = "RAWSERVE_MAX_RANGES", long, value_name = "N", default_value_t = 16)]
     max_ranges: usize,
+
+    // HTTPS (rustls). Plain HTTP sent to the port is redirected to https://.
+    /// Serve HTTPS with this certificate chain (PEM, leaf first; needs --tls-key)
+    #[arg(
+        long,
+        env = "RAWSERVE_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC)
+    #[arg(long, env = "RAWSERVE_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1, ::1 and this machine's addresses
+    #[arg(long, env = "RAWSERVE_TLS_SELF_SIGNED", value_parser = boolish())]
+    tls_self_signed: bool,
+    /// Write the generated certificate (PEM) to PATH, e.g. for curl --cacert PATH
+    #[arg(long, env = "RAWSERVE_TLS_WRITE_CERT", value_name = "PATH", requires = "tls_self_signed")]
+    tls_write_cert: Option<PathBuf>,
 
     // Operations: access log, proxies, health (issue 11).
     /// Access log destination: a file (appended to; SIGHUP reopens it), - for standard output, or off
@@ -284,6 +306,10 @@ fn main() -> ExitCode {
     config.trusted_proxies = args.trusted_proxy.clone();
     config.proxy_protocol = args.proxy_protocol;
     config.health_path = args.health.clone();
+    match tls_settings(&args) {
+        Ok(tls) => config.tls = tls,
+        Err(message) => return fail(&message),
+    }
     // Before any thread starts: this reads and clears LISTEN_FDS/LISTEN_PID.
     let inherited = match rawserve::inherited_listeners() {
         Ok(listeners) => listeners,
@@ -323,6 +349,7 @@ fn main() -> ExitCode {
         None => router.fallback(static_files),
     };
     let threads = config.threads;
+    let tls = config.tls.clone();
     let mut inherited = inherited.into_iter();
     let started = match inherited.next() {
         Some(listener) => {
@@ -361,9 +388,13 @@ fn main() -> ExitCode {
         }
     });
     // Printed last, so that a process that has printed its URL is fully up.
-    let urls = startup::urls(server.local_addrs());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let urls = startup::urls(server.local_addrs(), scheme);
     announce(&root, why, single.is_some(), &urls, threads);
-    let lan = urls.iter().find(|u| !u.starts_with("http://127.") && !u.starts_with("http://[::1]"));
+    if let Some(tls) = &tls {
+        describe_tls(tls, args.tls_write_cert.as_deref());
+    }
+    let lan = urls.iter().find(|u| !u.contains("://127.") && !u.contains("://[::1]"));
     if args.qr {
         if let Some(code) = lan.or(urls.first()).and_then(|url| startup::qr_code(url)) {
             eprint!("{code}");
@@ -380,6 +411,35 @@ fn main() -> ExitCode {
     server.wait();
     log::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// The HTTPS settings the flags ask for: `None` for plain HTTP, or a
+/// one-sentence reason they cannot be had.
+fn tls_settings(args: &Args) -> Result<Option<Tls>, String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Tls::from_pem_files(cert, key).map_err(|e| e.to_string())?,
+        _ if args.tls_self_signed => Tls::self_signed(&rawserve::lan_addresses()).map_err(|e| e.to_string())?,
+        _ => return Ok(None),
+    };
+    if let (Some(path), Some(pem)) = (&args.tls_write_cert, tls.self_signed_pem()) {
+        std::fs::write(path, pem).map_err(|e| format!("cannot write the certificate to {}: {e}", path.display()))?;
+    }
+    Ok(Some(tls))
+}
+
+/// The start-up lines about the certificate, straight to standard error
+/// (not the log, which RUST_LOG may silence).
+fn describe_tls(tls: &Tls, written_to: Option<&std::path::Path>) {
+    eprintln!("rawserve: TLS certificate SHA-256 fingerprint {}", tls.fingerprint());
+    if tls.self_signed_pem().is_some() {
+        eprintln!(
+            "rawserve: the certificate is self-signed for {} (browsers warn until you trust it)",
+            tls.names().join(", ")
+        );
+    }
+    if let Some(path) = written_to {
+        eprintln!("rawserve: certificate written to {} (e.g. curl --cacert {0})", path.display());
+    }
 }
 
 /// Characters escaped in a file name used as a URL path segment.

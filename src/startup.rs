@@ -61,7 +61,7 @@ pub fn url_authority(addr: SocketAddr) -> String {
 /// interfaces (`::` on Linux takes IPv4 too, unless `bindv6only` is set).
 /// Link-local IPv6 addresses are left out: a URL needs their zone
 /// (`%eth0`), which browsers do not accept. Loopback comes first.
-pub fn urls(bound: &[SocketAddr]) -> Vec<String> {
+pub fn urls(bound: &[SocketAddr], scheme: &str) -> Vec<String> {
     let mut ips: Vec<SocketAddr> = Vec::new();
     for addr in bound {
         if !addr.ip().is_unspecified() {
@@ -78,7 +78,7 @@ pub fn urls(bound: &[SocketAddr]) -> Vec<String> {
     ips.sort_by_key(|addr| (!addr.ip().is_loopback(), addr.is_ipv6()));
     let mut seen = HashSet::new();
     ips.retain(|addr| seen.insert(*addr));
-    ips.into_iter().map(|addr| format!("http://{}", url_authority(addr))).collect()
+    ips.into_iter().map(|addr| format!("{scheme}://{}", url_authority(addr))).collect()
 }
 
 /// Every address on this machine's interfaces, without link-local IPv6.
@@ -188,10 +188,10 @@ mod tests {
 
     #[test]
     fn wildcards_list_real_addresses() {
-        let listed = urls(&["0.0.0.0:8080".parse().unwrap()]);
+        let listed = urls(&["0.0.0.0:8080".parse().unwrap()], "http");
         assert!(listed.first().is_some_and(|u| u == "http://127.0.0.1:8080"), "{listed:?}");
         assert!(!listed.iter().any(|u| u.contains("0.0.0.0")), "{listed:?}");
-        assert_eq!(urls(&["[::1]:1".parse().unwrap()]), ["http://[::1]:1"]);
+        assert_eq!(urls(&["[::1]:1".parse().unwrap()], "https"), ["https://[::1]:1"]);
     }
 
     #[test]

@@ -4,25 +4,17 @@
 //! plain TCP, through [`crate::sys::net`]; the connection state machine
 //! never names a socket call itself.
 //!
-//! # Adding TLS
+//! # TLS
 //!
-//! TLS is a second variant, `Transport::Tls { stream, session:
-//! rustls::ServerConnection }`, not a fork of the state machine. rustls is
-//! sans-I/O, which fits the non-blocking loop: `read` pulls ciphertext from
-//! the socket into the session (`read_tls`, `process_new_packets`) and hands
-//! back whatever plaintext it yields (an empty slice with `WouldBlock` while
-//! a handshake or record is incomplete); `write` feeds plaintext to the
-//! session (`writer().write`) and flushes ciphertext with `write_tls` until
-//! the socket would block, reporting only the plaintext it accepted. The
-//! "more" hint can still become `MSG_MORE` on the ciphertext. File bodies
-//! cannot use `sendfile` (the kernel would send plaintext): `send_file`
-//! must `pread` a bounded chunk (like the portable path in `sys::net`),
-//! encrypt it through the session and report the plaintext bytes consumed,
-//! so the connection's progress and timeouts stay the same. `shutdown_write`
-//! sends `close_notify` first. Pending ciphertext must also count as
-//! "not yet sent", so a variant keeps its own small out-buffer and `write`
-//! returns `WouldBlock` until it drains. This module leaves framing,
-//! persistence and timing to `connection`.
+//! TLS is the second variant, not a fork of the state machine: a
+//! [`TlsStream`] drives a rustls session through its sans-I/O calls, so
+//! `read` hands back plaintext (`WouldBlock` while a handshake or record is
+//! incomplete), `write` and `send_file` take plaintext and send ciphertext
+//! (a file in bounded `pread` chunks: `sendfile` cannot encrypt), and
+//! [`Transport::flush`] reports ciphertext the socket has not taken yet as
+//! not sent. A TLS port also recognises plain HTTP by its first byte
+//! ([`Transport::is_plain_on_tls_port`]), for the exchange's redirect.
+//! This module leaves framing, persistence and timing to `connection`.
 
 use std::fs::File;
 use std::io;
@@ -32,28 +24,88 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 
 use crate::sys::net;
+use crate::tls::stream::TlsStream;
+use crate::tls::Tls;
 
 /// A connection's byte stream.
 pub enum Transport {
     /// Plain TCP.
     Plain(TcpStream),
+    /// A connection to an HTTPS port (boxed: a session is large, and
+    /// plain connections should not pay for its size).
+    Tls(Box<TlsStream>),
 }
 
 impl Transport {
-    /// Whether a read that filled less than asked for means nothing more is
-    /// waiting (so an edge-triggered reader may stop without a `WouldBlock`).
+    /// Wraps an accepted socket, doing its per-socket set-up; over TLS
+    /// when the server has `tls` settings.
+    pub fn accepted(stream: TcpStream, tls: Option<&Tls>) -> io::Result<Transport> {
+        net::prepare_accepted(&stream)?;
+        Ok(match tls {
+            None => Transport::Plain(stream),
+            Some(tls) => Transport::Tls(Box::new(TlsStream::new(stream, tls.server_config().clone()))),
+        })
+    }
+
+    /// Whether a [`Transport::read_raw`] that filled less than asked for
+    /// means nothing more is waiting in the socket.
     pub const SHORT_READ_MEANS_DRAINED: bool = net::SHORT_READ_MEANS_DRAINED;
 
-    /// Wraps an accepted socket, doing its per-socket set-up.
-    pub fn plain(stream: TcpStream) -> io::Result<Transport> {
-        net::prepare_accepted(&stream)?;
-        Ok(Transport::Plain(stream))
+    /// Whether a read that filled less than asked for means nothing more is
+    /// waiting (so an edge-triggered reader may stop without a `WouldBlock`).
+    pub fn short_read_means_drained(&self) -> bool {
+        match self {
+            Transport::Plain(_) => net::SHORT_READ_MEANS_DRAINED,
+            Transport::Tls(tls) => tls.short_read_means_drained(),
+        }
+    }
+
+    /// Plain HTTP arrived on an HTTPS port: answer with a redirect.
+    pub fn is_plain_on_tls_port(&self) -> bool {
+        matches!(self, Transport::Tls(tls) if tls.is_plain())
+    }
+
+    /// A TLS handshake has begun and not finished (it runs on the head timer).
+    pub fn is_handshaking(&self) -> bool {
+        matches!(self, Transport::Tls(tls) if tls.is_handshaking())
+    }
+
+    /// Sends output the transport still holds (TLS records the socket did
+    /// not take); `WouldBlock` until it has all gone. Plain TCP holds none.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(tls) => tls.flush(),
+        }
     }
 
     /// Reads what is available into `buffer`; empty at end of stream.
     pub fn read<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
         match self {
             Transport::Plain(stream) => net::recv(&*stream, buffer),
+            Transport::Tls(tls) => tls.read(buffer),
+        }
+    }
+
+    /// Reads from the socket itself, under any TLS (a PROXY protocol header
+    /// comes before the client's handshake).
+    pub fn read_raw<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+        match self {
+            Transport::Plain(stream) => net::recv(&*stream, buffer),
+            Transport::Tls(tls) => tls.read_raw(buffer),
+        }
+    }
+
+    /// Takes back bytes a raw read took that belong to the stream (over TLS,
+    /// the start of the handshake); false for plain TCP, where they are
+    /// simply the request and stay with the caller.
+    pub fn give_back(&mut self, bytes: &[u8]) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => {
+                tls.give_back(bytes);
+                true
+            }
         }
     }
 
@@ -62,6 +114,7 @@ impl Transport {
     pub fn write(&mut self, bytes: &[u8], more: bool) -> io::Result<usize> {
         match self {
             Transport::Plain(stream) => net::send(&*stream, bytes, more),
+            Transport::Tls(tls) => tls.write(bytes, more),
         }
     }
 
@@ -70,6 +123,7 @@ impl Transport {
     pub fn send_file(&mut self, file: &File, offset: &mut u64, count: usize) -> io::Result<usize> {
         match self {
             Transport::Plain(stream) => net::send_file(&*stream, file, offset, count),
+            Transport::Tls(tls) => tls.send_file(file, offset, count),
         }
     }
 
@@ -77,6 +131,7 @@ impl Transport {
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
             Transport::Plain(stream) => stream.shutdown(Shutdown::Write),
+            Transport::Tls(tls) => tls.shutdown_write(),
         }
     }
 
@@ -84,6 +139,7 @@ impl Transport {
     pub fn register(&mut self, registry: &mio::Registry, token: mio::Token, interest: mio::Interest) -> io::Result<()> {
         match self {
             Transport::Plain(stream) => registry.register(stream, token, interest),
+            Transport::Tls(tls) => tls.register(registry, token, interest),
         }
     }
 }

@@ -404,10 +404,13 @@ impl Worker {
                 log::warn!("{peer}: connection limit ({}) reached; answering 503", self.shared.config.max_connections);
                 // The send buffer of a new socket is empty, so this one
                 // non-blocking write goes out whole; then the drop closes it.
-                let _ = stream.write(&self.over_capacity());
+                // A TLS client could not read a plain answer: it is just closed.
+                if self.shared.config.tls.is_none() {
+                    let _ = stream.write(&self.over_capacity());
+                }
                 continue;
             }
-            let transport = match Transport::plain(stream) {
+            let transport = match Transport::accepted(stream, self.shared.config.tls.as_ref()) {
                 Ok(transport) => transport,
                 Err(e) => {
                     self.shared.connections.fetch_sub(1, Ordering::Relaxed);

@@ -1,5 +1,7 @@
 //! Socket and process-limit calls: receiving into uninitialised memory,
-//! sending with a "more follows" hint, sending a file range, the listen
+//! sending with a "more follows" hint (also several slices in one
+//! `sendmsg`, for TLS records), sending a file range or reading one into a
+//! bounded buffer (for bodies that must be encrypted), the listen
 //! backlog, `TCP_NODELAY`, the open-file limit, and handing freed heap back
 //! to the OS.
 //!
@@ -16,7 +18,7 @@
 //! module's.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
@@ -36,6 +38,24 @@ pub use portable::*;
 pub fn recv(socket: impl AsFd, buffer: &mut [MaybeUninit<u8>]) -> io::Result<&[u8]> {
     let ((received, _), _) = rustix::net::recv(socket, buffer, RecvFlags::empty())?;
     Ok(received)
+}
+
+/// `recv(2)` into an initialised `buffer` (for readers such as rustls's
+/// `read_tls` that take `io::Read`); returns the bytes received, 0 at end
+/// of stream.
+pub fn recv_initialised(socket: impl AsFd, buffer: &mut [u8]) -> io::Result<usize> {
+    let (received, _) = rustix::net::recv(socket, buffer, RecvFlags::empty())?;
+    Ok(received)
+}
+
+/// `pread(2)` of up to `buffer.len()` bytes of `file` at `offset` into
+/// `buffer`, which need not be initialised; returns the bytes read (empty at
+/// the end of the file). For bodies that must pass through user space
+/// (encryption), in bounded chunks.
+pub fn read_file_at<'a>(file: &File, buffer: &'a mut [MaybeUninit<u8>], offset: u64) -> io::Result<&'a [u8]> {
+    // EINTR comes back as `Interrupted`, which the connection retries.
+    let (read, _) = rustix::io::pread(file, buffer, offset)?;
+    Ok(read)
 }
 
 /// Replaces the listen backlog of a listening socket (std fixes it at 128).
@@ -84,6 +104,12 @@ fn send_with(socket: impl AsFd, bytes: &[u8], flags: SendFlags) -> io::Result<us
     Ok(rustix::net::send(socket, bytes, flags | NO_SIGPIPE)?)
 }
 
+/// `sendmsg(2)` of `slices` with the given flags, no ancillary data.
+fn send_vectored_with(socket: impl AsFd, slices: &[IoSlice<'_>], flags: SendFlags) -> io::Result<usize> {
+    let mut control = rustix::net::SendAncillaryBuffer::default();
+    Ok(rustix::net::sendmsg(socket, slices, &mut control, flags | NO_SIGPIPE)?)
+}
+
 #[cfg(not(any(target_os = "macos", target_os = "ios")))]
 const NO_SIGPIPE: SendFlags = SendFlags::NOSIGNAL;
 /// Apple targets have no MSG_NOSIGNAL; `prepare_accepted` sets SO_NOSIGPIPE.
@@ -118,6 +144,12 @@ mod fast {
     /// because more follows (a file body, or the FIN), despite `TCP_NODELAY`.
     pub fn send(socket: impl AsFd, bytes: &[u8], more: bool) -> io::Result<usize> {
         send_with(socket, bytes, if more { SendFlags::MORE } else { SendFlags::empty() })
+    }
+
+    /// `sendmsg(2)` of `slices` in order (one call for several TLS
+    /// records), with `MSG_MORE` as in [`send`].
+    pub fn send_vectored(socket: impl AsFd, slices: &[IoSlice<'_>], more: bool) -> io::Result<usize> {
+        send_vectored_with(socket, slices, if more { SendFlags::MORE } else { SendFlags::empty() })
     }
 
     /// `sendfile(2)` of up to `count` bytes of `file` from `*offset`,
@@ -159,6 +191,11 @@ mod portable {
     /// `send(2)`; the "more follows" hint has no portable form and is ignored.
     pub fn send(socket: impl AsFd, bytes: &[u8], _more: bool) -> io::Result<usize> {
         send_with(socket, bytes, SendFlags::empty())
+    }
+
+    /// `sendmsg(2)` of `slices` in order; the hint is ignored, as in [`send`].
+    pub fn send_vectored(socket: impl AsFd, slices: &[IoSlice<'_>], _more: bool) -> io::Result<usize> {
+        send_vectored_with(socket, slices, SendFlags::empty())
     }
 
     /// Reads up to `count` bytes of `file` at `*offset` (`pread`) into a

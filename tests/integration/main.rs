@@ -18,4 +18,5 @@ mod python;
 mod security;
 mod semantics;
 mod support;
+mod tls;
 mod wget;

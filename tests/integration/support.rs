@@ -194,7 +194,7 @@ impl Response {
 /// EOF when there is none). `head_only` is for responses to HEAD.
 /// `None` when the connection closes before a response starts; anything
 /// else that goes wrong fails the test with [`try_read_response`]'s reason.
-pub fn read_response(stream: &mut TcpStream, head_only: bool) -> Option<Response> {
+pub fn read_response(stream: &mut impl Read, head_only: bool) -> Option<Response> {
     try_read_response(stream, head_only).unwrap_or_else(|why| panic!("{why}"))
 }
 
@@ -282,7 +282,7 @@ impl Binary {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let Ok(line) = rx.recv_timeout(left) else { break };
             addr = line
-                .split("http://")
+                .split("://") // http:// or https://
                 .nth(1)
                 .and_then(|url| url.split_whitespace().next())
                 .and_then(|url| url.parse::<SocketAddr>().ok());
@@ -442,7 +442,7 @@ pub fn run_with_timeout(command: &mut std::process::Command, limit: Duration) ->
 /// after it. Byte by byte, so nothing of a following pipelined response is
 /// consumed. `Ok(None)` when the connection closes (EOF or reset) before a
 /// response; `head_only` is for responses to HEAD.
-pub fn try_read_response(stream: &mut TcpStream, head_only: bool) -> Result<Option<Response>, String> {
+pub fn try_read_response(stream: &mut impl Read, head_only: bool) -> Result<Option<Response>, String> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {

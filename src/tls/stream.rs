@@ -1,0 +1,341 @@
+//! One connection accepted on an HTTPS port: a non-blocking socket and,
+//! once the client has shown it speaks TLS, a rustls session driven through
+//! its sans-I/O calls (`read_tls`, `process_new_packets`, `reader`,
+//! `writer`, `write_tls`) on the worker's thread. No thread, no runtime:
+//! every call returns `WouldBlock` where the socket would block, exactly as
+//! a plain socket does, so a slow or half-finished handshake costs a slot
+//! in the poll set and nothing else.
+//!
+//! The first bytes decide what the connection is: a TLS record starts with
+//! the handshake content type (22); anything else is plain HTTP sent to the
+//! HTTPS port, passed through unencrypted so the exchange can answer it with
+//! a redirect to `https://`. Ciphertext rustls has made but the socket has
+//! not taken yet is kept by the session and counts as not sent
+//! ([`TlsStream::flush`]), so a response is finished only when its last
+//! record is on the wire. File bodies are read (`pread`) in bounded chunks
+//! and encrypted: `sendfile` would send plaintext. What to send and when is
+//! `connection`'s business.
+
+use std::fs::File;
+use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::mem::MaybeUninit;
+use std::net::Shutdown;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::{ServerConfig, ServerConnection};
+
+use crate::sys::net;
+
+/// The TLS record content type "handshake", the first byte of every
+/// ClientHello.
+const HANDSHAKE_RECORD: u8 = 22;
+/// Bytes read on the first readiness of a connection, to see what it speaks.
+const SNIFF_CHUNK: usize = 4096;
+/// Plaintext of a file read per `send_file` call: four full TLS records
+/// (16 KiB each), sent with one `sendmsg`. It bounds what a download holds
+/// in memory (this, on the worker's stack, and as much ciphertext in the
+/// session) whatever the file's size.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// What the connection turned out to speak.
+enum Mode {
+    /// Nothing has arrived yet.
+    Sniffing(Arc<ServerConfig>),
+    /// TLS: every byte passes through the session.
+    Tls(Box<ServerConnection>),
+    /// Plain HTTP on the HTTPS port (its first byte was not a TLS record):
+    /// bytes pass through untouched, to be answered with a redirect.
+    Plain,
+}
+
+/// A socket on an HTTPS port and its TLS session.
+pub struct TlsStream {
+    stream: TcpStream,
+    mode: Mode,
+    /// The last read left nothing behind: its `recv` was short (the socket
+    /// drained, where the OS says so) and the session holds no plaintext
+    /// or complete record, so the connection need not read again until
+    /// the next readiness event (one `recv` per request, as in plain TCP).
+    drained: bool,
+    /// Bytes received before the session could take them (what followed a
+    /// PROXY protocol header), read before the socket.
+    early: Vec<u8>,
+    /// The last plain read came from `early`, not from a drained socket.
+    read_early: bool,
+}
+
+impl TlsStream {
+    pub fn new(stream: TcpStream, config: Arc<ServerConfig>) -> TlsStream {
+        TlsStream { stream, mode: Mode::Sniffing(config), drained: false, early: Vec::new(), read_early: false }
+    }
+
+    /// The client sent plain HTTP to this HTTPS port.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.mode, Mode::Plain)
+    }
+
+    /// The client has begun a TLS handshake that has not finished yet.
+    pub fn is_handshaking(&self) -> bool {
+        matches!(&self.mode, Mode::Tls(session) if session.is_handshaking())
+    }
+
+    /// Whether a read shorter than the buffer means the socket is drained.
+    /// Through TLS only when the read also left no record in the session
+    /// (plaintext comes a record at a time).
+    pub fn short_read_means_drained(&self) -> bool {
+        match self.mode {
+            Mode::Plain => net::SHORT_READ_MEANS_DRAINED && !self.read_early,
+            Mode::Tls(_) => self.drained && net::SHORT_READ_MEANS_DRAINED,
+            Mode::Sniffing(_) => false,
+        }
+    }
+
+    /// Reads plaintext into `buffer`: empty at the end of the stream (a
+    /// `close_notify`, or a plain client's FIN); `WouldBlock` while a
+    /// handshake or a record is incomplete; an error for anything rustls
+    /// refuses (after queueing its alert) and for a close without
+    /// `close_notify`, which may have cut a response short.
+    pub fn read<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+        if let Mode::Sniffing(config) = &self.mode {
+            let mut first = [const { MaybeUninit::<u8>::uninit() }; SNIFF_CHUNK];
+            let early = std::mem::take(&mut self.early);
+            let bytes = match early.is_empty() {
+                // No more than the caller can take, in case this is plain HTTP.
+                true => net::recv(&self.stream, &mut first[..buffer.len().min(SNIFF_CHUNK)])?,
+                false => &early[..],
+            };
+            match bytes.first() {
+                None => return Ok(&[]),
+                Some(&HANDSHAKE_RECORD) => {
+                    let mut session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+                    feed(&mut session, bytes)?;
+                    self.mode = Mode::Tls(Box::new(session));
+                }
+                Some(_) => {
+                    self.mode = Mode::Plain;
+                    let n = bytes.len().min(buffer.len());
+                    self.read_early = !early.is_empty();
+                    self.early = bytes[n..].to_vec();
+                    return Ok(buffer[..n].write_copy_of_slice(&bytes[..n]));
+                }
+            }
+        }
+        let session = match &mut self.mode {
+            Mode::Tls(session) => session,
+            Mode::Plain | Mode::Sniffing(_) if !self.early.is_empty() => {
+                let n = self.early.len().min(buffer.len());
+                let copied = buffer[..n].write_copy_of_slice(&self.early[..n]);
+                self.early.drain(..n);
+                self.read_early = true;
+                return Ok(copied);
+            }
+            Mode::Plain | Mode::Sniffing(_) => {
+                self.read_early = false;
+                return net::recv(&self.stream, buffer);
+            }
+        };
+        self.drained = false;
+        let mut short = false;
+        loop {
+            // The handshake's answer, tickets, alerts.
+            flush_session(session, &self.stream, false).or_else(ignore_would_block)?;
+            let handshaking = session.is_handshaking();
+            let mut reader = session.reader();
+            match reader.fill_buf() {
+                Ok([]) => return Ok(&[]), // close_notify
+                Ok(plain) => {
+                    let n = plain.len().min(buffer.len());
+                    let copied = buffer[..n].write_copy_of_slice(&plain[..n]);
+                    reader.consume(n);
+                    self.drained = short && holds_nothing(session);
+                    return Ok(copied);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && handshaking => {
+                    return Err(io::Error::new(e.kind(), "closed during the TLS handshake"));
+                }
+                Err(e) => return Err(e),
+            }
+            // No plaintext yet: more ciphertext. At the end of the stream
+            // the reader above reports a close with or without close_notify.
+            session.read_tls(&mut SocketReader { stream: &self.stream, short: &mut short })?;
+            if let Err(e) = session.process_new_packets() {
+                // Tell the client why (rustls has queued the alert), then give up.
+                let _ = flush_session(session, &self.stream, false);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")));
+            }
+        }
+    }
+
+    /// Reads from the socket itself, before any TLS: for a PROXY protocol
+    /// header, which a load balancer sends ahead of the client's handshake.
+    pub fn read_raw<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+        net::recv(&self.stream, buffer)
+    }
+
+    /// Hands back bytes a raw read took past the PROXY header: the start of
+    /// the handshake (or of plain HTTP), read before the socket.
+    pub fn give_back(&mut self, bytes: &[u8]) {
+        self.early.extend_from_slice(bytes);
+    }
+
+    /// Encrypts and sends a prefix of `bytes`, returning the plaintext
+    /// taken; `WouldBlock` while earlier ciphertext is still waiting.
+    pub fn write(&mut self, bytes: &[u8], more: bool) -> io::Result<usize> {
+        let session = match &mut self.mode {
+            Mode::Tls(session) => session,
+            Mode::Plain | Mode::Sniffing(_) => return net::send(&self.stream, bytes, more),
+        };
+        flush_session(session, &self.stream, more)?;
+        let taken = session.writer().write(bytes)?;
+        flush_session(session, &self.stream, more).or_else(ignore_would_block)?;
+        Ok(taken)
+    }
+
+    /// Reads up to `count` bytes of `file` at `*offset` in one bounded
+    /// chunk, encrypts and sends them, advancing `*offset` by the plaintext
+    /// taken; 0 when the file ended early.
+    pub fn send_file(&mut self, file: &File, offset: &mut u64, count: usize) -> io::Result<usize> {
+        let session = match &mut self.mode {
+            Mode::Tls(session) => session,
+            // The redirect for plain HTTP has no file body; this is for completeness.
+            Mode::Plain | Mode::Sniffing(_) => return net::send_file(&self.stream, file, offset, count),
+        };
+        flush_session(session, &self.stream, true)?;
+        let mut chunk = [const { MaybeUninit::<u8>::uninit() }; FILE_CHUNK];
+        let want = count.min(FILE_CHUNK);
+        let read = net::read_file_at(file, &mut chunk[..want], *offset)?;
+        if read.is_empty() {
+            return Ok(0);
+        }
+        // The session takes what fits its buffer limit; bytes it did not
+        // take are read again next time (as on the portable path).
+        let taken = session.writer().write(read)?;
+        *offset += taken as u64;
+        // The last piece of the range goes out without "more", so the
+        // kernel does not hold its final partial segment back.
+        flush_session(session, &self.stream, taken < count).or_else(ignore_would_block)?;
+        Ok(taken)
+    }
+
+    /// Sends ciphertext still waiting in the session; `WouldBlock` until
+    /// the socket has taken all of it.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.mode {
+            Mode::Tls(session) => flush_session(session, &self.stream, false),
+            Mode::Plain | Mode::Sniffing(_) => Ok(()),
+        }
+    }
+
+    /// Sends `close_notify` (as far as the socket takes it), then FIN.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        self.close_notify();
+        self.stream.shutdown(Shutdown::Write)
+    }
+
+    /// Joins `registry`'s poll set.
+    pub fn register(&mut self, registry: &mio::Registry, token: mio::Token, interest: mio::Interest) -> io::Result<()> {
+        registry.register(&mut self.stream, token, interest)
+    }
+
+    /// Ends the session politely, so the client can tell a complete
+    /// response from a cut connection. Best effort: the socket is
+    /// non-blocking and the alert is small.
+    fn close_notify(&mut self) {
+        if let Mode::Tls(session) = &mut self.mode {
+            if !session.is_handshaking() {
+                session.send_close_notify();
+                let _ = flush_session(session, &self.stream, false);
+            }
+        }
+    }
+}
+
+impl Drop for TlsStream {
+    /// A connection closed by the server (after `Connection: close`, an
+    /// idle timeout, a drain) says so before its FIN, as nginx does.
+    fn drop(&mut self) {
+        self.close_notify();
+    }
+}
+
+/// The session has no plaintext left to read and no complete record left
+/// to open. Errors and a close_notify count as something left: the next
+/// read reports them.
+fn holds_nothing(session: &mut ServerConnection) -> bool {
+    let no_plaintext = |session: &mut ServerConnection| matches!(session.reader().fill_buf(), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    no_plaintext(session)
+        && session
+            .process_new_packets()
+            .is_ok_and(|state| state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed())
+        && no_plaintext(session)
+}
+
+/// Hands received ciphertext (the first read) to `session`.
+fn feed(session: &mut ServerConnection, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        session.read_tls(&mut bytes)?;
+        if let Err(e) = session.process_new_packets() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the session's pending ciphertext until none is left (`Ok`) or
+/// the socket would block (`WouldBlock`).
+fn flush_session(session: &mut ServerConnection, stream: &TcpStream, more: bool) -> io::Result<()> {
+    while session.wants_write() {
+        if session.write_tls(&mut SocketWriter { stream, more })? == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
+}
+
+/// Treats "the socket would block" as done for now: what is left waits in
+/// the session for the next writability.
+fn ignore_would_block(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// The socket as rustls's `read_tls` source; `short` records whether the
+/// last `recv` returned less than asked for.
+struct SocketReader<'a> {
+    stream: &'a TcpStream,
+    short: &'a mut bool,
+}
+
+impl Read for SocketReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let received = net::recv_initialised(self.stream, buffer)?;
+        *self.short = received > 0 && received < buffer.len();
+        Ok(received)
+    }
+}
+
+/// The socket as rustls's `write_tls` sink: the records it has queued go
+/// out in one `sendmsg`, with the connection's "more follows" hint.
+struct SocketWriter<'a> {
+    stream: &'a TcpStream,
+    more: bool,
+}
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        net::send(self.stream, bytes, self.more)
+    }
+
+    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        net::send_vectored(self.stream, slices, self.more)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
