@@ -422,8 +422,15 @@ fn every_flag_has_an_environment_variable() {
 
     let help = run_ok(Command::new(env!("CARGO_BIN_EXE_rawserve")).arg("--help"), IO_TIMEOUT);
     let help = String::from_utf8_lossy(&help.stdout);
-    let flags: Vec<&str> = help.split_whitespace().filter(|w| w.starts_with("--") && w.len() > 2).collect();
-    for flag in flags.iter().map(|f| f.trim_end_matches([',', '.', ')', '\''])).filter(|f| !f.contains('=')) {
+    // Each option's own line: `  -p, --port <PORT>` or `      --spa`.
+    let flags: Vec<&str> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|line| line.starts_with('-'))
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with("--")))
+        .collect();
+    assert!(flags.len() > 30, "{flags:?}");
+    for flag in flags.iter().map(|f| f.split(['[', '=']).next().unwrap_or(f)) {
         if ["--help", "--version", "--print-completions", "--print-manpage"].contains(&flag) {
             continue;
         }
