@@ -338,6 +338,9 @@ fn main() -> ExitCode {
     };
     let mut router = Router::new();
     if !own_hello && single.is_none() {
+        if let Some(cors) = cors.clone() {
+            router = router.route("OPTIONS", "/hello", move |request: &Request| cors.options(request));
+        }
         router = router.get("/hello", hello_page(cors, &files.headers));
     }
     router = match &single {

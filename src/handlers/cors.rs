@@ -44,6 +44,17 @@ pub fn allow_origin(cors: &Cors, request: &Request) -> Option<Value> {
     }
 }
 
+impl Cors {
+    /// The answer to an `OPTIONS` request under this setting: 204 with
+    /// `Allow: GET, HEAD, OPTIONS`, and for a CORS preflight from an
+    /// allowed origin the `Access-Control-Allow-*` fields and `-Max-Age`.
+    /// A folder answers this way by itself; a route of your own (a read-only
+    /// endpoint beside the folder) can use it for its preflights.
+    pub fn options(&self, request: &Request) -> Response {
+        options(Some(self), request)
+    }
+}
+
 /// Whether the answer depends on the request's `Origin`.
 pub fn varies(cors: &Cors) -> bool {
     matches!(cors, Cors::Origins(_))

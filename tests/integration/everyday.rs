@@ -420,6 +420,14 @@ fn every_flag_has_an_environment_variable() {
     assert_eq!(r.header("x-from-env"), Some("yes"));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
 
+    // /hello answers preflights like the folder does.
+    let preflight =
+        "Origin: http://a.test\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: x-a\r\n";
+    let r = ask(addr, "OPTIONS", "/hello", preflight);
+    assert_eq!((r.status, r.header("access-control-allow-origin")), (204, Some("*")));
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-a"));
+    assert_eq!(ask(addr, "GET", "/hello", "").header("access-control-allow-origin"), Some("*"));
+
     let help = run_ok(Command::new(env!("CARGO_BIN_EXE_rawserve")).arg("--help"), IO_TIMEOUT);
     let help = String::from_utf8_lossy(&help.stdout);
     // Each option's own line: `  -p, --port <PORT>` or `      --spa`.
