@@ -56,11 +56,7 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
         match segment {
             b"" | b"." => continue,
             b".." => return Err(PathError::Invalid),
-            // RFC 8615's `/.well-known/` (ACME challenges, security.txt,
-            // assetlinks.json) is public by design, but only as the first
-            // segment: dot names below it stay hidden.
-            WELL_KNOWN if resolved.as_os_str().is_empty() => resolved.push(OsStr::from_bytes(segment)),
-            s if is_hidden(s, dotfiles) => return Err(PathError::Hidden),
+            s if is_hidden(s, dotfiles, resolved.as_os_str().is_empty()) => return Err(PathError::Hidden),
             s => resolved.push(OsStr::from_bytes(s)),
         }
     }
@@ -70,16 +66,19 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
 /// Whether the file name `name` (one path segment, raw bytes) is hidden:
 /// the one rule for requests, listings and folder archives, so nothing is
 /// listed that a request for it would refuse.
-pub fn is_hidden(name: &[u8], dotfiles: bool) -> bool {
-    !dotfiles && name.first() == Some(&b'.')
+/// `at_root`: the name is directly in the root, where RFC 8615's
+/// `.well-known` (ACME challenges, security.txt, assetlinks.json) is public
+/// by design; dot names below it stay hidden.
+pub fn is_hidden(name: &[u8], dotfiles: bool, at_root: bool) -> bool {
+    !dotfiles && name.first() == Some(&b'.') && !(at_root && name == WELL_KNOWN)
 }
 
 /// Whether a request can name the file `name` (one path segment, raw
 /// bytes) at all: [`resolve`] refuses hidden names and backslashes (and
 /// NUL, which no file name holds), and `.` and `..` are not names. A
 /// listing shows only names this allows, so every link it has can work.
-pub fn can_name(name: &[u8], dotfiles: bool) -> bool {
-    !name.is_empty() && name != b"." && name != b".." && !is_hidden(name, dotfiles) && !name.contains(&b'\\')
+pub fn can_name(name: &[u8], dotfiles: bool, at_root: bool) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !is_hidden(name, dotfiles, at_root) && !name.contains(&b'\\')
 }
 
 #[cfg(test)]
@@ -127,7 +126,7 @@ mod tests {
 
     #[test]
     fn nameable_files() {
-        let can = |name: &[u8], dotfiles| can_name(name, dotfiles);
+        let can = |name: &[u8], dotfiles| can_name(name, dotfiles, false);
         assert!(can(b"plain.txt", false));
         assert!(can(b"caf\xe9 & <x>.txt", false));
         assert!(can(b"a..b", false));
@@ -137,6 +136,10 @@ mod tests {
         assert!(!can(b"", true));
         assert!(!can(b".", true));
         assert!(!can(b"..", true));
+        // .well-known is nameable in the root only, as resolve serves it.
+        assert!(can_name(b".well-known", false, true));
+        assert!(!can_name(b".well-known", false, false));
+        assert!(!can_name(b".git", false, true));
         // What can_name allows, resolve accepts as that one name.
         assert_eq!(resolve("/caf%E9%20%26.txt", false), Ok(PathBuf::from(OsStr::from_bytes(b"caf\xe9 &.txt"))));
     }

@@ -223,7 +223,7 @@ impl Listing {
 /// what the server may not read (a file) or enter (a directory).
 pub fn listable(site: &Site, entries: &Entries, dir: &std::path::Path, name: &CStr) -> Option<listing::Entry> {
     let bytes = name.to_bytes();
-    if !safe_path::can_name(bytes, site.options.dotfiles) {
+    if !safe_path::can_name(bytes, site.options.dotfiles, dir.as_os_str().is_empty()) {
         return None;
     }
     let stat = entries.stat(name).ok()?;

@@ -143,12 +143,17 @@ fn missing(
         }
     }
     let navigates = request.header("accept").is_some_and(|accept| accept.contains("text/html"));
-    if site.options.spa && navigates {
-        for name in &site.options.index {
-            if let Ok(opened) = site.root.open_file(Path::new(name)) {
-                return serve_file(request, Path::new(name), opened, read_at, site, cache);
+    if site.options.spa {
+        // The answer depends on Accept (the app for a navigation, 404 for a
+        // fetch), so a cache must key on it.
+        if navigates {
+            for name in &site.options.index {
+                if let Ok(opened) = site.root.open_file(Path::new(name)) {
+                    return serve_file(request, Path::new(name), opened, read_at, site, cache).header("Vary", "Accept");
+                }
             }
         }
+        return io_error(kind, site).header("Vary", "Accept");
     }
     io_error(kind, site)
 }

@@ -54,6 +54,23 @@ fn dump_dom(url: &str) -> String {
     String::from_utf8(chromium(&["--dump-dom"], url).stdout).expect("UTF-8 DOM")
 }
 
+/// Asserts that the demo page's four live checks are green in `dom`. Each
+/// is written by /app.js, which the browser only runs as a module when
+/// served with a JavaScript type; the stylesheet check needs text/css, the
+/// image check a decodable PNG, the fetch /hello.
+pub fn assert_live_checks(dom: &str) {
+    for expected in [
+        "data-module=\"loaded\"",
+        "module script: loaded",
+        "fetch /hello: Hello, world!",
+        "image: loaded 128x128",
+        "stylesheet: loaded",
+    ] {
+        assert!(dom.contains(expected), "{expected:?} missing from the DOM:\n{dom}");
+    }
+    assert!(!dom.contains("pending"), "a check never finished:\n{dom}");
+}
+
 /// Screenshots `url` at 1280x900 into target/screenshots/`name`.
 fn screenshot(url: &str, name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots");
@@ -74,19 +91,7 @@ fn chromium_runs_the_demo_page_module_stylesheet_image_and_fetch() {
     }
     let server = serve_dir(&demo_root());
     let dom = dump_dom(&format!("http://{}/", server.local_addr()));
-    // Each of these is written by /app.js, which the browser only runs as a
-    // module when served with a JavaScript type; the stylesheet check needs
-    // text/css, the image check a decodable PNG, the fetch /hello.
-    for expected in [
-        "data-module=\"loaded\"",
-        "module script: loaded",
-        "fetch /hello: Hello, world!",
-        "image: loaded 128x128",
-        "stylesheet: loaded",
-    ] {
-        assert!(dom.contains(expected), "{expected:?} missing from the DOM:\n{dom}");
-    }
-    assert!(!dom.contains("pending"), "a check never finished:\n{dom}");
+    assert_live_checks(&dom);
 }
 
 #[test]

@@ -458,36 +458,12 @@ fn chromium_gets_every_text_asset_of_the_demo_site_compressed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("public");
     let server = serve_dir(&root);
     let base = format!("http://{}", server.local_addr());
-    let profile = tempfile::tempdir().expect("profile dir");
-    let netlog = profile.path().join("netlog.json");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-    ];
-    let out = run_ok(
-        Command::new("chromium")
-            .args(flags)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("--log-net-log={}", netlog.display()))
-            .arg(format!("{base}/")),
-        Duration::from_secs(90),
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let logs = tempfile::tempdir().expect("netlog dir");
+    let netlog = logs.path().join("netlog.json");
+    let log_flag = format!("--log-net-log={}", netlog.display());
+    let out = crate::browser::chromium(&[&log_flag, "--dump-dom"], &format!("{base}/"));
     // The page's own live checks, all green with compressed assets.
-    for expected in
-        ["module script: loaded", "fetch /hello: Hello, world!", "image: loaded 128x128", "stylesheet: loaded"]
-    {
-        assert!(dom.contains(expected), "{expected:?} missing from the DOM:\n{dom}");
-    }
-    assert!(!dom.contains("pending"), "a check never finished:\n{dom}");
+    crate::browser::assert_live_checks(&String::from_utf8_lossy(&out.stdout));
     let seen =
         String::from_utf8(run_ok(Command::new("python3").args(["-c", PY_NETLOG]).arg(&netlog), PYTHON_LIMIT).stdout)
             .expect("UTF-8");

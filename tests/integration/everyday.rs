@@ -136,6 +136,15 @@ fn added_fields_on_every_answer_and_cache_control_by_glob() {
     }
 }
 
+/// Whether any `Vary` field of `r` names `Accept` (fields may repeat).
+fn varies_on_accept(r: &Response) -> bool {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        .flat_map(|(_, v)| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("accept"))
+}
+
 #[test]
 fn single_page_apps_clean_urls_and_index_names() {
     let site = Site::new();
@@ -149,9 +158,14 @@ fn single_page_apps_clean_urls_and_index_names() {
         let r = ask(spa.local_addr(), "GET", target, html);
         assert_eq!((r.status, &r.body[..]), (200, &home[..]), "{target}");
         assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert!(varies_on_accept(&r), "{target}: the app page depends on Accept: {:?}", r.headers);
     }
     for (target, accept) in [("/app/missing.js", html), ("/app/settings", "Accept: application/json\r\n")] {
-        assert_eq!(ask(spa.local_addr(), "GET", target, accept).status, 404, "{target} {accept}");
+        let r = ask(spa.local_addr(), "GET", target, accept);
+        assert_eq!(r.status, 404, "{target} {accept}");
+        if target == "/app/settings" {
+            assert!(varies_on_accept(&r), "a 404 that a navigation would not get says Vary: Accept");
+        }
     }
     assert_eq!(ask(spa.local_addr(), "GET", "/app/settings", "").status, 404, "no Accept: not a page load");
     assert_eq!(ask(spa.local_addr(), "GET", "/about", html).body, home, "no clean URLs unless asked");
@@ -186,6 +200,13 @@ fn well_known_is_served_while_other_dot_names_stay_hidden() {
         let status = ask(addr, "GET", target, "").status;
         assert!(status == 404 || status == 400, "{target}: {status}");
     }
+    // Listings follow the same rule: what is served is listed.
+    std::fs::remove_file(site.root().join("index.html")).expect("no index, so the root is a listing");
+    let root_listing = ask(addr, "GET", "/", "").text();
+    assert!(root_listing.contains("href=\".well-known/\""), "the root lists .well-known:\n{root_listing}");
+    assert!(!root_listing.contains("href=\".git/\""), "the root lists no other dot name");
+    let inside = ask(addr, "GET", "/.well-known/", "").text();
+    assert!(inside.contains("href=\"security.txt\"") && !inside.contains("href=\".hidden\""), "{inside}");
 }
 
 #[test]

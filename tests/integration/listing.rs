@@ -19,17 +19,6 @@ use crate::support::*;
 /// Bounds one run of tar, python or curl.
 const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
-fn request(server: &TestServer, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut stream = server.connect();
-    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
-    send(&mut stream, &format!("{method} {target} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n"));
-    read_response(&mut stream, method == "HEAD").expect("a response")
-}
-
-fn get(server: &TestServer, target: &str, headers: &[(&str, &str)]) -> Response {
-    request(server, "GET", target, headers)
-}
-
 /// The entries' links in page order (the parent link left out).
 fn rows(html: &str) -> Vec<String> {
     html.split("<td class=\"name\"><a href=\"")

@@ -7,18 +7,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::support::*;
 
-/// Sends one request with extra header lines; returns the response.
-fn request(server: &TestServer, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut stream = server.connect();
-    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
-    send(&mut stream, &format!("{method} {target} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n"));
-    read_response(&mut stream, method == "HEAD").expect("a response")
-}
-
-fn get(server: &TestServer, target: &str, headers: &[(&str, &str)]) -> Response {
-    request(server, "GET", target, headers)
-}
-
 /// The file's validators as served.
 fn validators(server: &TestServer, target: &str) -> (String, String) {
     let r = get(server, target, &[]);

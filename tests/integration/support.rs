@@ -190,6 +190,20 @@ impl Response {
     }
 }
 
+/// Sends one request (with extra header lines, on a connection of its
+/// own) and returns the response.
+pub fn request(server: &TestServer, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+    let mut stream = server.connect();
+    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    send(&mut stream, &format!("{method} {target} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n"));
+    read_response(&mut stream, method == "HEAD").expect("a response")
+}
+
+/// [`request`] with `GET`.
+pub fn get(server: &TestServer, target: &str, headers: &[(&str, &str)]) -> Response {
+    request(server, "GET", target, headers)
+}
+
 /// Reads exactly one response (head, then a `Content-Length` body, or to
 /// EOF when there is none). `head_only` is for responses to HEAD.
 /// `None` when the connection closes before a response starts; anything
