@@ -521,7 +521,7 @@ mod tests {
     use std::net::Ipv6Addr;
 
     fn entry(raw: &str, client: IpAddr, status: u16) -> Entry {
-        let request = request::parse(raw.as_bytes(), 32).expect("valid").expect("complete");
+        let request = request::parse_leaking(raw.as_bytes(), 32).expect("valid").expect("complete");
         let mut entry = Entry::default();
         entry.record(client, Some(&request), status, Instant::now());
         entry
@@ -637,7 +637,7 @@ mod tests {
         spares.lines.clear(); // not written to the test's stdout
         assert_eq!(e.fields.capacity(), 0, "the buffer went back to the worker");
         // The next request, on any connection, reuses it.
-        let request = request::parse(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 32).unwrap().unwrap();
+        let request = request::parse_leaking(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 32).unwrap().unwrap();
         let mut next = Entry::default();
         Recorder { entry: &mut next, spares: &mut spares }.record(LOCAL, Some(&request), 200, Instant::now());
         assert_eq!(next.fields.capacity(), capacity);

@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::access_log::Recorder;
 use crate::config::Config;
 use crate::handlers::LocalRouter;
-use crate::http::request::{self, BodyLength, Method, Request, RequestError, Version};
+use crate::http::request::{self, BodyLength, FieldSlots, Method, Request, RequestError, Version};
 use crate::http::response::{Body, Chunk, Response};
 use crate::proxy;
 
@@ -143,11 +143,13 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
     let window = input.len().min(max_head);
     // A later HTTP/1.x is parsed again from a copy that says 1.1 (RFC 9110 §6.2).
     let rewritten;
-    let (source, parsed) = match request::parse(&input[..window], max_headers) {
+    let mut slots = FieldSlots::new();
+    let mut slots_again = FieldSlots::new();
+    let (source, parsed) = match request::parse(&input[..window], &mut slots, max_headers) {
         Err(RequestError::MinorVersion) => match request::as_http11(input) {
             Some(copy) => {
                 rewritten = copy;
-                (&rewritten[..], request::parse(&rewritten[..window], max_headers))
+                (&rewritten[..], request::parse(&rewritten[..window], &mut slots_again, max_headers))
             }
             None => (input, Err(RequestError::MinorVersion)),
         },

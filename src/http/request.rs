@@ -5,6 +5,8 @@
 //! it leaves to the caller (RFC 9112 §6.3 message length, `Host`, connection
 //! persistence). It never reads from a socket and never looks at files.
 
+use std::mem::MaybeUninit;
+
 use super::syntax::{trim_ows, trim_ows_bytes};
 
 /// Upper bound on request header fields, fixed at compile time because the
@@ -63,10 +65,9 @@ pub struct Request<'b> {
     /// absolute-form scheme and authority).
     pub(crate) target: &'b str,
     pub(crate) version: Version,
-    /// Header fields in the order received: the first `field_count` of
-    /// httparse's array (kept as is, so parsing allocates nothing).
-    fields: [httparse::Header<'b>; MAX_HEADERS],
-    field_count: usize,
+    /// Header fields in the order received, where httparse put them (in
+    /// the caller's [`FieldSlots`]: parsing allocates and copies nothing).
+    fields: &'b [httparse::Header<'b>],
     /// Bytes of the head, including the final blank line.
     pub(crate) head_len: usize,
     pub(crate) body: BodyLength,
@@ -115,7 +116,7 @@ impl<'b> Request<'b> {
 
     /// All header fields, in the order received.
     pub fn headers(&self) -> impl Iterator<Item = (&'b str, &'b [u8])> + '_ {
-        self.fields[..self.field_count].iter().map(|h| (h.name, h.value))
+        self.fields.iter().map(|h| (h.name, h.value))
     }
 
     /// The target's path, without query string, as sent (not
@@ -192,14 +193,43 @@ impl std::fmt::Display for RequestError {
     }
 }
 
+/// Room for one request's header fields, which [`parse`] fills and the
+/// [`Request`] then borrows. Left uninitialised, so making one costs
+/// nothing; the request holds a slice of it rather than the array, so it is
+/// small to move.
+pub struct FieldSlots<'b>([MaybeUninit<httparse::Header<'b>>; MAX_HEADERS]);
+
+impl FieldSlots<'_> {
+    /// Room for [`MAX_HEADERS`] fields.
+    pub fn new() -> Self {
+        FieldSlots([const { MaybeUninit::uninit() }; MAX_HEADERS])
+    }
+}
+
+impl Default for FieldSlots<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// [`parse`] with slots of its own, leaked: for tests only, where each
+/// parsed request may outlive the call.
+#[cfg(test)]
+pub fn parse_leaking(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, RequestError> {
+    parse(buf, Box::leak(Box::new(FieldSlots::new())), max_headers)
+}
+
 /// Parses a request head from the start of `buf`.
 ///
 /// `Ok(None)` means the head is not complete yet: wait for more bytes.
-pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, RequestError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+pub fn parse<'b>(
+    buf: &'b [u8],
+    slots: &'b mut FieldSlots<'b>,
+    max_headers: usize,
+) -> Result<Option<Request<'b>>, RequestError> {
     let limit = max_headers.min(MAX_HEADERS);
-    let mut parsed = httparse::Request::new(&mut slots[..limit]);
-    let head_len = match parsed.parse(buf) {
+    let mut parsed = httparse::Request::new(&mut []);
+    let head_len = match parsed.parse_with_uninit_headers(buf, &mut slots.0[..limit]) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
@@ -225,7 +255,6 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         "HEAD" => Method::Head,
         _ => Method::Other,
     };
-    let field_count = parsed.headers.len();
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
@@ -233,7 +262,10 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
     let mut chunked = false;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
-    for h in &slots[..field_count] {
+    // The filled slots, taken out of httparse's request for as long as `buf`.
+    let fields: &'b mut [httparse::Header<'b>] = std::mem::take(&mut parsed.headers);
+    let fields: &'b [httparse::Header<'b>] = fields;
+    for h in fields {
         let (name, value) = (h.name, h.value);
         if name.eq_ignore_ascii_case("host") {
             if !is_valid_host(value) {
@@ -285,8 +317,7 @@ pub fn parse(buf: &[u8], max_headers: usize) -> Result<Option<Request<'_>>, Requ
         method_str,
         target: without_fragment(origin_form(raw_target)),
         version,
-        fields: slots,
-        field_count,
+        fields,
         head_len,
         body,
         keep_alive,
@@ -421,13 +452,13 @@ mod tests {
     use super::*;
 
     fn ok(raw: &str) -> Request<'_> {
-        parse(raw.as_bytes(), MAX_HEADERS).unwrap().unwrap()
+        parse_leaking(raw.as_bytes(), MAX_HEADERS).unwrap().unwrap()
     }
     fn err(raw: &str) -> RequestError {
-        parse(raw.as_bytes(), MAX_HEADERS).unwrap_err()
+        parse_leaking(raw.as_bytes(), MAX_HEADERS).unwrap_err()
     }
     fn partial(raw: &str) -> bool {
-        matches!(parse(raw.as_bytes(), MAX_HEADERS), Ok(None))
+        matches!(parse_leaking(raw.as_bytes(), MAX_HEADERS), Ok(None))
     }
 
     #[test]
@@ -471,9 +502,9 @@ mod tests {
             b"\r\nGET / HTTP/2.0\r\n\r\n",
             b"GET / HTTP/0.9\r\n\r\n",
         ] {
-            let whole = format!("{:?}", parse(raw, MAX_HEADERS).map(|r| r.map(|r| r.head_len)));
+            let whole = format!("{:?}", parse_leaking(raw, MAX_HEADERS).map(|r| r.map(|r| r.head_len)));
             for cut in 1..raw.len() {
-                match parse(&raw[..cut], MAX_HEADERS) {
+                match parse_leaking(&raw[..cut], MAX_HEADERS) {
                     Ok(None) => {}
                     prefix => assert_eq!(
                         format!("{:?}", prefix.map(|r| r.map(|r| r.head_len))),
@@ -483,7 +514,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(parse(b"\r\nGET / HTTP/2.0\r\n\r\n", MAX_HEADERS).unwrap_err(), RequestError::Version);
+        assert_eq!(parse_leaking(b"\r\nGET / HTTP/2.0\r\n\r\n", MAX_HEADERS).unwrap_err(), RequestError::Version);
         assert!(as_http11(b"\r\nGET / HTTP/1.2\r\nHost: x\r\n\r\n").is_some());
     }
 
@@ -566,12 +597,15 @@ mod tests {
             assert_eq!(err(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")), RequestError::Host, "{host}");
         }
         for host in ["example.com", "example.com:8080", "127.0.0.1:80", "[::1]", "[::1]:8080", "xn--bcher-kva.de"] {
-            assert!(parse(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(), MAX_HEADERS).is_ok(), "{host}");
+            assert!(
+                parse_leaking(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(), MAX_HEADERS).is_ok(),
+                "{host}"
+            );
         }
         assert!(matches!(err("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(err("GET /\0 HTTP/1.1\r\n\r\n"), RequestError::Malformed(_)));
         assert!(matches!(
-            parse(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", MAX_HEADERS),
+            parse_leaking(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", MAX_HEADERS),
             Err(RequestError::Malformed(_))
         ));
         let many: String = (0..MAX_HEADERS + 1).map(|i| format!("X-{i}: y\r\n")).collect();
