@@ -383,6 +383,8 @@ impl Connection {
                 // so, unless a FIN is waiting behind the data.
                 let drained = self.transport.short_read_means_drained() && bytes.len() < READ_CHUNK;
                 self.readiness.readable = !drained || self.readiness.read_closed;
+                // Caches read the change events queued before these bytes came.
+                crate::sys::notify::note_request_read();
                 bytes
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
