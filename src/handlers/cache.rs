@@ -172,7 +172,10 @@ impl FileCache {
     pub fn get(&mut self, root: &Root, path: &Path) -> Option<&Entry> {
         self.catch_up();
         let entry = self.entries.get(path)?;
-        if self.watches.confirms(path, entry.watched) {
+        // A watched entry leaves `entries` with its watch (an event,
+        // `remove`), so being here is confirmation: no lookup of the watch.
+        if entry.watched.is_some() {
+            debug_assert!(self.watches.confirms(path, entry.watched));
             return self.entries.get(path);
         }
         let cached = entry.stamp;
@@ -280,6 +283,7 @@ mod tests {
     use super::*;
     use std::fs;
     use std::io::Write;
+    use std::os::unix::fs::symlink;
 
     fn described() -> Described {
         Described {
@@ -342,6 +346,53 @@ mod tests {
         cache.insert(&root, rel.into(), &meta, Arc::from(&b"two"[..]), described());
         fs::remove_file(&path).unwrap();
         assert!(cache.get(&root, rel).is_none(), "a removed file is a miss");
+    }
+
+    #[test]
+    fn watched_entries_go_with_the_first_change_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        fs::create_dir_all(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), b"one").unwrap();
+        fs::write(dir.path().join("d/g"), b"two").unwrap();
+        symlink(dir.path().join("d"), dir.path().join("link")).unwrap();
+        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        for rel in ["d/f", "d/g", "link/f"] {
+            let meta = fs::metadata(dir.path().join(rel)).unwrap();
+            cache.insert(&root, rel.into(), &meta, Arc::from(&b"x"[..]), described());
+        }
+        let watched = |cache: &FileCache, rel: &str| cache.entries.get(Path::new(rel)).map(|e| e.watched.is_some());
+        assert_eq!(watched(&cache, "d/f"), Some(true));
+        assert_eq!(watched(&cache, "d/g"), Some(true));
+        assert_eq!(watched(&cache, "link/f"), Some(false), "a path through a symlink keeps the stamp check");
+        // Root, d, f and g.
+        assert_eq!(cache.watches.watch_count(), 4);
+
+        fs::write(dir.path().join("d/f"), b"new").unwrap();
+        // Events are read only once request bytes were read since.
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/f"), Some(true));
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/f"), None, "the edited file is dropped");
+        assert_eq!(watched(&cache, "d/g"), Some(true), "its neighbour stays");
+        assert_eq!(cache.watches.watch_count(), 3, "f's own watch went with it");
+
+        // A new sibling drops the file it extends.
+        fs::write(dir.path().join("d/g.gz"), b"z").unwrap();
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/g"), None);
+
+        // Out of watches: the entry is still cached, checked by stamp.
+        let mut small = FileCache::new(1024, 100).with_watches(2);
+        let meta = fs::metadata(dir.path().join("d/g")).unwrap();
+        small.insert(&root, "d/g".into(), &meta, Arc::from(&b"x"[..]), described());
+        assert_eq!(watched(&small, "d/g"), Some(false));
+        assert_eq!(small.watches.watch_count(), 0, "a partial watching is given back");
+        assert!(small.get(&root, Path::new("d/g")).is_some());
+        fs::write(dir.path().join("d/g"), b"changed").unwrap();
+        assert!(small.get(&root, Path::new("d/g")).is_none());
     }
 
     #[test]

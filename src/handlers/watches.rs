@@ -172,6 +172,12 @@ impl Watches {
         }
     }
 
+    /// Watches placed now (for tests).
+    #[cfg(test)]
+    pub fn watch_count(&self) -> usize {
+        self.watches.len()
+    }
+
     /// Stops watching `path` (its file entry left the cache).
     pub fn forget(&mut self, path: &Path) {
         if let Some(watched) = self.paths.remove(path) {
