@@ -4,8 +4,9 @@
 //!
 //! A file small enough ([`FileOptions::compress_max_file`]) is compressed
 //! whole, once per version and coding, and kept with its rendered headers
-//! in [`CompressedCache`], so a hot stylesheet costs one `stat` and a copy
-//! of its compressed bytes, like an uncompressed cache hit. A larger file
+//! in [`CompressedCache`], so a hot stylesheet costs a copy of its
+//! compressed bytes (and a `stat` only where `watches` cannot vouch for the
+//! file), like an uncompressed cache hit. A larger file
 //! is compressed as it is sent: [`Streamed`] reads a slice, compresses it
 //! and frames the output as an HTTP/1.1 chunk, only when the connection has
 //! room for more, so memory per response is one slice plus the coder's
@@ -196,8 +197,9 @@ pub struct Kept {
 }
 
 /// A worker's compressed bytes, one slot per coding for each file, valid
-/// while the original file's stamp (device, inode, size, modification and
-/// change times) is what it was. Bounded in bytes (`compress_cache_bytes`)
+/// while the original file's watch has seen no change, or else while its
+/// stamp (device, inode, size, modification and change times) is what it
+/// was. Bounded in bytes (`compress_cache_bytes`)
 /// like `FileCache`, owned by one worker, so a hit takes no lock.
 #[derive(Debug)]
 pub struct CompressedCache {

@@ -52,6 +52,15 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
         // only while the earlier ones are missing, which a hit cannot tell.
         let first_index = site.options.index.first().map_or("index.html", String::as_str);
         let file = if slashed { Cow::Owned(path.join(first_index)) } else { Cow::Borrowed(&*path) };
+        // No Accept-Encoding is answered with the file itself
+        // (`Preferences::choose`), so the type (a MIME table search, 4% of
+        // a hit's user time in the profile) need not be looked up.
+        if request.header("accept-encoding").is_none() {
+            if let Some(entry) = cache.get(&site.root, &file) {
+                let body = Body::Shared(Arc::clone(&entry.body));
+                return answer(request, &entry.described, Source::Whole(body), site);
+            }
+        }
         let offer = Offer::of(request, &file, site, cache);
         match offer.pick(&file, None, site) {
             Some(choice) if choice.on_the_fly() => {
