@@ -112,8 +112,9 @@ pub struct FileCache {
     max_file: u64,
     /// This worker's compressed bytes (`handlers::compress`).
     compressed: CompressedCache,
-    /// What saves the hits above their stamp check.
-    watches: Watches,
+    /// What saves the hits above their stamp check; boxed, as it is
+    /// large and a worker's router holds its handlers by value.
+    watches: Box<Watches>,
 }
 
 /// Most sibling lookups remembered; they are tiny, this only bounds a scan
@@ -131,7 +132,7 @@ impl FileCache {
             limit_bytes,
             max_file: max_file.min(limit_bytes as u64),
             compressed: CompressedCache::new(0),
-            watches: Watches::new(0),
+            watches: Box::new(Watches::new(0)),
         }
     }
 
@@ -144,7 +145,7 @@ impl FileCache {
     /// The same cache, watching up to `limit` inodes to spare its hits the
     /// stamp check (`FileOptions::cache_watches`; 0 watches nothing).
     pub fn with_watches(mut self, limit: usize) -> FileCache {
-        self.watches = Watches::new(limit);
+        self.watches = Box::new(Watches::new(limit));
         self
     }
 
