@@ -397,6 +397,34 @@ mod tests {
     }
 
     #[test]
+    fn lost_events_drop_every_watched_entry() {
+        let Ok(queued) = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events") else { return };
+        let queued: usize = queued.trim().parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        for name in ["a", "b", "kept"] {
+            fs::write(dir.path().join(name), name).unwrap();
+        }
+        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        let meta = fs::metadata(dir.path().join("kept")).unwrap();
+        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
+        assert!(cache.entries[Path::new("kept")].watched.is_some());
+        // Alternating names, so the kernel cannot merge the events.
+        let (a, b) = (fs::File::open(dir.path().join("a")).unwrap(), fs::File::open(dir.path().join("b")).unwrap());
+        let when = SystemTime::now() - Duration::from_secs(5);
+        for _ in 0..queued / 2 + 8 {
+            a.set_modified(when).unwrap();
+            b.set_modified(when).unwrap();
+        }
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert!(cache.entries.get(Path::new("kept")).is_none(), "an overflow trusts nothing");
+        // A fresh notifier watches again.
+        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
+        assert!(cache.entries[Path::new("kept")].watched.is_some());
+    }
+
+    #[test]
     fn a_path_that_now_leads_outside_misses() {
         let top = tempfile::tempdir().unwrap();
         let root_path = top.path().join("root");
