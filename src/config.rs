@@ -49,6 +49,13 @@ pub struct FileOptions {
     /// Largest file kept in that cache. Larger files go out with sendfile,
     /// which wins once the file outweighs the per-call setup.
     pub cache_max_file: u64,
+    /// Most inotify watches each worker places per folder so that cache hits
+    /// need no `stat` (one per cached file and per directory on the way to
+    /// one). Past it, and past the kernel's per-user `max_user_watches`,
+    /// entries are checked by `stat` at each hit, as with 0 (which also
+    /// suits network file systems, whose remote changes inotify never
+    /// sees). Each watch costs the kernel about 1 KiB.
+    pub cache_watches: usize,
     /// A file changed less than this long before it is read is "racy": not
     /// cached and sent without ETag or Last-Modified, because a same-size
     /// rewrite within one timestamp tick would leave its metadata, and so
@@ -131,6 +138,7 @@ impl FileOptions {
             max_ranges: 16,
             cache_bytes: 8 << 20,
             cache_max_file: 64 << 10,
+            cache_watches: 4096,
             racy_window: Duration::from_secs(1),
             index: vec!["index.html".to_string(), "index.htm".to_string()],
             spa: false,

@@ -147,6 +147,12 @@ struct Args {
     #[arg(long, env = "RAWSERVE_COMPRESS_MAX_FILE", value_name = "BYTES", default_value_t = 256 << 10)]
     compress_max_file: u64,
 
+    // Cache freshness (issue 14).
+    /// inotify watches each worker places so cache hits need no stat; past them, or with 0
+    /// (for network file systems, whose remote changes inotify misses), each hit stats its file
+    #[arg(long, env = "RAWSERVE_CACHE_WATCHES", value_name = "N", default_value_t = 4096)]
+    cache_watches: usize,
+
     // Everyday use (issue 9): browser, CORS, headers, apps, types, packaging.
     /// Open the first URL in the default browser ($BROWSER, else xdg-open)
     #[arg(long, env = "RAWSERVE_OPEN", value_parser = boolish())]
@@ -293,6 +299,7 @@ fn main() -> ExitCode {
     files.compress = args.compress.0;
     files.compress_cache_bytes = args.compress_cache_bytes;
     files.compress_max_file = args.compress_max_file;
+    files.cache_watches = args.cache_watches;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.
         Ok(limit) => config.max_connections = config.max_connections.min((limit / 2).max(16) as usize),

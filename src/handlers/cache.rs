@@ -1,8 +1,10 @@
 //! A worker-local cache of small files: their bytes and their pre-rendered
-//! header lines, so a hot small file costs one `stat` instead of
-//! open + fstat + sendfile + close.
+//! header lines, so a hot small file costs no file-system system call
+//! instead of open + fstat + sendfile + close.
 //!
-//! Every hit revalidates against what the path names *now*: `Root::stamp`
+//! A watched entry (see `watches`: inotify on the file and every directory
+//! on its way) is current as long as no event has dropped its path, which
+//! a hit learns without asking the file system. Every other hit revalidates against what the path names *now*: `Root::stamp`
 //! resolves it again beneath the root handle by the same rules as a fresh
 //! open (one `fstatat` for a name directly in the root, else
 //! `openat2(O_PATH, RESOLVE_BENEATH)` + `fstat`), and its device, inode,
@@ -23,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::compress::CompressedCache;
+use super::compress::{CompressedCache, Kept};
+use super::watches::Watches;
 use crate::http::encoding::{Coding, CodingSet, COMPRESSED};
 use crate::sys::fs::{Root, Stamp};
 
@@ -85,6 +88,8 @@ impl Described {
 #[derive(Debug)]
 pub struct Entry {
     stamp: Stamp,
+    /// The watching (`Watches::watch`) under which the stamp was current.
+    watched: Option<u64>,
     pub body: Arc<[u8]>,
     pub described: Described,
 }
@@ -93,6 +98,8 @@ pub struct Entry {
 #[derive(Debug, Clone, Copy)]
 struct Siblings {
     dir: Stamp,
+    /// The watching of the file's path under which `present` was looked up.
+    watched: Option<u64>,
     present: CodingSet,
 }
 
@@ -104,7 +111,10 @@ pub struct FileCache {
     limit_bytes: usize,
     max_file: u64,
     /// This worker's compressed bytes (`handlers::compress`).
-    pub compressed: CompressedCache,
+    compressed: CompressedCache,
+    /// What saves the hits above their stamp check; boxed, as it is
+    /// large and a worker's router holds its handlers by value.
+    watches: Box<Watches>,
 }
 
 /// Most sibling lookups remembered; they are tiny, this only bounds a scan
@@ -122,6 +132,7 @@ impl FileCache {
             limit_bytes,
             max_file: max_file.min(limit_bytes as u64),
             compressed: CompressedCache::new(0),
+            watches: Box::new(Watches::new(0)),
         }
     }
 
@@ -129,6 +140,27 @@ impl FileCache {
     pub fn with_compressed(mut self, compressed: CompressedCache) -> FileCache {
         self.compressed = compressed;
         self
+    }
+
+    /// The same cache, watching up to `limit` inodes to spare its hits the
+    /// stamp check (`FileOptions::cache_watches`; 0 watches nothing).
+    pub fn with_watches(mut self, limit: usize) -> FileCache {
+        self.watches = Box::new(Watches::new(limit));
+        self
+    }
+
+    /// Drops what the file system's change events say is stale; no system
+    /// call unless request bytes were read since the last time.
+    #[inline]
+    fn catch_up(&mut self) {
+        let FileCache { entries, siblings, bytes, compressed, watches, .. } = self;
+        watches.catch_up(|path| {
+            if let Some(old) = entries.remove(path) {
+                *bytes -= old.body.len();
+            }
+            siblings.remove(path);
+            compressed.remove(path);
+        });
     }
 
     /// Whether a file of `len` bytes may be cached.
@@ -139,7 +171,15 @@ impl FileCache {
     /// The entry for `path` (relative to `root`) if it is still exactly the
     /// file the path names beneath the root.
     pub fn get(&mut self, root: &Root, path: &Path) -> Option<&Entry> {
-        let cached = self.entries.get(path)?.stamp;
+        self.catch_up();
+        let entry = self.entries.get(path)?;
+        // A watched entry leaves `entries` with its watch (an event,
+        // `remove`), so being here is confirmation: no lookup of the watch.
+        if entry.watched.is_some() {
+            debug_assert!(self.watches.confirms(path, entry.watched));
+            return self.entries.get(path);
+        }
+        let cached = entry.stamp;
         if root.stamp(path).ok() == Some(cached) {
             return self.entries.get(path);
         }
@@ -149,12 +189,21 @@ impl FileCache {
 
     /// Caches `body`, read from the file whose metadata is `meta` (which
     /// the caller has found not racy, see [`is_racy`]).
-    pub fn insert(&mut self, path: PathBuf, meta: &Metadata, body: Arc<[u8]>, described: Described) -> Option<&Entry> {
-        let entry = Entry { stamp: Stamp::of(meta), body, described };
+    pub fn insert(
+        &mut self,
+        root: &Root,
+        path: PathBuf,
+        meta: &Metadata,
+        body: Arc<[u8]>,
+        described: Described,
+    ) -> Option<&Entry> {
+        let mut entry = Entry { stamp: Stamp::of(meta), watched: None, body, described };
         if !self.admits(entry.body.len() as u64) {
             return None;
         }
         self.remove(&path);
+        self.catch_up();
+        entry.watched = self.watches.watch(root, &path, entry.stamp);
         // Evict arbitrary entries (HashMap order) until the new one fits:
         // simple, and a working set larger than the cache degrades only to
         // the uncached path.
@@ -170,7 +219,32 @@ impl FileCache {
     fn remove(&mut self, path: &Path) {
         if let Some(old) = self.entries.remove(path) {
             self.bytes -= old.body.len();
+            // Its watches go back; other caches of the path check stamps.
+            self.watches.forget(path);
         }
+    }
+
+    /// The compressed bytes kept for `path` in `coding`, if the file is
+    /// unchanged (`CompressedCache::get`).
+    pub fn compressed(&mut self, root: &Root, path: &Path, coding: Coding) -> Option<&Kept> {
+        self.catch_up();
+        self.compressed.get(root, path, coding, &self.watches)
+    }
+
+    /// Keeps compressed bytes of the file whose metadata is `meta`
+    /// (`CompressedCache::insert`), watched if the path is.
+    pub fn keep_compressed(
+        &mut self,
+        root: &Root,
+        path: &Path,
+        meta: &Metadata,
+        coding: Coding,
+        body: Arc<[u8]>,
+        described: Described,
+    ) {
+        self.catch_up();
+        let watched = self.watches.watch(root, path, Stamp::of(meta));
+        self.compressed.insert(path, meta, coding, body, described, watched);
     }
 
     /// Which of `path.br`, `path.zst` and `path.gz` exist; remembered per
@@ -179,18 +253,27 @@ impl FileCache {
     /// (resolved beneath `root` like every other lookup) when warm.
     /// `exists` answers for one coding when the directory has changed.
     pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> CodingSet {
+        self.catch_up();
+        if let Some(known) = self.siblings.get(path) {
+            // The parent directory's watch reports any sibling's coming and going.
+            if self.watches.confirms(path, known.watched) {
+                return known.present;
+            }
+        }
         let dir = path.parent().and_then(|dir| root.stamp(dir).ok());
         if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
             if known.dir == dir {
                 return known.present;
             }
         }
+        // Taken before the lookups below, so they are no older than it.
+        let watched = self.watches.current(path);
         let present = COMPRESSED.into_iter().filter(|c| exists(*c)).fold(CodingSet::NONE, CodingSet::with);
         if let Some(dir) = dir {
             if self.siblings.len() >= MAX_SIBLING_ENTRIES {
                 self.siblings.clear();
             }
-            self.siblings.insert(path.to_path_buf(), Siblings { dir, present });
+            self.siblings.insert(path.to_path_buf(), Siblings { dir, watched, present });
         }
         present
     }
@@ -201,6 +284,7 @@ mod tests {
     use super::*;
     use std::fs;
     use std::io::Write;
+    use std::os::unix::fs::symlink;
 
     fn described() -> Described {
         Described {
@@ -249,7 +333,7 @@ mod tests {
         fs::write(&path, b"one").unwrap();
         let mut cache = FileCache::new(1024, 100);
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert(rel.into(), &meta, Arc::from(&b"one"[..]), described()).is_some());
+        assert!(cache.insert(&root, rel.into(), &meta, Arc::from(&b"one"[..]), described()).is_some());
         assert_eq!(&*cache.get(&root, rel).unwrap().body, b"one");
 
         // Same size, rewritten in place: the change time moves.
@@ -260,9 +344,84 @@ mod tests {
         assert_eq!(cache.bytes, 0);
 
         let meta = fs::metadata(&path).unwrap();
-        cache.insert(rel.into(), &meta, Arc::from(&b"two"[..]), described());
+        cache.insert(&root, rel.into(), &meta, Arc::from(&b"two"[..]), described());
         fs::remove_file(&path).unwrap();
         assert!(cache.get(&root, rel).is_none(), "a removed file is a miss");
+    }
+
+    #[test]
+    fn watched_entries_go_with_the_first_change_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        fs::create_dir_all(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), b"one").unwrap();
+        fs::write(dir.path().join("d/g"), b"two").unwrap();
+        symlink(dir.path().join("d"), dir.path().join("link")).unwrap();
+        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        for rel in ["d/f", "d/g", "link/f"] {
+            let meta = fs::metadata(dir.path().join(rel)).unwrap();
+            cache.insert(&root, rel.into(), &meta, Arc::from(&b"x"[..]), described());
+        }
+        let watched = |cache: &FileCache, rel: &str| cache.entries.get(Path::new(rel)).map(|e| e.watched.is_some());
+        assert_eq!(watched(&cache, "d/f"), Some(true));
+        assert_eq!(watched(&cache, "d/g"), Some(true));
+        assert_eq!(watched(&cache, "link/f"), Some(false), "a path through a symlink keeps the stamp check");
+        // Root, d, f and g.
+        assert_eq!(cache.watches.watch_count(), 4);
+
+        fs::write(dir.path().join("d/f"), b"new").unwrap();
+        // Events are read only once request bytes were read since.
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/f"), Some(true));
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/f"), None, "the edited file is dropped");
+        assert_eq!(watched(&cache, "d/g"), Some(true), "its neighbour stays");
+        assert_eq!(cache.watches.watch_count(), 3, "f's own watch went with it");
+
+        // A new sibling drops the file it extends.
+        fs::write(dir.path().join("d/g.gz"), b"z").unwrap();
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert_eq!(watched(&cache, "d/g"), None);
+
+        // Out of watches: the entry is still cached, checked by stamp.
+        let mut small = FileCache::new(1024, 100).with_watches(2);
+        let meta = fs::metadata(dir.path().join("d/g")).unwrap();
+        small.insert(&root, "d/g".into(), &meta, Arc::from(&b"x"[..]), described());
+        assert_eq!(watched(&small, "d/g"), Some(false));
+        assert_eq!(small.watches.watch_count(), 0, "a partial watching is given back");
+        assert!(small.get(&root, Path::new("d/g")).is_some());
+        fs::write(dir.path().join("d/g"), b"changed").unwrap();
+        assert!(small.get(&root, Path::new("d/g")).is_none());
+    }
+
+    #[test]
+    fn lost_events_drop_every_watched_entry() {
+        let Ok(queued) = fs::read_to_string("/proc/sys/fs/inotify/max_queued_events") else { return };
+        let queued: usize = queued.trim().parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        for name in ["a", "b", "kept"] {
+            fs::write(dir.path().join(name), name).unwrap();
+        }
+        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        let meta = fs::metadata(dir.path().join("kept")).unwrap();
+        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
+        assert!(cache.entries[Path::new("kept")].watched.is_some());
+        // Alternating names, so the kernel cannot merge the events.
+        let (a, b) = (fs::File::open(dir.path().join("a")).unwrap(), fs::File::open(dir.path().join("b")).unwrap());
+        let when = SystemTime::now() - Duration::from_secs(5);
+        for _ in 0..queued / 2 + 8 {
+            a.set_modified(when).unwrap();
+            b.set_modified(when).unwrap();
+        }
+        crate::sys::notify::note_request_read();
+        cache.catch_up();
+        assert!(!cache.entries.contains_key(Path::new("kept")), "an overflow trusts nothing");
+        // A fresh notifier watches again.
+        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
+        assert!(cache.entries[Path::new("kept")].watched.is_some());
     }
 
     #[test]
@@ -275,7 +434,7 @@ mod tests {
         let meta = fs::metadata(root_path.join("d/f")).unwrap();
         let mut cache = FileCache::new(1024, 100);
         let rel = Path::new("d/f");
-        cache.insert(rel.into(), &meta, Arc::from(&b"in"[..]), described());
+        cache.insert(&root, rel.into(), &meta, Arc::from(&b"in"[..]), described());
         // The directory moves out (same inode for the file) and a link
         // takes its place: the stamp would match, the confinement does not.
         fs::rename(root_path.join("d"), top.path().join("d")).unwrap();
@@ -286,18 +445,19 @@ mod tests {
     #[test]
     fn stays_within_its_byte_limit() {
         let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
         let mut cache = FileCache::new(100, 60);
         for i in 0..10 {
             let path = dir.path().join(format!("{i}"));
             fs::write(&path, [0u8; 40]).unwrap();
             let meta = fs::metadata(&path).unwrap();
-            cache.insert(format!("{i}").into(), &meta, Arc::from(&[0u8; 40][..]), described());
+            cache.insert(&root, format!("{i}").into(), &meta, Arc::from(&[0u8; 40][..]), described());
             assert!(cache.bytes <= 100);
         }
         let path = dir.path().join("big");
         fs::write(&path, [0u8; 61]).unwrap();
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert("big".into(), &meta, Arc::from(&[0u8; 61][..]), described()).is_none());
+        assert!(cache.insert(&root, "big".into(), &meta, Arc::from(&[0u8; 61][..]), described()).is_none());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!
 //! A file small enough ([`FileOptions::compress_max_file`]) is compressed
 //! whole, once per version and coding, and kept with its rendered headers
-//! in [`CompressedCache`], so a hot stylesheet costs one `stat` and a copy
-//! of its compressed bytes, like an uncompressed cache hit. A larger file
+//! in [`CompressedCache`], so a hot stylesheet costs a copy of its
+//! compressed bytes (and a `stat` only where `watches` cannot vouch for the
+//! file), like an uncompressed cache hit. A larger file
 //! is compressed as it is sent: [`Streamed`] reads a slice, compresses it
 //! and frames the output as an HTTP/1.1 chunk, only when the connection has
 //! room for more, so memory per response is one slice plus the coder's
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::cache::Described;
+use super::watches::Watches;
 use crate::http::encoding::Coding;
 use crate::http::response::{Stream, STREAM_PIECE};
 use crate::sys::fs::{Root, Stamp};
@@ -188,13 +190,16 @@ pub fn compress(data: &[u8], coding: Coding, levels: Levels) -> io::Result<Vec<u
 pub struct Kept {
     /// The original file's stamp: any change to it makes this stale.
     stamp: Stamp,
+    /// The watching (`watches::Watches`) under which the stamp was current.
+    watched: Option<u64>,
     pub body: Arc<[u8]>,
     pub described: Described,
 }
 
 /// A worker's compressed bytes, one slot per coding for each file, valid
-/// while the original file's stamp (device, inode, size, modification and
-/// change times) is what it was. Bounded in bytes (`compress_cache_bytes`)
+/// while the original file's watch has seen no change, or else while its
+/// stamp (device, inode, size, modification and change times) is what it
+/// was. Bounded in bytes (`compress_cache_bytes`)
 /// like `FileCache`, owned by one worker, so a hit takes no lock.
 #[derive(Debug)]
 pub struct CompressedCache {
@@ -211,10 +216,15 @@ impl CompressedCache {
     }
 
     /// The bytes kept for `path` in `coding`, if the file is unchanged.
-    /// No system call unless something is kept for the path.
-    pub fn get(&mut self, root: &Root, path: &Path, coding: Coding) -> Option<&Kept> {
+    /// No system call unless something is kept for the path and its
+    /// watch (if any) cannot confirm it.
+    pub fn get(&mut self, root: &Root, path: &Path, coding: Coding, watches: &Watches) -> Option<&Kept> {
         let slots = self.entries.get(path)?;
-        let stamp = slots.iter().flatten().next()?.stamp;
+        let kept = slots[slot(coding)?].as_ref()?;
+        if watches.confirms(path, kept.watched) {
+            return self.entries.get(path)?[slot(coding)?].as_ref();
+        }
+        let stamp = kept.stamp;
         if root.stamp(path).ok() != Some(stamp) {
             // Every coding of the old version is stale at once.
             self.remove(path);
@@ -226,7 +236,15 @@ impl CompressedCache {
     /// Keeps `body`, `coding` of the file whose metadata is `meta` (not
     /// racy, see `cache::is_racy`). Entries of another version of the file
     /// are dropped; others are evicted (in no particular order) to make room.
-    pub fn insert(&mut self, path: &Path, meta: &Metadata, coding: Coding, body: Arc<[u8]>, described: Described) {
+    pub fn insert(
+        &mut self,
+        path: &Path,
+        meta: &Metadata,
+        coding: Coding,
+        body: Arc<[u8]>,
+        described: Described,
+        watched: Option<u64>,
+    ) {
         let Some(index) = slot(coding) else { return };
         if body.len() > self.limit_bytes {
             return;
@@ -245,10 +263,10 @@ impl CompressedCache {
         }
         self.bytes += body.len();
         let slots = self.entries.entry(path.to_path_buf()).or_default();
-        slots[index] = Some(Kept { stamp, body, described });
+        slots[index] = Some(Kept { stamp, watched, body, described });
     }
 
-    fn remove(&mut self, path: &Path) {
+    pub(super) fn remove(&mut self, path: &Path) {
         if let Some(slots) = self.entries.remove(path) {
             self.bytes -= slots.iter().flatten().map(|k| k.body.len()).sum::<usize>();
         }
@@ -541,16 +559,16 @@ mod tests {
         fs::write(dir.path().join(rel), b"one").unwrap();
         let meta = fs::metadata(dir.path().join(rel)).unwrap();
         let mut cache = CompressedCache::new(1000);
-        cache.insert(rel, &meta, Coding::Brotli, Arc::from(&b"BR"[..]), described("\"a-br\""));
-        cache.insert(rel, &meta, Coding::Gzip, Arc::from(&b"GZ"[..]), described("\"a-gzip\""));
-        assert_eq!(&*cache.get(&root, rel, Coding::Brotli).unwrap().body, b"BR");
-        assert_eq!(&*cache.get(&root, rel, Coding::Gzip).unwrap().body, b"GZ");
-        assert!(cache.get(&root, rel, Coding::Zstd).is_none());
-        assert!(cache.get(&root, rel, Coding::Identity).is_none());
+        cache.insert(rel, &meta, Coding::Brotli, Arc::from(&b"BR"[..]), described("\"a-br\""), None);
+        cache.insert(rel, &meta, Coding::Gzip, Arc::from(&b"GZ"[..]), described("\"a-gzip\""), None);
+        assert_eq!(&*cache.get(&root, rel, Coding::Brotli, &Watches::new(0)).unwrap().body, b"BR");
+        assert_eq!(&*cache.get(&root, rel, Coding::Gzip, &Watches::new(0)).unwrap().body, b"GZ");
+        assert!(cache.get(&root, rel, Coding::Zstd, &Watches::new(0)).is_none());
+        assert!(cache.get(&root, rel, Coding::Identity, &Watches::new(0)).is_none());
         assert_eq!(cache.bytes, 4);
 
         fs::write(dir.path().join(rel), b"two!").unwrap();
-        assert!(cache.get(&root, rel, Coding::Gzip).is_none(), "an edited file is a miss");
+        assert!(cache.get(&root, rel, Coding::Gzip, &Watches::new(0)).is_none(), "an edited file is a miss");
         assert_eq!(cache.bytes, 0, "every coding of the old version goes");
     }
 
@@ -563,15 +581,15 @@ mod tests {
             fs::write(dir.path().join(&name), b"x").unwrap();
             let meta = fs::metadata(dir.path().join(&name)).unwrap();
             for coding in COMPRESSED {
-                cache.insert(Path::new(&name), &meta, coding, Arc::from(&[0u8; 15][..]), described("\"x\""));
+                cache.insert(Path::new(&name), &meta, coding, Arc::from(&[0u8; 15][..]), described("\"x\""), None);
                 assert!(cache.bytes <= 100, "{} bytes", cache.bytes);
             }
         }
         let meta = fs::metadata(dir.path().join("0.css")).unwrap();
-        cache.insert(Path::new("0.css"), &meta, Coding::Gzip, Arc::from(&[0u8; 101][..]), described("\"x\""));
+        cache.insert(Path::new("0.css"), &meta, Coding::Gzip, Arc::from(&[0u8; 101][..]), described("\"x\""), None);
         assert!(cache.bytes <= 100);
         let mut off = CompressedCache::new(0);
-        off.insert(Path::new("0.css"), &meta, Coding::Gzip, Arc::from(&[0u8; 1][..]), described("\"x\""));
+        off.insert(Path::new("0.css"), &meta, Coding::Gzip, Arc::from(&[0u8; 1][..]), described("\"x\""), None);
         assert_eq!(off.bytes, 0);
     }
 

@@ -105,7 +105,8 @@ impl StaticFiles {
         FolderHandler {
             site: Arc::clone(&self.site),
             cache: FileCache::new(options.cache_bytes, options.cache_max_file)
-                .with_compressed(CompressedCache::new(options.compress_cache_bytes)),
+                .with_compressed(CompressedCache::new(options.compress_cache_bytes))
+                .with_watches(options.cache_watches),
             strip,
         }
     }

@@ -260,6 +260,46 @@ impl Root {
         Ok(Stamp::of_stat(&rustix::fs::fstat(&fd)?))
     }
 
+    /// Walks `relative` from the root one real directory at a time, calling
+    /// `each` with the root, every directory on the way (`true`) and then
+    /// the file (`false`), each open as `O_PATH`, *before* the next name is
+    /// looked up in it; returns the file's stamp, taken after `each` saw it.
+    /// Any symlink on the way, or a final entry that is not a regular file,
+    /// is refused (ELOOP / ENOTDIR / EINVAL): a path is watched only where
+    /// what it names depends on nothing but the entries of these
+    /// directories, so that a watch on each of them sees every change to
+    /// what it names (`handlers::watches`). Names are `safe_path`'s:
+    /// no `.`, `..` or empty component.
+    pub fn trace(
+        &self,
+        relative: &Path,
+        mut each: impl FnMut(BorrowedFd<'_>, bool) -> io::Result<()>,
+    ) -> io::Result<Stamp> {
+        each(self.dir.as_fd(), true)?;
+        let mut components = relative.components().peekable();
+        let mut dir: Option<OwnedFd> = None;
+        while let Some(component) = components.next() {
+            let std::path::Component::Normal(name) = component else { return Err(not_served()) };
+            let at = dir.as_ref().map_or(self.dir.as_fd(), |d| d.as_fd());
+            let fd = rustix::fs::openat(at, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+            let kind = kind_of(&rustix::fs::fstat(&fd)?);
+            if components.peek().is_some() {
+                if kind != EntryKind::Directory {
+                    return Err(rustix::io::Errno::NOTDIR.into());
+                }
+                each(fd.as_fd(), true)?;
+                dir = Some(fd);
+                continue;
+            }
+            if kind != EntryKind::File {
+                return Err(rustix::io::Errno::INVAL.into());
+            }
+            each(fd.as_fd(), false)?;
+            return Ok(Stamp::of_stat(&rustix::fs::fstat(&fd)?));
+        }
+        Err(not_served())
+    }
+
     /// Opens `relative` with `flags` by this root's confinement.
     fn open_beneath(&self, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
         let root = self.dir.as_fd();

@@ -17,3 +17,4 @@ compile_error!("rawserve supports Unix targets only (it needs non-blocking socke
 pub mod activation;
 pub mod fs;
 pub mod net;
+pub mod notify;

@@ -19,4 +19,5 @@ mod security;
 mod semantics;
 mod support;
 mod tls;
+mod watched_cache;
 mod wget;

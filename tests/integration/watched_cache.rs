@@ -1,0 +1,162 @@
+//! Issue #14, item 3: cache hits that inotify keeps fresh instead of a
+//! `stat` per hit. Every change to a cached file, to its siblings or to a
+//! directory on its way is followed at once by a request on the same
+//! keep-alive connection, which must see it; with watches (the default),
+//! with too few watches for the path (`cache_watches` 2: the fallback to
+//! the per-hit stamp check) and with none.
+
+use std::fs;
+use std::net::TcpStream;
+use std::os::unix::fs::symlink;
+
+use crate::support::{read_response, send, write, Response, TestServer};
+
+const MARKER: &[u8] = b"OUTSIDE-MARKER-watched-4d1e";
+
+/// Watches per worker the cases run with: the default, fewer than a
+/// two-level path needs (root, directory, file), none.
+const LIMITS: [usize; 3] = [4096, 2, 0];
+
+/// One worker, so every request meets the same cache.
+fn server(watches: usize) -> TestServer {
+    TestServer::start_setup(
+        |setup| {
+            setup.config.threads = 1;
+            setup.files.cache_watches = watches;
+        },
+        |router| router,
+    )
+}
+
+fn get_on(stream: &mut TcpStream, target: &str, accept_encoding: Option<&str>) -> Response {
+    let extra = accept_encoding.map_or(String::new(), |coding| format!("Accept-Encoding: {coding}\r\n"));
+    send(stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"));
+    read_response(stream, false).expect("a response")
+}
+
+/// Requests `target` twice (the second is a cache hit) and checks the body.
+fn cached(stream: &mut TcpStream, target: &str, body: &[u8]) {
+    for _ in 0..2 {
+        let r = get_on(stream, target, None);
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.body, body, "{target}");
+    }
+}
+
+#[test]
+fn edits_rewrites_replacements_and_removals_are_seen_by_the_next_request() {
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        for target in ["/top.txt", "/d/e/deep.txt"] {
+            let name = &target[1..];
+            write(&root, name, b"first version");
+            cached(&mut stream, target, b"first version");
+            // Longer.
+            write(&root, name, b"second version, longer");
+            cached(&mut stream, target, b"second version, longer");
+            // Same size, in place.
+            write(&root, name, b"third  version, longer");
+            cached(&mut stream, target, b"third  version, longer");
+            // Replaced by a rename over it (how deploy tools write).
+            write(&root, "staging.tmp", b"fourth: renamed into place");
+            fs::rename(root.join("staging.tmp"), root.join(name)).expect("rename");
+            cached(&mut stream, target, b"fourth: renamed into place");
+            // Removed.
+            fs::remove_file(root.join(name)).expect("remove");
+            assert_eq!(get_on(&mut stream, target, None).status, 404, "{target} removed, watches {limit}");
+            // Back again.
+            write(&root, name, b"fifth");
+            cached(&mut stream, target, b"fifth");
+        }
+    }
+}
+
+#[test]
+fn a_new_precompressed_sibling_is_served_at_once() {
+    let css = b"body { color: red; }\n".repeat(40);
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        write(&root, "s/a.css", &css);
+        for _ in 0..2 {
+            let r = get_on(&mut stream, "/s/a.css", Some("br"));
+            assert_eq!(r.header("content-encoding"), Some("br"), "compressed here");
+        }
+        // The sibling's bytes are sent as they are, so marked bytes show
+        // which one answered.
+        write(&root, "s/a.css.br", b"PRECOMPRESSED-BR");
+        let r = get_on(&mut stream, "/s/a.css", Some("br"));
+        assert_eq!(r.body, b"PRECOMPRESSED-BR", "watches {limit}");
+        fs::remove_file(root.join("s/a.css.br")).expect("remove");
+        let r = get_on(&mut stream, "/s/a.css", Some("br"));
+        assert_ne!(r.body, b"PRECOMPRESSED-BR", "watches {limit}");
+        assert_eq!(r.header("content-encoding"), Some("br"));
+        // An edit of the original drops its compressed bytes too.
+        write(&root, "s/a.css", &b"p { margin: 0; }\n".repeat(40));
+        let r = get_on(&mut stream, "/s/a.css", None);
+        assert_eq!(r.body, b"p { margin: 0; }\n".repeat(40));
+        let r = get_on(&mut stream, "/s/a.css", Some("br"));
+        let mut plain = Vec::new();
+        brotli::BrotliDecompress(&mut &r.body[..], &mut plain).expect("brotli");
+        assert_eq!(plain, b"p { margin: 0; }\n".repeat(40), "watches {limit}");
+    }
+}
+
+#[test]
+fn a_directory_renamed_away_or_swapped_for_a_symlink_stops_serving() {
+    for limit in LIMITS {
+        let outside = tempfile::tempdir().expect("temp dir");
+        write(outside.path(), "d/f.txt", MARKER);
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        write(&root, "d/f.txt", b"inside");
+        cached(&mut stream, "/d/f.txt", b"inside");
+        // Renamed away within the root.
+        fs::rename(root.join("d"), root.join("gone")).expect("rename");
+        assert_eq!(get_on(&mut stream, "/d/f.txt", None).status, 404, "watches {limit}");
+        cached(&mut stream, "/gone/f.txt", b"inside");
+        // Swapped for a symlink to a directory outside holding a file of
+        // the same name: never served.
+        fs::rename(root.join("gone"), root.join("d")).expect("rename back");
+        cached(&mut stream, "/d/f.txt", b"inside");
+        fs::rename(root.join("d"), root.join("moved")).expect("move");
+        symlink(outside.path().join("d"), root.join("d")).expect("symlink");
+        let r = get_on(&mut stream, "/d/f.txt", None);
+        assert_eq!(r.status, 404, "watches {limit}");
+        assert!(!r.body.windows(MARKER.len()).any(|w| w == MARKER));
+        // The same inode moved out, reached through a link in its old place.
+        fs::remove_file(root.join("d")).expect("unlink");
+        fs::rename(root.join("moved"), root.join("d")).expect("back");
+        cached(&mut stream, "/d/f.txt", b"inside");
+        fs::rename(root.join("d"), outside.path().join("in-out")).expect("move out");
+        symlink(outside.path().join("in-out"), root.join("d")).expect("symlink");
+        assert_eq!(get_on(&mut stream, "/d/f.txt", None).status, 404, "watches {limit}");
+        // The root-level name of a file swapped for a symlink out.
+        write(&root, "t.txt", b"plain");
+        cached(&mut stream, "/t.txt", b"plain");
+        fs::remove_file(root.join("t.txt")).expect("unlink");
+        symlink(outside.path().join("d/f.txt"), root.join("t.txt")).expect("symlink");
+        let r = get_on(&mut stream, "/t.txt", None);
+        assert_eq!(r.status, 404, "watches {limit}");
+    }
+}
+
+#[test]
+fn a_change_before_pipelined_requests_is_seen_by_them() {
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        write(&root, "p.txt", b"old");
+        cached(&mut stream, "/p.txt", b"old");
+        write(&root, "p.txt", b"new");
+        send(&mut stream, &"GET /p.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(3));
+        for _ in 0..3 {
+            assert_eq!(read_response(&mut stream, false).expect("a response").body, b"new", "watches {limit}");
+        }
+    }
+}
