@@ -270,6 +270,11 @@ def report(rows, meta, outdir, md_path, ratios_path):
         vals = [v for v in values.get((server, metric), []) if v is not None]
         return statistics.median(vals) if vals else None
 
+    def wrong_answers(server, metric):
+        """Non-2xx/3xx answers wrk counted in the run a metric comes from."""
+        test = metric.split(".")[0]
+        return int(sum(v for v in values.get((server, f"{test}.non2xx"), []) if v))
+
     def failures(server, metric):
         return sum(1 for v in values.get((server, metric), []) if v is None)
 
@@ -312,8 +317,12 @@ def report(rows, meta, outdir, md_path, ratios_path):
             n_fail = failures(s, metric)
             if n_fail and v is not None:
                 cell += f" ({n_fail} fail)"
+            if wrong_answers(s, metric):
+                cell += f" ({wrong_answers(s, metric):,} non-2xx)"
             cells.append(cell)
-        peer_vals = [(median(p, metric), p) for p in peers if median(p, metric) is not None]
+        # A peer that answered errors did less work: it is shown, never the best.
+        peer_vals = [(median(p, metric), p) for p in peers
+                     if median(p, metric) is not None and not wrong_answers(p, metric)]
         mine = median(main, metric)
         ratio = None
         best = None
