@@ -147,7 +147,7 @@
 //! ([`LogDestination`], standard output by default) and in which
 //! [`LogFormat`], which proxies to believe ([`Cidr`]), whether connections
 //! start with a PROXY protocol header, and which path answers health
-//! checks. [`inherited_listeners`] and [`Server::with_listener`] serve on
+//! checks. [`inherited_listeners`] and [`Server::with_listeners`] serve on
 //! sockets passed by systemd; [`notify_service_manager`] tells it
 //! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
 //! what SIGHUP does in the `rawserve` command.
@@ -242,7 +242,7 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
 }
 
 /// The listening sockets passed by systemd socket activation (`LISTEN_FDS`
-/// with `LISTEN_PID` naming this process), for [`Server::with_listener`];
+/// with `LISTEN_PID` naming this process), for [`Server::with_listeners`];
 /// empty when the process was not socket-activated. Call it before
 /// starting threads: it removes those variables from the environment.
 pub fn inherited_listeners() -> std::io::Result<Vec<std::net::TcpListener>> {

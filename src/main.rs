@@ -353,15 +353,9 @@ fn main() -> ExitCode {
     };
     let threads = config.threads;
     let tls = config.tls.clone();
-    let mut inherited = inherited.into_iter();
-    let started = match inherited.next() {
-        Some(listener) => {
-            if inherited.len() > 0 {
-                log::warn!("serving the first of {} inherited sockets only", inherited.len() + 1);
-            }
-            Server::with_listener(config, router, listener)
-        }
-        None => Server::bind(config, router),
+    let started = match inherited.is_empty() {
+        true => Server::bind(config, router),
+        false => Server::with_listeners(config, router, inherited),
     };
     let server = match started {
         Ok(server) => server,

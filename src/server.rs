@@ -112,12 +112,16 @@ impl Server {
         Server::start(config, router, listeners)
     }
 
-    /// As [`bind`](Server::bind), on a socket already listening (one
+    /// As [`bind`](Server::bind), on sockets already listening (those
     /// inherited by systemd socket activation, see
-    /// [`inherited_listeners`](crate::inherited_listeners)); `config.addr`
-    /// is ignored.
-    pub fn with_listener(config: Config, router: Router, listener: TcpListener) -> Result<Server, StartError> {
-        Server::start(config, router, vec![listener])
+    /// [`inherited_listeners`](crate::inherited_listeners)), every worker
+    /// accepting on each; `config.addr` and `config.also_listen` are ignored.
+    pub fn with_listeners(config: Config, router: Router, listeners: Vec<TcpListener>) -> Result<Server, StartError> {
+        if listeners.is_empty() {
+            let none = std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listening socket to serve on");
+            return Err(StartError::Setup(none));
+        }
+        Server::start(config, router, listeners)
     }
 
     /// Starts the workers, each accepting on every one of `listeners`.

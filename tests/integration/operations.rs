@@ -595,15 +595,16 @@ fn a_held_socket_lets_rawserve_restart_under_load_without_a_failed_connection() 
 }
 
 #[test]
-fn systemd_socket_activate_starts_rawserve_on_its_socket() {
+fn systemd_socket_activate_starts_rawserve_on_its_sockets() {
     if !have_tool("systemd-socket-activate") {
         return;
     }
     let site = Site::new();
     let port = free_port();
+    let second = free_port();
     let _activator = Spawned(
         Command::new("systemd-socket-activate")
-            .args(["-l", &format!("127.0.0.1:{port}")])
+            .args(["-l", &format!("127.0.0.1:{port}"), "-l", &format!("127.0.0.1:{second}")])
             .arg(env!("CARGO_BIN_EXE_rawserve"))
             .args([site.root().to_str().unwrap(), "--quiet"])
             .stdout(Stdio::null())
@@ -627,6 +628,8 @@ fn systemd_socket_activate_starts_rawserve_on_its_socket() {
     assert_eq!(r.body, b"hello file\n");
     // rawserve itself serves it, not a copy of the socket bound elsewhere.
     assert_hello(addr);
+    // Every socket handed over is served (a unit may list several).
+    assert_hello(SocketAddr::from(([127, 0, 0, 1], second)));
 }
 
 /// A notification socket as systemd's: rawserve says READY=1 once serving
