@@ -37,9 +37,10 @@ def parse_wrk(text):
     if not m:
         raise ValueError("no Requests/sec line in wrk output")
     out["rps"] = float(m.group(1))
-    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+), ", text, re.M)
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+), ([\d.]+)(B|KB|MB|GB|TB) read", text, re.M)
     if m:
         out["requests"] = int(m.group(1))
+        out["read_bytes"] = float(m.group(3)) * 1024 ** ("B KB MB GB TB".split().index(m.group(4)))
     for pct in ("50", "99"):
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
         if m:
@@ -124,6 +125,7 @@ MAIN_METRICS = [
     ("files.rps", "  req/s", HIGHER, "{:,.0f}", False),
     ("listing.cpu_us", f"{{list_n}}-entry listing, {{list_conns}} conns: {CPU}", LOWER, "{:,.0f}", True),
     ("listing.rps", "  listings/s", HIGHER, "{:,.1f}", False),
+    ("listing.kib", "  KiB per listing (headers + HTML)", LOWER, "{:,.0f}", False),
     ("log.cpu_us", f"1 KiB keep-alive, access log on: {CPU}", LOWER, "{:.2f}", True),
     ("log.overhead", "  access log on ÷ off, CPU", LOWER, "{:.3f}", True),
     ("dl.cpu_ms_mib", "256 MiB, 1 download: CPU ms/MiB", LOWER, "{:.3f}", True),
@@ -259,8 +261,13 @@ def report(rows, meta, outdir, md_path, ratios_path):
     values = {}  # (server, metric) -> [values per round]
     for r in rows:
         values.setdefault((r["server"], r["metric"]), []).append(r["value"])
-    # Derived, per round: CPU per request with the access log on ÷ off.
+    # Derived, per round: CPU per request with the access log on ÷ off, and
+    # the size of a listing (wrk's bytes read ÷ requests).
     for (server, metric), vals in list(values.items()):
+        if metric == "listing.read_bytes":
+            reqs = values.get((server, "listing.requests"), [])
+            values[(server, "listing.kib")] = [
+                (b / n / 1024 if b is not None and n else None) for b, n in zip(vals, reqs)]
         if metric == "log.cpu_us":
             off = values.get((server, "ka.cpu_us"), [])
             values[(server, "log.overhead")] = [
