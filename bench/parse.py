@@ -5,6 +5,7 @@
     parse.py set METRICS SERVER ROUND NAME VALUE            append one figure ("fail" for a failure)
     parse.py report METRICS OUTDIR RESULTS_MD RATIOS_JSON   print the table, write results.md and ratios
     parse.py readme SUMMARY_MD README_MD                    put the summary between README's bench markers
+    parse.py tree DIR COUNT PATHS_FILE                      write COUNT files of 1-8 KiB under DIR, list their URL paths
 
 METRICS is a JSON-lines file: one {"server", "round", "metric", "value"}
 object per line; a value of null records a failed measurement.
@@ -36,9 +37,10 @@ def parse_wrk(text):
     if not m:
         raise ValueError("no Requests/sec line in wrk output")
     out["rps"] = float(m.group(1))
-    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+), ", text, re.M)
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+), ([\d.]+)(B|KB|MB|GB|TB) read", text, re.M)
     if m:
         out["requests"] = int(m.group(1))
+        out["read_bytes"] = float(m.group(3)) * 1024 ** ("B KB MB GB TB".split().index(m.group(4)))
     for pct in ("50", "99"):
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
         if m:
@@ -99,22 +101,52 @@ def cmd_set(args):
 
 HIGHER, LOWER = "higher", "lower"
 
-# (metric, label, better, format)
+# (metric, label, better, format, ratio?). Ratios are computed on CPU per
+# request (or per MiB) and memory: requests/s on two cores measure the client
+# (wrk on one core saturates near 130k req/s), so those rows carry no ratio.
+# MiB/s rows keep theirs, as the download goals are stated in MiB/s.
+CPU = "CPU µs/req"
 MAIN_METRICS = [
-    ("ka.rps", "Keep-alive req/s, 1 KiB, 50 conns (wrk)", HIGHER, "{:,.0f}"),
-    ("ka.p99_ms", "p99 latency, same run (ms)", LOWER, "{:.2f}"),
-    ("close.rps", "Connection: close req/s, 50 conns (wrk)", HIGHER, "{:,.0f}"),
-    ("abclose.rps", "Connection: close req/s, 50 conns (ab, no -k)", HIGHER, "{:,.0f}"),
-    ("c1000.rps", "Keep-alive req/s, 1,000 conns (wrk)", HIGHER, "{:,.0f}"),
-    ("c1000.p99_ms", "p99 latency, 1,000 conns (ms)", LOWER, "{:.2f}"),
-    ("abc1000.rps", "Keep-alive req/s, 1,000 conns (ab -k)", HIGHER, "{:,.0f}"),
-    ("dl.mibs", "256 MiB download (MiB/s, curl)", HIGHER, "{:,.0f}"),
-    ("dl.peak_rss_mib", "Peak RSS serving 256 MiB (MiB)", LOWER, "{:.1f}"),
-    ("rest.rss_mib", "RSS at rest (MiB)", LOWER, "{:.1f}"),
-    ("idle.rss_mib", "RSS with {idle_n} idle conns (MiB)", LOWER, "{:.1f}"),
-    ("idle.kib_per_conn", "RSS per idle conn (KiB)", LOWER, "{:.2f}"),
-    ("idle.fresh_ms", "Fresh request with {idle_n} idle conns (ms)", LOWER, "{:.2f}"),
+    ("ka.cpu_us", f"1 KiB keep-alive, {{conns}} conns: {CPU}", LOWER, "{:.2f}", True),
+    ("ka.rps", "  req/s (client-bound)", HIGHER, "{:,.0f}", False),
+    ("ka.p99_ms", "  p99 latency (ms)", LOWER, "{:.2f}", False),
+    ("close.cpu_us", f"1 KiB Connection: close, {{conns}} conns: {CPU}", LOWER, "{:.2f}", True),
+    ("close.rps", "  req/s (wrk)", HIGHER, "{:,.0f}", False),
+    ("abclose.rps", "  req/s (ab, no -k)", HIGHER, "{:,.0f}", False),
+    ("c1.cpu_us", f"1 KiB keep-alive, 1 conn: {CPU}", LOWER, "{:.2f}", True),
+    ("c1.rps", "  req/s", HIGHER, "{:,.0f}", False),
+    ("c1000.cpu_us", f"1 KiB keep-alive, {{many}} conns: {CPU}", LOWER, "{:.2f}", True),
+    ("c1000.rps", "  req/s (wrk)", HIGHER, "{:,.0f}", False),
+    ("c1000.p99_ms", "  p99 latency (ms)", LOWER, "{:.2f}", False),
+    ("abc1000.rps", "  req/s (ab -k)", HIGHER, "{:,.0f}", False),
+    ("cmax.cpu_us", f"1 KiB keep-alive, {{conns_max}} conns: {CPU}", LOWER, "{:.2f}", True),
+    ("cmax.rps", "  req/s", HIGHER, "{:,.0f}", False),
+    ("files.cpu_us", f"{{files_n}} files of 1-8 KiB, random: {CPU}", LOWER, "{:.2f}", True),
+    ("files.rps", "  req/s", HIGHER, "{:,.0f}", False),
+    ("listing.cpu_us", f"{{list_n}}-entry listing, {{list_conns}} conns: {CPU}", LOWER, "{:,.0f}", True),
+    ("listing.rps", "  listings/s", HIGHER, "{:,.1f}", False),
+    ("listing.kib", "  KiB per listing (headers + HTML)", LOWER, "{:,.0f}", False),
+    ("log.cpu_us", f"1 KiB keep-alive, access log on: {CPU}", LOWER, "{:.2f}", True),
+    ("log.overhead", "  access log on ÷ off, CPU", LOWER, "{:.3f}", True),
+    ("dl.cpu_ms_mib", "256 MiB, 1 download: CPU ms/MiB", LOWER, "{:.3f}", True),
+    ("dl.mibs", "  MiB/s (curl)", HIGHER, "{:,.0f}", True),
+    ("dl8.cpu_ms_mib", "256 MiB, {dl_par} at once: CPU ms/MiB", LOWER, "{:.3f}", True),
+    ("dl8.mibs", "  MiB/s, all together", HIGHER, "{:,.0f}", True),
+    ("big1.cpu_ms_mib", "{big_gib} GiB (sparse), 1 download: CPU ms/MiB", LOWER, "{:.3f}", True),
+    ("big1.mibs", "  MiB/s", HIGHER, "{:,.0f}", True),
+    ("big8.cpu_ms_mib", "{big_gib} GiB (sparse), {dl_par} at once: CPU ms/MiB", LOWER, "{:.3f}", True),
+    ("big8.mibs", "  MiB/s, all together", HIGHER, "{:,.0f}", True),
+    ("dl.peak_rss_mib", "Peak RSS during the downloads (MiB)", LOWER, "{:.1f}", True),
+    ("rest.rss_mib", "RSS at rest (MiB)", LOWER, "{:.1f}", True),
+    ("idle.rss_mib", "RSS with {idle_n} idle conns (MiB)", LOWER, "{:.1f}", True),
+    ("idle.kib_per_conn", "RSS per idle conn (KiB)", LOWER, "{:.2f}", True),
+    ("idle.fresh_ms", "Fresh request with {idle_n} idle conns (ms)", LOWER, "{:.2f}", True),
 ]
+
+# Columns in this order (those measured); "floor" is the fixed-response
+# responder, shown for reference and never a peer.
+SERVER_ORDER = ["rawserve", "floor", "nginx", "lighttpd", "h2o", "caddy"]
+FLOOR = "floor"
 
 EXTRA_METRICS = [
     ("idle2k.fresh_ms", "Fresh request with {idle2_n} idle conns, --threads 2 unpinned (ms)", "{:.2f}"),
@@ -125,6 +157,13 @@ EXTRA_METRICS = [
 # Sums over rounds, per server: (label, [metrics])
 CHECKS = [
     ("wrk non-2xx/3xx (ka / close / c1000)", ["ka.non2xx", "close.non2xx", "c1000.non2xx"]),
+    ("wrk non-2xx/3xx (c1 / cmax / files / listing / log)",
+     ["c1.non2xx", "cmax.non2xx", "files.non2xx", "listing.non2xx", "log.non2xx"]),
+    ("wrk socket errors connect/read/write/timeout, cmax", ["cmax.err_connect", "cmax.err_read", "cmax.err_write", "cmax.err_timeout"]),
+    ("wrk socket errors connect/read/write/timeout, files", ["files.err_connect", "files.err_read", "files.err_write", "files.err_timeout"]),
+    ("wrk socket errors connect/read/write/timeout, listing", ["listing.err_connect", "listing.err_read", "listing.err_write", "listing.err_timeout"]),
+    ("downloads failed: 256 MiB × {dl_par} / {big_gib} GiB × 1 / × {dl_par}", ["dl8.failed", "big1.failed", "big8.failed"]),
+    ("access-log lines written (log row)", ["log.lines"]),
     ("wrk socket errors connect/read/write/timeout, ka", ["ka.err_connect", "ka.err_read", "ka.err_write", "ka.err_timeout"]),
     ("wrk socket errors connect/read/write/timeout, close", ["close.err_connect", "close.err_read", "close.err_write", "close.err_timeout"]),
     ("wrk socket errors connect/read/write/timeout, c1000", ["c1000.err_connect", "c1000.err_read", "c1000.err_write", "c1000.err_timeout"]),
@@ -144,6 +183,10 @@ LOGS = [
     ("rawserve --threads 2", "logs/rawserve-t2.log"),
     ("nginx", "nginx/error.log"),
     ("lighttpd", "lighttpd/error.log"),
+    ("h2o", "h2o/error.log"),
+    ("caddy", "logs/caddy.log"),
+    ("floor", "logs/floor.log"),
+    ("rawserve, access log on", "logs/rawserve-log.log"),
     ("idle_conns.py", "logs/idle_conns.log"),
 ]
 
@@ -210,19 +253,34 @@ def fmt(value, pattern):
 
 
 def report(rows, meta, outdir, md_path, ratios_path):
-    servers = []
-    for r in rows:
-        if r["server"] not in servers and not r["server"].endswith("-t2"):
-            servers.append(r["server"])
+    present = {r["server"] for r in rows}
+    servers = [s for s in SERVER_ORDER if s in present]
+    servers += sorted(s for s in present if s not in servers and not s.endswith("-t2"))
     main = "rawserve"
-    peers = [s for s in servers if s != main]
+    peers = [s for s in servers if s not in (main, FLOOR)]
     values = {}  # (server, metric) -> [values per round]
     for r in rows:
         values.setdefault((r["server"], r["metric"]), []).append(r["value"])
+    # Derived, per round: CPU per request with the access log on ÷ off, and
+    # the size of a listing (wrk's bytes read ÷ requests).
+    for (server, metric), vals in list(values.items()):
+        if metric == "listing.read_bytes":
+            reqs = values.get((server, "listing.requests"), [])
+            values[(server, "listing.kib")] = [
+                (b / n / 1024 if b is not None and n else None) for b, n in zip(vals, reqs)]
+        if metric == "log.cpu_us":
+            off = values.get((server, "ka.cpu_us"), [])
+            values[(server, "log.overhead")] = [
+                (on / o if on is not None and o else None) for on, o in zip(vals, off)]
 
     def median(server, metric):
         vals = [v for v in values.get((server, metric), []) if v is not None]
         return statistics.median(vals) if vals else None
+
+    def wrong_answers(server, metric):
+        """Non-2xx/3xx answers wrk counted in the run a metric comes from."""
+        test = metric.split(".")[0]
+        return int(sum(v for v in values.get((server, f"{test}.non2xx"), []) if v))
 
     def failures(server, metric):
         return sum(1 for v in values.get((server, metric), []) if v is None)
@@ -235,7 +293,8 @@ def report(rows, meta, outdir, md_path, ratios_path):
         return int(sum(v for v in values.get((server, metric), []) if v is not None))
 
     subst = {k: meta.get(k.upper(), "?") for k in
-             ("idle_n", "idle2_n", "ab_close_n", "ab_ka_n", "dl_count", "fresh_count")}
+             ("idle_n", "idle2_n", "ab_close_n", "ab_ka_n", "dl_count", "fresh_count", "conns", "many",
+              "conns_max", "files_n", "list_n", "dl_par", "big_gib", "list_conns")}
     for k, v in list(subst.items()):
         try:
             subst[k] = f"{int(v):,}"
@@ -243,21 +302,34 @@ def report(rows, meta, outdir, md_path, ratios_path):
             pass
 
     lines = []
-    head = ["Metric", "better"] + servers + ["best peer", "ratio"]
+    head = ["Metric", "better"] + servers + ["best peer", "ratio", "÷ floor"]
     lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(servers) + 2)) + "|")
+    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(servers) + 3)) + "|")
     ratios = []
-    for metric, label, better, pattern in MAIN_METRICS:
+    section = ""
+    for metric, label, better, pattern, has_ratio in MAIN_METRICS:
+        if not any((s, metric) in values for s in servers):
+            continue  # a workload left out by WORKLOADS
         label = label.format(**subst)
+        if label.startswith("  "):
+            label = f"↳ {label.strip()}"  # a sub-row of the row above
+            full_label = f"{section}, {label[2:]}"
+        else:
+            section = label.split(":")[0]
+            full_label = label
         cells = []
         for s in servers:
             v = median(s, metric)
-            cell = fmt(v, pattern)
+            cell = fmt(v, pattern) if (s, metric) in values else "–"
             n_fail = failures(s, metric)
             if n_fail and v is not None:
                 cell += f" ({n_fail} fail)"
+            if wrong_answers(s, metric):
+                cell += f" ({wrong_answers(s, metric):,} non-2xx)"
             cells.append(cell)
-        peer_vals = [(median(p, metric), p) for p in peers if median(p, metric) is not None]
+        # A peer that answered errors did less work: it is shown, never the best.
+        peer_vals = [(median(p, metric), p) for p in peers
+                     if median(p, metric) is not None and not wrong_answers(p, metric)]
         mine = median(main, metric)
         ratio = None
         best = None
@@ -269,10 +341,17 @@ def report(rows, meta, outdir, md_path, ratios_path):
                 else:
                     ratio = best[0] / mine if mine else None
         best_cell = f"{best[1]} {fmt(best[0], pattern)}" if best else "n/a"
-        ratio_cell = f"**{ratio_text(ratio)}**" if ratio is not None else "n/a"
-        lines.append("| " + " | ".join([label, better] + cells + [best_cell, ratio_cell]) + " |")
+        if not has_ratio:
+            ratio = None
+            ratio_cell = "–"
+        else:
+            ratio_cell = f"**{ratio_text(ratio)}**" if ratio is not None else "n/a"
+        floor_v = median(FLOOR, metric)
+        floor_cell = (f"{mine / floor_v:.2f}×" if has_ratio and better == LOWER and mine and floor_v
+                      else "–")
+        lines.append("| " + " | ".join([label, better] + cells + [best_cell, ratio_cell, floor_cell]) + " |")
         if ratio is not None:
-            ratios.append({"metric": metric, "label": label, "ratio": ratio, "better": better})
+            ratios.append({"metric": metric, "label": full_label, "ratio": ratio, "better": better})
     table = "\n".join(lines)
 
     extra_lines = ["| Metric (rawserve only) | value |", "|---|---:|"]
@@ -289,22 +368,27 @@ def report(rows, meta, outdir, md_path, ratios_path):
         for s in servers:
             parts = [total(s, m) for m in metrics]
             cells.append(" / ".join("–" if p is None else f"{p:,}" for p in parts))
+        if all(set(c) <= set("– /") for c in cells):
+            continue  # a workload left out by WORKLOADS
         check_lines.append(f"| {label.format(**subst)} | " + " | ".join(cells) + " |")
     checks = "\n".join(check_lines)
 
     rounds = sorted({r["round"] for r in rows})
     per_round = ["| Metric | server | " + " | ".join(f"round {n}" for n in rounds) + " |",
                  "|---|---|" + "|".join(["---:"] * len(rounds)) + "|"]
-    for metric, label, _better, pattern in MAIN_METRICS:
+    for metric, label, _better, pattern, _has_ratio in MAIN_METRICS:
         for s in servers:
             by_round = {r["round"]: r["value"] for r in rows if r["server"] == s and r["metric"] == metric}
             per_round.append(f"| {metric} | {s} | " + " | ".join(
                 fmt(by_round[n], pattern) if n in by_round else "" for n in rounds) + " |")
     per_round = "\n".join(per_round)
 
-    header_note = ("Medians over rounds. **ratio** = rawserve ÷ best peer for throughput, "
-                   "best peer ÷ rawserve for latency and memory (lower is better there), "
-                   "so **≥ 1.00 always means rawserve wins**.")
+    header_note = ("Medians over rounds. **ratio** = best peer ÷ rawserve for server CPU per request "
+                   "(or per MiB), latency and memory, rawserve ÷ best peer for MiB/s, so **≥ 1.00 "
+                   "always means rawserve wins**; requests/s rows carry no ratio, as on two cores "
+                   "they measure the client. **÷ floor** = rawserve's CPU ÷ the floor responder's "
+                   "(a fixed 1 KiB from memory, one recv + one send per request). "
+                   "The floor is not a peer.")
 
     print()
     print(header_note)
@@ -323,9 +407,25 @@ def report(rows, meta, outdir, md_path, ratios_path):
     # What the top-level README shows (spliced in by `parse.py readme`).
     summary = [
         f"Measured by `bench/run` on {meta.get('DATE', '?')}: {meta.get('NPROC', '?')} cores "
-        f"({meta.get('CPU', '?')}), {meta.get('KERNEL', '?')}, {meta.get('ROUNDS', '?')} rounds of "
+        f"({meta.get('CPU', '?')}), {meta.get('KERNEL', '?')}, {meta.get('ROUNDS', '?')} "
+        f"round{'' if meta.get('ROUNDS') == '1' else 's'} of "
         f"{meta.get('DURATION', '?')} s, load average before {meta.get('LOAD_BEFORE', '?')}. "
         "Each server on one core with one worker, the load generator on the other.",
+    ]
+    caveats = []
+    try:
+        if int(meta.get("ROUNDS", "3")) < 3:
+            caveats.append(f"a reduced run ({meta.get('ROUNDS')} round: one value per row, not a median)")
+    except ValueError:
+        pass
+    try:
+        if float(meta.get("LOAD_BEFORE", "0").split()[0]) > 0.5:
+            caveats.append("other work was running on the machine (load average above)")
+    except ValueError:
+        pass
+    if caveats:
+        summary[-1] += " **Indicative only:** " + "; ".join(caveats) + "; rerun `bench/run` on a quiet machine for figures to quote."
+    summary += [
         "",
         header_note,
         "",
@@ -364,13 +464,16 @@ def report(rows, meta, outdir, md_path, ratios_path):
     md.append(f"- Machine: {meta.get('NPROC', '?')} CPUs ({meta.get('CPU', '?')}), "
               f"kernel {meta.get('KERNEL', '?')}, {meta.get('MEM', '?')} RAM")
     md.append(f"- rawserve: {meta.get('RAWSERVE_REV', '?')}")
-    md.append(f"- Peers: {meta.get('NGINX_VERSION', '?')}; {meta.get('LIGHTTPD_VERSION', '?')}")
+    md.append(f"- Peers: {meta.get('NGINX_VERSION', '?')}; {meta.get('LIGHTTPD_VERSION', '?')}; "
+              f"{meta.get('H2O_VERSION', '?')}; {meta.get('CADDY_VERSION', '?')}")
     md.append(f"- Clients: {meta.get('WRK_VERSION', '?')}; {meta.get('AB_VERSION', '?')}; {meta.get('CURL_VERSION', '?')}")
     md.append(f"- Settings: ROUNDS={meta.get('ROUNDS')} DURATION={meta.get('DURATION')}s "
               f"CONNS={meta.get('CONNS')} MANY={meta.get('MANY')} IDLE_N={meta.get('IDLE_N')} "
               f"IDLE_MIX={meta.get('IDLE_MIX')} IDLE2_N={meta.get('IDLE2_N')} "
               f"AB_CLOSE_N={meta.get('AB_CLOSE_N')} AB_KA_N={meta.get('AB_KA_N')} "
-              f"DL_COUNT={meta.get('DL_COUNT')} FRESH_COUNT={meta.get('FRESH_COUNT')}")
+              f"DL_COUNT={meta.get('DL_COUNT')} FRESH_COUNT={meta.get('FRESH_COUNT')} "
+              f"WORKLOADS='{meta.get('WORKLOADS')}' FILES_N={meta.get('FILES_N')} LIST_N={meta.get('LIST_N')} "
+              f"BIG_GIB={meta.get('BIG_GIB')} DL_PAR={meta.get('DL_PAR')} CONNS_MAX={meta.get('CONNS_MAX')}")
     md.append(f"- Open-file limit: {meta.get('NOFILE', '?')}; server on CPU {meta.get('SERVER_CPU', '?')}, "
               f"clients on CPU {meta.get('CLIENT_CPU', '?')}; listen backlogs: {meta.get('BACKLOGS', '?')}")
     md.append(f"- Load average (1/5/15 min) before the run: {meta.get('LOAD_BEFORE', '?')}; after: "
@@ -432,6 +535,18 @@ def report(rows, meta, outdir, md_path, ratios_path):
     md.append(section_file("lighttpd/lighttpd.conf").replace(outdir, "$B"))
     md.append("```")
     md.append("")
+    md.append("### h2o.conf")
+    md.append("")
+    md.append("```yaml")
+    md.append(section_file("h2o/h2o.conf").replace(outdir, "$B"))
+    md.append("```")
+    md.append("")
+    md.append("### Caddyfile")
+    md.append("")
+    md.append("```")
+    md.append(section_file("caddy/Caddyfile").replace(outdir, "$B"))
+    md.append("```")
+    md.append("")
     with open(md_path, "w") as f:
         f.write("\n".join(md))
     return 0
@@ -463,8 +578,31 @@ def cmd_readme(args):
     return 0
 
 
+def cmd_tree(args):
+    """COUNT files of 1-8 KiB (random bytes, sizes from a fixed seed) in
+    directories of 1,000 under DIR; their URL paths, shuffled, to PATHS_FILE."""
+    import random
+    root, count, paths_file = args[0], int(args[1]), args[2]
+    rng = random.Random(14)
+    docroot = os.path.dirname(os.path.abspath(root))
+    paths = []
+    for i in range(count):
+        d = os.path.join(root, f"d{i // 1000:03d}")
+        if i % 1000 == 0:
+            os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, f"f{i:06d}.bin")
+        with open(path, "wb") as f:
+            f.write(rng.randbytes(rng.randint(1024, 8192)))
+        paths.append("/" + os.path.relpath(path, docroot))
+    rng.shuffle(paths)
+    with open(paths_file, "w") as f:
+        f.write("\n".join(paths) + "\n")
+    return 0
+
+
 def main(argv):
-    commands = {"record": (cmd_record, 6), "set": (cmd_set, 5), "report": (cmd_report, 4), "readme": (cmd_readme, 2)}
+    commands = {"record": (cmd_record, 6), "set": (cmd_set, 5), "report": (cmd_report, 4), "readme": (cmd_readme, 2),
+                "tree": (cmd_tree, 3)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__, file=sys.stderr)
         return 2
