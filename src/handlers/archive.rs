@@ -327,16 +327,21 @@ mod tests {
     use crate::sys::fs::Root;
     use std::path::Path;
 
-    /// The whole archive of `root/dir` as the connection would collect it,
-    /// and the largest piece.
-    fn archive_of(root: &Path, dir: &str, name: &[u8]) -> (Vec<u8>, usize) {
-        let site = Arc::new(Site {
+    /// A site over `root` with default options.
+    fn site_at(root: &Path) -> Arc<Site> {
+        Arc::new(Site {
             root: Root::open(root, false).unwrap(),
             options: FileOptions::new(root),
             headers: crate::handlers::headers::FolderHeaders::new(&FileOptions::new(root)).unwrap(),
             types: Default::default(),
             streams: Default::default(),
-        });
+        })
+    }
+
+    /// The whole archive of `root/dir` as the connection would collect it,
+    /// and the largest piece.
+    fn archive_of(root: &Path, dir: &str, name: &[u8]) -> (Vec<u8>, usize) {
+        let site = site_at(root);
         let Node::Directory(fd) = site.root.open_node(Path::new(dir)).unwrap() else { panic!("not a dir") };
         let response = response(Entries::new(fd).unwrap(), PathBuf::from(dir), name, &site, false);
         let Body::Stream(mut stream) = response.body else { panic!("not a stream") };
@@ -419,13 +424,7 @@ mod tests {
         std::fs::create_dir(root.join("d")).unwrap();
         let big = root.join("d/big");
         std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
-        let site = Arc::new(Site {
-            root: Root::open(root, false).unwrap(),
-            options: FileOptions::new(root),
-            headers: crate::handlers::headers::FolderHeaders::new(&FileOptions::new(root)).unwrap(),
-            types: Default::default(),
-            streams: Default::default(),
-        });
+        let site = site_at(root);
         for change in [STREAM_PIECE as u64 / 2, 5 * STREAM_PIECE as u64] {
             std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
             let Node::Directory(fd) = site.root.open_node(Path::new("d")).unwrap() else { panic!() };
