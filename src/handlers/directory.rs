@@ -18,30 +18,55 @@
 //! the options that change what is listed; so a revalidation gets 304
 //! exactly when the page would be the same. `Last-Modified` is the latest
 //! of the directory's and its entries' modification times.
+//!
+//! **Kept listings.** Each worker keeps the pages it rendered
+//! ([`KeptListings`], at most [`KEPT_LISTING_BYTES`] per folder) and
+//! answers a repeat request for one from memory while an inotify watch
+//! says nothing it shows can have changed: the file cache's mechanism
+//! (`watches`, whose module comment tells why a hit is exactly as fresh as
+//! a new read), with a watch on the listed directory and each directory on
+//! its way from the root, placed before the entries are read. The
+//! directory's watch reports every entry created, removed, renamed,
+//! written or given new attributes (size, times, permissions); what it
+//! cannot report is handled so: a listed subdirectory's own size and time
+//! change with *its* entries, so each gets a watch too; a symlink's target
+//! and a file with other names (hard links, changed through another
+//! directory) are not watched at all, so a listing with either is never
+//! kept. With no watch to be had (none left, `cache_watches` 0, a symlink
+//! on the way) every request reads the directory anew, as before. A page
+//! is kept per directory and view (sort, order, format): rendering a kept
+//! sorted list per view would still cost most of a render (measured in
+//! the branch's report), a page costs a copy-free `Arc`.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
 use std::ffi::{CStr, OsStr};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::listing::{self, Format, Page, Sorted, View};
+use super::watches::Watches;
 use super::{archive, cache, Site};
 use crate::http::date;
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::request::{Request, Version};
-use crate::http::response::{Preparation, Response};
+use crate::http::response::{Body, Preparation, Response};
 use crate::safe_path;
-use crate::sys::fs::{Entries, EntryKind};
+use crate::sys::fs::{Entries, EntryKind, Root, Stamp};
 
 /// Directory entries read (and stat'ed) in one step: about 1 ms of work
 /// (measured ~0.8 µs for the `fstatat`, ~0.2 µs for `getdents`, per entry).
 pub const ENTRIES_PER_SLICE: usize = 1_000;
 /// Rows of HTML rendered in one step: also about a millisecond.
 pub const ROWS_PER_SLICE: usize = 2_000;
+
+/// Rendered pages one worker keeps per folder: a few views of a
+/// 10,000-entry directory (~0.9 MiB of HTML each), or many small ones.
+pub const KEPT_LISTING_BYTES: usize = 4 << 20;
 
 /// Listings are produced per request; with validators, caches may keep
 /// them but must ask each time (as nginx's autoindex pages are revalidated).
@@ -71,6 +96,28 @@ pub struct Listing {
     /// When reading began, for the racy-time rule of `Last-Modified`.
     read_at: SystemTime,
     stage: Stage,
+    /// Where the page goes when done, if it may be kept.
+    keeping: Option<Keeping>,
+}
+
+/// Unless its page was kept, the directory's watch goes back.
+impl Drop for Keeping {
+    fn drop(&mut self) {
+        self.listings.lock().forget_unused(std::slice::from_ref(&self.path));
+    }
+}
+
+/// What keeping a listing being read takes (see the module comment).
+#[derive(Debug)]
+struct Keeping {
+    listings: KeptListings,
+    /// The directory below the root.
+    path: PathBuf,
+    /// The watching of the directory, placed before its entries were read.
+    watched: u64,
+    /// Listed subdirectories (below the root) as they were read; each is
+    /// watched before the page is kept.
+    subdirectories: Vec<(PathBuf, Stamp)>,
 }
 
 /// What the entries read so far say about the listing's validators.
@@ -112,6 +159,8 @@ enum Stage {
 struct Validated {
     etag: String,
     last_modified: Option<String>,
+    /// What `last_modified` was made from, kept with a page.
+    latest: Option<SystemTime>,
 }
 
 impl Listing {
@@ -119,7 +168,13 @@ impl Listing {
     /// the root): its tar when `?download=tar` asks for it, else its
     /// listing, at once when one step is enough, else as a response that
     /// is still [`Preparation`].
-    pub fn start(request: &Request, entries: Entries, path: PathBuf, site: &Arc<Site>) -> Response {
+    pub fn start(
+        request: &Request,
+        entries: Entries,
+        path: PathBuf,
+        site: &Arc<Site>,
+        listings: &KeptListings,
+    ) -> Response {
         if listing::param(request.query(), "download") == Some("tar") {
             let name = archive_name(&path, site);
             // An HTTP/1.0 client reads the tar to the close.
@@ -140,12 +195,28 @@ impl Listing {
                 if_unmodified_since: owned("if-unmodified-since"),
             },
             read_at: SystemTime::now(),
-            stage: Stage::Reading { entries, listed: Sorted::new(view), read: 0, digest: Digest::default() },
+            stage: Stage::Done,
+            keeping: None,
         };
-        if let Stage::Reading { entries, digest, .. } = &mut listing.stage {
-            // Removing an entry changes only the directory's own time.
-            digest.saw(entries.stat(c".").ok().and_then(|s| s.modified));
-        }
+        let key = listing.key();
+        let watched = {
+            let mut kept = listings.lock();
+            if let Some(page) = kept.get(&key) {
+                return listing.answer_kept(page);
+            }
+            // Placed before any entry is read, so every later change is reported.
+            entries.stamp().ok().and_then(|stamp| kept.watches.watch(&site.root, &listing.path, stamp))
+        };
+        listing.keeping = watched.map(|watched| Keeping {
+            listings: listings.clone(),
+            path: listing.path.clone(),
+            watched,
+            subdirectories: Vec::new(),
+        });
+        let mut digest = Digest::default();
+        // Removing an entry changes only the directory's own time.
+        digest.saw(entries.stat(c".").ok().and_then(|s| s.modified));
+        listing.stage = Stage::Reading { entries, listed: Sorted::new(view), read: 0, digest };
         match listing.advance() {
             Some(response) => response,
             None => Response::later(Box::new(listing)),
@@ -155,7 +226,7 @@ impl Listing {
     /// Reads up to [`ENTRIES_PER_SLICE`] entries; the entries and cap once
     /// the directory (or the cap) is reached. Only what the server would
     /// serve is listed (`listable`).
-    fn read_slice(&self, stage: &mut Stage) -> Option<Option<usize>> {
+    fn read_slice(&mut self, stage: &mut Stage) -> Option<Option<usize>> {
         let Stage::Reading { entries, listed, read, digest } = stage else { return Some(None) };
         let cap = self.site.options.max_listing_entries;
         let mut end = None;
@@ -169,7 +240,18 @@ impl Listing {
                 break;
             }
             *read += 1;
-            if let Some(entry) = listable(&self.site, entries, &self.path, &name) {
+            let (entry, dependence) = examine(&self.site, entries, &self.path, &name);
+            match dependence {
+                Dependence::Seen => {}
+                Dependence::Subdirectory(stamp) => {
+                    if let Some(keeping) = &mut self.keeping {
+                        let subdirectory = self.path.join(OsStr::from_bytes(name.to_bytes()));
+                        keeping.subdirectories.push((subdirectory, stamp));
+                    }
+                }
+                Dependence::Unseen => self.keeping = None,
+            }
+            if let Some(entry) = entry {
                 digest.add(&entry);
                 listed.push(entry);
             }
@@ -189,9 +271,53 @@ impl Listing {
         let options = &self.site.options;
         (options.dotfiles, options.follow_symlinks).hash(&mut hasher);
         let etag = format!("\"listing-{:016x}\"", hasher.finish());
-        let last_modified =
-            digest.latest.filter(|&t| !cache::is_racy(t, self.read_at, options.racy_window)).and_then(date::format);
-        Validated { etag, last_modified }
+        self.dated(etag, digest.latest)
+    }
+
+    /// The validators of a listing tagged `etag` whose latest time is `latest`.
+    fn dated(&self, etag: String, latest: Option<SystemTime>) -> Validated {
+        let window = self.site.options.racy_window;
+        let last_modified = latest.filter(|&t| !cache::is_racy(t, self.read_at, window)).and_then(date::format);
+        Validated { etag, last_modified, latest }
+    }
+
+    fn key(&self) -> PageKey {
+        PageKey { path: self.path.clone(), request_path: self.request_path.clone(), view: self.view }
+    }
+
+    /// The answer from a kept page: its validators (the date judged racy
+    /// or not now, as a fresh read would), then 304/412 or the page.
+    fn answer_kept(&self, page: &KeptPage) -> Response {
+        let validated = self.dated(page.etag.clone(), page.latest);
+        if let Some(response) = self.precondition(&validated) {
+            return response;
+        }
+        self.page_response(Body::Shared(Arc::clone(&page.body)), &validated)
+    }
+
+    /// The 200 response with the listing `body`.
+    fn page_response(&self, body: Body, validated: &Validated) -> Response {
+        let response = match self.view.format {
+            Format::Html => Response::new(200)
+                .header("Content-Type", listing::HTML_TYPE)
+                .header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY),
+            Format::Json => Response::new(200).header("Content-Type", listing::JSON_TYPE),
+        };
+        with_validators(response.body(body), validated)
+    }
+
+    /// Keeps the finished page, if every change to what it shows is
+    /// watched (see the module comment).
+    fn keep(&mut self, body: &Arc<[u8]>, validated: &Validated) {
+        let Some(mut keeping) = self.keeping.take() else { return };
+        let page = KeptPage {
+            body: Arc::clone(body),
+            etag: validated.etag.clone(),
+            latest: validated.latest,
+            depends: Vec::new(),
+        };
+        let subdirectories = std::mem::take(&mut keeping.subdirectories);
+        keeping.listings.lock().keep(&self.site.root, self.key(), page, keeping.watched, subdirectories);
     }
 
     /// 304 or 412 when the request's conditions say so.
@@ -221,34 +347,59 @@ impl Listing {
 /// a directory or a symlink that resolves to one of those by the root's
 /// rules (so never out of the root unless symlinks may lead anywhere), and
 /// what the server may not read (a file) or enter (a directory).
-pub fn listable(site: &Site, entries: &Entries, dir: &std::path::Path, name: &CStr) -> Option<listing::Entry> {
+pub fn listable(site: &Site, entries: &Entries, dir: &Path, name: &CStr) -> Option<listing::Entry> {
+    examine(site, entries, dir, name).0
+}
+
+/// Whether the watch on a listed directory reports every change to what
+/// the listing shows of one of its entries.
+#[derive(Debug)]
+enum Dependence {
+    /// Yes: the entry is in the directory and only there (or not shown).
+    Seen,
+    /// A listed subdirectory, as it was read: its size and time change
+    /// with its own entries, which only a watch on it reports.
+    Subdirectory(Stamp),
+    /// No: a symlink (its target is elsewhere, and may appear later), a
+    /// file with other names, or an entry that could not be looked at.
+    Unseen,
+}
+
+/// [`listable`], and how changes to the entry can be seen.
+fn examine(site: &Site, entries: &Entries, dir: &Path, name: &CStr) -> (Option<listing::Entry>, Dependence) {
     let bytes = name.to_bytes();
     if !safe_path::can_name(bytes, site.options.dotfiles, dir.as_os_str().is_empty()) {
-        return None;
+        return (None, Dependence::Seen);
     }
-    let stat = entries.stat(name).ok()?;
-    let (is_dir, size, modified) = match stat.kind {
-        EntryKind::File => (false, stat.size, stat.modified),
-        EntryKind::Directory => (true, stat.size, stat.modified),
+    let Ok(stat) = entries.stat(name) else { return (None, Dependence::Unseen) };
+    let (is_dir, size, modified, dependence) = match stat.kind {
+        EntryKind::File if stat.links > 1 => (false, stat.size, stat.modified, Dependence::Unseen),
+        EntryKind::File => (false, stat.size, stat.modified, Dependence::Seen),
+        EntryKind::Directory => (true, stat.size, stat.modified, Dependence::Subdirectory(stat.stamp)),
         EntryKind::Symlink => {
             // Resolved as a request for it would be; the only entries that
             // cost a path.
             match site.root.metadata(&dir.join(OsStr::from_bytes(bytes))) {
-                Ok(meta) if meta.is_file() || meta.is_dir() => (meta.is_dir(), meta.len(), meta.modified().ok()),
-                _ => return None,
+                Ok(meta) if meta.is_file() || meta.is_dir() => {
+                    (meta.is_dir(), meta.len(), meta.modified().ok(), Dependence::Unseen)
+                }
+                _ => return (None, Dependence::Unseen),
             }
         }
-        EntryKind::Other => return None,
+        // Never listed, whatever becomes of it but its name.
+        EntryKind::Other => return (None, Dependence::Seen),
     };
     if !entries.usable(name, is_dir) {
-        return None;
+        // A permission change is an attribute event on the directory.
+        let dependence = if matches!(dependence, Dependence::Unseen) { dependence } else { Dependence::Seen };
+        return (None, dependence);
     }
-    Some(listing::Entry { name: bytes.to_vec(), is_dir, size, modified })
+    (Some(listing::Entry { name: bytes.to_vec(), is_dir, size, modified }), dependence)
 }
 
 /// The archive's name: the folder's own name (`path` below the root; a
 /// file name never holds a `/`), or the root folder's name for the root.
-fn archive_name(path: &std::path::Path, site: &Site) -> Vec<u8> {
+fn archive_name(path: &Path, site: &Site) -> Vec<u8> {
     let root = || site.options.root.canonicalize().ok();
     let name = match path.file_name() {
         Some(name) => Some(name.as_bytes().to_vec()),
@@ -293,13 +444,9 @@ impl Preparation for Listing {
                     return None;
                 }
                 let Stage::Rendering(page, validated) = stage else { return Some(Response::error(500)) };
-                let body = page.finish().into_bytes();
-                let response = match self.view.format {
-                    Format::Html => Response::page(200, listing::HTML_TYPE, body)
-                        .header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY),
-                    Format::Json => Response::page(200, listing::JSON_TYPE, body),
-                };
-                Some(with_validators(response, &validated))
+                let body: Arc<[u8]> = Arc::from(page.finish().into_bytes());
+                self.keep(&body, &validated);
+                Some(self.page_response(Body::Shared(body), &validated))
             }
             // Not called again once done; an empty answer if it were.
             Stage::Done => Some(Response::error(500)),
@@ -315,5 +462,218 @@ impl fmt::Debug for Listing {
             Stage::Done => "done".to_string(),
         };
         f.debug_struct("Listing").field("path", &self.path).field("stage", &stage).finish()
+    }
+}
+
+/// A kept listing's key: the directory, the request path it was listed
+/// under (breadcrumbs and tag differ by it) and the view.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    path: PathBuf,
+    request_path: String,
+    view: View,
+}
+
+/// A rendered listing and its validators, kept while nothing it shows
+/// can have changed.
+#[derive(Debug)]
+struct KeptPage {
+    body: Arc<[u8]>,
+    etag: String,
+    latest: Option<SystemTime>,
+    /// The watched paths (below the root) whose change drops the page: the
+    /// directory and its listed subdirectories.
+    depends: Vec<PathBuf>,
+}
+
+/// One worker's kept listings for one folder. Shared with the worker's
+/// listings in progress (which keep their page when done), never between
+/// workers, so the lock is never contended; a lock rather than a `RefCell`
+/// because a connection's work must be `Send`.
+#[derive(Debug, Clone)]
+pub struct KeptListings(Arc<Mutex<Kept>>);
+
+/// What [`KeptListings`] holds.
+#[derive(Debug)]
+struct Kept {
+    pages: HashMap<PageKey, KeptPage>,
+    /// Bytes of the kept bodies, at most [`KEPT_LISTING_BYTES`].
+    bytes: usize,
+    watches: Watches,
+}
+
+impl KeptListings {
+    /// Kept listings watched by up to `watches` inotify watches
+    /// (`FileOptions::cache_watches`; 0 keeps none).
+    pub fn new(watches: usize) -> KeptListings {
+        let kept = Kept { pages: HashMap::new(), bytes: 0, watches: Watches::new(watches) };
+        KeptListings(Arc::new(Mutex::new(kept)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // A panic while holding it leaves nothing half-done that a hit
+        // could read: every change below completes before the next line.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Pages kept now (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().pages.len()
+    }
+}
+
+impl Kept {
+    /// Drops the pages change events say are stale: no system call
+    /// unless request bytes were read since the last time.
+    fn catch_up(&mut self) {
+        let Kept { pages, bytes, watches } = self;
+        let mut dropped = Vec::new();
+        watches.catch_up(|path| {
+            pages.retain(|_, page| {
+                let stale = page.depends.iter().any(|d| d == path);
+                if stale {
+                    *bytes -= page.body.len();
+                    dropped.push(std::mem::take(&mut page.depends));
+                }
+                !stale
+            });
+        });
+        for depends in dropped {
+            self.forget_unused(&depends);
+        }
+    }
+
+    fn get(&mut self, key: &PageKey) -> Option<&KeptPage> {
+        self.catch_up();
+        self.pages.get(key)
+    }
+
+    /// Keeps `page` if its directory is still watched under `watched` and
+    /// each of `subdirectories` can be watched as it was read.
+    fn keep(
+        &mut self,
+        root: &Root,
+        key: PageKey,
+        mut page: KeptPage,
+        watched: u64,
+        subdirectories: Vec<(PathBuf, Stamp)>,
+    ) {
+        self.catch_up();
+        if page.body.len() > KEPT_LISTING_BYTES || !self.watches.confirms(&key.path, Some(watched)) {
+            return;
+        }
+        page.depends.push(key.path.clone());
+        for (path, stamp) in subdirectories {
+            let placed = self.watches.watch(root, &path, stamp).is_some();
+            page.depends.push(path);
+            if !placed {
+                // Changed since it was read, or out of watches.
+                self.forget_unused(&page.depends);
+                return;
+            }
+        }
+        if let Some(old) = self.pages.remove(&key) {
+            self.bytes -= old.body.len();
+            self.forget_unused(&old.depends);
+        }
+        // Evict arbitrary pages (HashMap order) until the new one fits, as
+        // the file cache does.
+        while self.bytes + page.body.len() > KEPT_LISTING_BYTES {
+            let Some(victim) = self.pages.keys().next().cloned() else { break };
+            if let Some(old) = self.pages.remove(&victim) {
+                self.bytes -= old.body.len();
+                self.forget_unused(&old.depends);
+            }
+        }
+        self.bytes += page.body.len();
+        self.pages.insert(key, page);
+    }
+
+    /// Gives back the watches of `paths` that no kept page depends on.
+    fn forget_unused(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if !self.pages.values().any(|page| page.depends.contains(path)) {
+                self.watches.forget(path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::notify;
+    use std::fs;
+
+    fn key(path: &str) -> PageKey {
+        PageKey { path: PathBuf::from(path), request_path: format!("/{path}/"), view: View::default() }
+    }
+
+    fn page(body: &[u8]) -> KeptPage {
+        KeptPage { body: Arc::from(body), etag: "\"t\"".into(), latest: None, depends: Vec::new() }
+    }
+
+    /// Keeps a page for `dir` (and its `subdirectories`) as a listing would:
+    /// the directory watched first.
+    fn kept(kept: &mut Kept, root: &Root, dir: &str, subdirectories: &[&str], body: &[u8]) {
+        let stamp = root.stamp(Path::new(dir)).expect("stamp");
+        let watched = kept.watches.watch(root, Path::new(dir), stamp).expect("watched");
+        let subdirectories =
+            subdirectories.iter().map(|s| (PathBuf::from(s), root.stamp(Path::new(s)).expect("stamp"))).collect();
+        kept.keep(root, key(dir), page(body), watched, subdirectories);
+    }
+
+    #[test]
+    fn a_kept_page_goes_with_the_first_change_to_its_folder_or_subfolders() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("d/sub")).unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        let listings = KeptListings::new(16);
+        let mut kept_listings = listings.lock();
+        let kept_now = |k: &mut Kept| k.get(&key("d")).is_some();
+        kept(&mut kept_listings, &root, "d", &["d/sub"], b"page");
+        assert!(kept_now(&mut kept_listings));
+        // A change in the folder, seen once request bytes were read.
+        fs::write(dir.path().join("d/new"), b"x").unwrap();
+        notify::note_request_read();
+        assert!(!kept_now(&mut kept_listings));
+        assert_eq!(kept_listings.watches.watch_count(), 0, "its watches went back");
+        // A change in a subfolder.
+        kept(&mut kept_listings, &root, "d", &["d/sub"], b"page");
+        assert!(kept_now(&mut kept_listings));
+        fs::write(dir.path().join("d/sub/inner"), b"x").unwrap();
+        notify::note_request_read();
+        assert!(!kept_now(&mut kept_listings));
+        // A subfolder changed between its reading and its watch: not kept.
+        let stamp = root.stamp(Path::new("d")).unwrap();
+        let watched = kept_listings.watches.watch(&root, Path::new("d"), stamp).unwrap();
+        let sub = root.stamp(Path::new("d/sub")).unwrap();
+        fs::write(dir.path().join("d/sub/later"), b"x").unwrap();
+        let subdirectories = vec![(PathBuf::from("d/sub"), sub)];
+        kept_listings.keep(&root, key("d"), page(b"page"), watched, subdirectories);
+        assert!(!kept_now(&mut kept_listings));
+    }
+
+    #[test]
+    fn kept_pages_stay_within_their_byte_limit_and_need_watches() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["a", "b", "c", "d"] {
+            fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let root = Root::open(dir.path(), false).unwrap();
+        let listings = KeptListings::new(16);
+        let third = vec![0u8; KEPT_LISTING_BYTES / 3 + 1];
+        for d in ["a", "b", "c"] {
+            kept(&mut listings.lock(), &root, d, &[], &third);
+        }
+        assert_eq!(listings.len(), 2, "two thirds and a bit fit, not three");
+        assert!(listings.lock().bytes <= KEPT_LISTING_BYTES);
+        kept(&mut listings.lock(), &root, "d", &[], &vec![0u8; KEPT_LISTING_BYTES + 1]);
+        assert!(listings.lock().get(&key("d")).is_none(), "larger than the limit");
+        // No watches, nothing kept.
+        let unwatched = KeptListings::new(0);
+        let stamp = root.stamp(Path::new("a")).unwrap();
+        assert_eq!(unwatched.lock().watches.watch(&root, Path::new("a"), stamp), None);
     }
 }

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use super::cache::{self, Described, FileCache};
 use super::compress::{self, Levels, Streamed};
 use super::content_type;
-use super::directory::Listing;
+use super::directory::{KeptListings, Listing};
 use super::Site;
 use crate::http::date;
 use crate::http::encoding::{Coding, CodingSet, Preferences, COMPRESSED, STREAMED};
@@ -37,7 +37,13 @@ const NOT_FOUND_PAGE: &str = "404.html";
 /// Answers `request` from the folder; `target` is the request path below
 /// the route's prefix (the whole path for a fallback), while redirects and
 /// listings keep using the full `request.path()` the client sees.
-pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut FileCache) -> Response {
+pub fn serve(
+    request: &Request,
+    target: &str,
+    site: &Arc<Site>,
+    cache: &mut FileCache,
+    listings: &KeptListings,
+) -> Response {
     let path = match safe_path::resolve(target, site.options.dotfiles) {
         Ok(path) => path,
         Err(e) => return status_page(e.status(), site),
@@ -118,7 +124,7 @@ pub fn serve(request: &Request, target: &str, site: &Arc<Site>, cache: &mut File
         }
     }
     if site.options.listing {
-        list_directory(request, &path, dir, site)
+        list_directory(request, &path, dir, site, listings)
     } else {
         not_found(site)
     }
@@ -608,12 +614,12 @@ fn prefix_is_utf8(file: &File, len: u64) -> bool {
 
 /// Lists the directory `dir` (open, at `path` relative to the root), in
 /// slices when it is large, or sends its tar (see `directory`).
-fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Arc<Site>) -> Response {
+fn list_directory(request: &Request, path: &Path, dir: OwnedFd, site: &Arc<Site>, listings: &KeptListings) -> Response {
     let entries = match Entries::new(dir) {
         Ok(entries) => entries,
         Err(e) => return io_error(kind_of(&e), site),
     };
-    Listing::start(request, entries, path.to_path_buf(), site)
+    Listing::start(request, entries, path.to_path_buf(), site, listings)
 }
 
 /// The kind of an I/O error, with a symlink loop (ELOOP, whose kind is not

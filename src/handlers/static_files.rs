@@ -14,6 +14,7 @@ use super::cache::FileCache;
 use super::compress::CompressedCache;
 use super::content_type::ContentTypes;
 use super::cors;
+use super::directory::KeptListings;
 use super::headers::FolderHeaders;
 use super::{files, Site, WorkerHandler};
 use crate::config::FileOptions;
@@ -107,6 +108,7 @@ impl StaticFiles {
             cache: FileCache::new(options.cache_bytes, options.cache_max_file)
                 .with_compressed(CompressedCache::new(options.compress_cache_bytes))
                 .with_watches(options.cache_watches),
+            listings: KeptListings::new(options.cache_watches),
             strip,
         }
     }
@@ -116,6 +118,7 @@ impl StaticFiles {
 pub(crate) struct FolderHandler {
     site: Arc<Site>,
     cache: FileCache,
+    listings: KeptListings,
     strip: usize,
 }
 
@@ -138,7 +141,7 @@ impl FolderHandler {
         if self.strip == 0 {
             // The fallback: the path as sent, malformed or not, for
             // `safe_path` to judge (a target without `/` is a 400 there).
-            return files::serve(request, path, &self.site, &mut self.cache);
+            return files::serve(request, path, &self.site, &mut self.cache, &self.listings);
         }
         // The router matched the prefix, so `strip` is within the path and
         // on a character boundary; `get` keeps that an answer, not a panic.
@@ -150,6 +153,6 @@ impl FolderHandler {
             // `/staticfoo` under `/static*`: not below the folder.
             _ => return Response::error(404),
         };
-        files::serve(request, target, &self.site, &mut self.cache)
+        files::serve(request, target, &self.site, &mut self.cache, &self.listings)
     }
 }

@@ -94,6 +94,10 @@ pub struct EntryStat {
     pub kind: EntryKind,
     pub size: u64,
     pub modified: Option<SystemTime>,
+    /// Names the inode has (a file changed through another is not seen by
+    /// a watch on this directory).
+    pub links: u64,
+    pub stamp: Stamp,
 }
 
 /// What identifies a file's current contents without reading them: the
@@ -262,9 +266,11 @@ impl Root {
 
     /// Walks `relative` from the root one real directory at a time, calling
     /// `each` with the root, every directory on the way (`true`) and then
-    /// the file (`false`), each open as `O_PATH`, *before* the next name is
+    /// the file (`false`; `true` for a directory, as a listing traces),
+    /// each open as `O_PATH`, *before* the next name is
     /// looked up in it; returns the file's stamp, taken after `each` saw it.
-    /// Any symlink on the way, or a final entry that is not a regular file,
+    /// Any symlink on the way, or a final entry that is neither a regular
+    /// file nor a directory,
     /// is refused (ELOOP / ENOTDIR / EINVAL): a path is watched only where
     /// what it names depends on nothing but the entries of these
     /// directories, so that a watch on each of them sees every change to
@@ -291,13 +297,14 @@ impl Root {
                 dir = Some(fd);
                 continue;
             }
-            if kind != EntryKind::File {
+            if kind != EntryKind::File && kind != EntryKind::Directory {
                 return Err(rustix::io::Errno::INVAL.into());
             }
-            each(fd.as_fd(), false)?;
+            each(fd.as_fd(), kind == EntryKind::Directory)?;
             return Ok(Stamp::of_stat(&rustix::fs::fstat(&fd)?));
         }
-        Err(not_served())
+        // The root itself (a listing of it).
+        Ok(Stamp::of_stat(&rustix::fs::fstat(&self.dir)?))
     }
 
     /// Opens `relative` with `flags` by this root's confinement.
@@ -462,7 +469,20 @@ impl Entries {
         let modified = u64::try_from(stat.st_mtime)
             .ok()
             .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, stat.st_mtime_nsec as u32)));
-        Ok(EntryStat { kind, size: u64::try_from(stat.st_size).unwrap_or(0), modified })
+        Ok(EntryStat {
+            kind,
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            modified,
+            // A u32 on some architectures.
+            #[allow(clippy::useless_conversion)]
+            links: u64::from(stat.st_nlink),
+            stamp: Stamp::of_stat(&stat),
+        })
+    }
+
+    /// The stamp of the directory itself, as open.
+    pub fn stamp(&self) -> io::Result<Stamp> {
+        Ok(Stamp::of_stat(&rustix::fs::fstat(self.dir.fd()?)?))
     }
 
     /// Whether the server may use the entry `name` (following a symlink):

@@ -3,12 +3,15 @@
 //! names, the streamed tar (unpacked by GNU tar and Python's tarfile), the
 //! server's memory while it streams a GiB, and Chromium: dark and light
 //! mode, the filter box under the page's Content-Security-Policy, and a
-//! non-UTF-8 link that downloads.
+//! non-UTF-8 link that downloads. Kept listings: every kind of change to
+//! a listed directory, followed at once by a request on the same
+//! connection, shows in its answer, with watches and without.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -21,7 +24,7 @@ const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 /// The entries' links in page order (the parent link left out).
 fn rows(html: &str) -> Vec<String> {
-    html.split("<td class=\"name\"><a href=\"")
+    html.split("<td><a href=\"")
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .filter(|href| *href != "../")
@@ -541,4 +544,178 @@ fn a_listing_changed_within_the_racy_window_has_no_date_but_its_exact_tag() {
     assert_eq!(r.header("last-modified"), None);
     let etag = r.header("etag").expect("an ETag").to_owned();
     assert_eq!(get(&server, "/fresh/", &[("If-None-Match", &etag)]).status, 304);
+}
+
+/// Watches per worker the kept-listing cases run with: the default, enough
+/// for a directory below the root but not for its subdirectory too (the
+/// page is then never kept), none.
+const LISTING_WATCHES: [usize; 3] = [4096, 2, 0];
+
+/// A change made to the files, in a table of cases.
+type Change<'a> = Box<dyn Fn() + 'a>;
+
+/// One worker, so every request meets the same kept listings.
+fn one_worker(watches: usize) -> TestServer {
+    TestServer::start_setup(
+        |setup| {
+            setup.config.threads = 1;
+            setup.files.cache_watches = watches;
+        },
+        |router| router,
+    )
+}
+
+fn get_on(stream: &mut std::net::TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
+    let fields: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    send(stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"));
+    read_response(stream, false).expect("a response")
+}
+
+/// Lists `target` twice on `stream` (the second may be a kept page),
+/// checks both answers are the same, and returns the page and its tag.
+fn listed_twice(stream: &mut std::net::TcpStream, target: &str) -> (String, String) {
+    let first = get_on(stream, target, &[]);
+    let second = get_on(stream, target, &[]);
+    assert_eq!((first.status, second.status), (200, 200), "{target}");
+    assert_eq!(first.text(), second.text(), "a kept page differs from the page");
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    assert_eq!(second.header("etag"), Some(etag.as_str()));
+    (first.text(), etag)
+}
+
+#[test]
+fn every_change_to_a_listed_directory_shows_in_the_next_response() {
+    for watches in LISTING_WATCHES {
+        let server = one_worker(watches);
+        let root = server.root();
+        write(&root, "w/a.txt", b"aaa");
+        write(&root, "w/b.txt", b"bbb");
+        write(&root, "w/sub/inner.txt", b"inner");
+        set_mtime(&root.join("w/sub"), 100);
+        let mut stream = server.connect();
+        let list = |stream: &mut std::net::TcpStream| listed_twice(stream, "/w/");
+        let (page, mut etag) = list(&mut stream);
+        assert_eq!(rows(&page), ["sub/", "a.txt", "b.txt"], "{watches} watches");
+        // Each change, then at once the next request: (what, the change, the rows after it).
+        let changes: Vec<(&str, Change, &[&str])> = vec![
+            ("created", Box::new(|| write(&root, "w/c.txt", b"c")), &["sub/", "a.txt", "b.txt", "c.txt"]),
+            ("removed", Box::new(|| fs::remove_file(root.join("w/b.txt")).expect("rm")), &["sub/", "a.txt", "c.txt"]),
+            (
+                "renamed",
+                Box::new(|| fs::rename(root.join("w/a.txt"), root.join("w/z.txt")).expect("mv")),
+                &["sub/", "c.txt", "z.txt"],
+            ),
+            (
+                "moved in",
+                Box::new(|| fs::rename(root.join("w/sub/inner.txt"), root.join("w/in.txt")).expect("mv")),
+                &["sub/", "c.txt", "in.txt", "z.txt"],
+            ),
+            (
+                "a folder made",
+                Box::new(|| fs::create_dir(root.join("w/new")).expect("mkdir")),
+                &["new/", "sub/", "c.txt", "in.txt", "z.txt"],
+            ),
+            (
+                "a folder renamed",
+                Box::new(|| fs::rename(root.join("w/new"), root.join("w/old")).expect("mv")),
+                &["old/", "sub/", "c.txt", "in.txt", "z.txt"],
+            ),
+        ];
+        for (what, change, expected) in &changes {
+            change();
+            let (page, now) = list(&mut stream);
+            assert_eq!(rows(&page), *expected, "{what}, {watches} watches");
+            assert_ne!(now, etag, "{what}, {watches} watches");
+            etag = now;
+        }
+        // What is shown of an entry: its size (grown, in place), its time,
+        // and a subdirectory's time, which changes with its own entries.
+        let shown: Vec<(&str, Change, &str)> = vec![
+            (
+                "grown",
+                Box::new(|| fs::write(root.join("w/z.txt"), b"zzzzzzzzzz").expect("write")),
+                ">z.txt</a><td>10 B",
+            ),
+            (
+                "written in place",
+                Box::new(|| {
+                    use std::os::unix::fs::FileExt;
+                    let file = fs::OpenOptions::new().write(true).open(root.join("w/c.txt")).expect("open");
+                    file.write_at(b"C", 0).expect("write");
+                    file.set_modified(SystemTime::now() - Duration::from_secs(3600)).expect("set mtime");
+                }),
+                ">c.txt</a><td>1 B",
+            ),
+            ("touched", Box::new(|| set_mtime(&root.join("w/in.txt"), 7200)), ">in.txt</a><td>5 B"),
+            ("a file made in a subfolder", Box::new(|| write(&root, "w/sub/deeper.txt", b"d")), ">sub/</a>"),
+            ("a subfolder's time", Box::new(|| set_mtime(&root.join("w/sub"), 300)), ">sub/</a>"),
+        ];
+        for (what, change, needle) in &shown {
+            let revalidated = get_on(&mut stream, "/w/", &[("If-None-Match", &etag)]);
+            assert_eq!(revalidated.status, 304, "before {what}, {watches} watches");
+            change();
+            let changed = get_on(&mut stream, "/w/", &[("If-None-Match", &etag)]);
+            assert_eq!(changed.status, 200, "{what} is seen, {watches} watches");
+            assert!(changed.text().contains(needle), "{what}: {needle:?} in {}", changed.text());
+            let (_, now) = list(&mut stream);
+            assert_ne!(now, etag, "{what}, {watches} watches");
+            etag = now;
+        }
+        // The listed folder itself replaced by another.
+        fs::rename(root.join("w"), root.join("w-gone")).expect("mv");
+        write(&root, "w/only.txt", b"only");
+        assert_eq!(rows(&list(&mut stream).0), ["only.txt"], "replaced, {watches} watches");
+        // And removed.
+        fs::remove_dir_all(root.join("w")).expect("rm -r");
+        assert_eq!(get_on(&mut stream, "/w/", &[]).status, 404, "removed, {watches} watches");
+    }
+}
+
+#[test]
+fn entries_that_change_elsewhere_are_never_answered_from_memory() {
+    for watches in LISTING_WATCHES {
+        let server = one_worker(watches);
+        let root = server.root();
+        write(&root, "elsewhere/target.txt", b"t");
+        write(&root, "elsewhere/origin.txt", b"o");
+        write(&root, "x/plain.txt", b"p");
+        symlink("../elsewhere/target.txt", root.join("x/link")).expect("symlink");
+        fs::hard_link(root.join("elsewhere/origin.txt"), root.join("x/hard.txt")).expect("link");
+        symlink("../elsewhere/later.txt", root.join("x/later")).expect("symlink");
+        let mut stream = server.connect();
+        let (page, _) = listed_twice(&mut stream, "/x/");
+        assert_eq!(rows(&page), ["hard.txt", "link", "plain.txt"], "{watches} watches");
+        // A symlink's target grows; a hard link's other name is written;
+        // a dangling symlink's target appears: none in this directory.
+        fs::write(root.join("elsewhere/target.txt"), b"ttt").expect("write");
+        assert!(listed_twice(&mut stream, "/x/").0.contains(">link</a><td>3 B"), "{watches} watches");
+        fs::write(root.join("elsewhere/origin.txt"), b"oooo").expect("write");
+        assert!(listed_twice(&mut stream, "/x/").0.contains(">hard.txt</a><td>4 B"), "{watches} watches");
+        write(&root, "elsewhere/later.txt", b"l");
+        assert_eq!(rows(&listed_twice(&mut stream, "/x/").0), ["hard.txt", "later", "link", "plain.txt"]);
+    }
+}
+
+#[test]
+fn kept_views_and_the_root_each_follow_changes() {
+    let server = one_worker(4096);
+    let root = server.root();
+    let mut stream = server.connect();
+    write(&root, "v/a.txt", b"aaaa");
+    write(&root, "v/b.txt", b"b");
+    for target in ["/v/?sort=size", "/v/?format=json", "/v/"] {
+        listed_twice(&mut stream, target);
+    }
+    write(&root, "v/b.txt", b"bbbbbbbb");
+    let (by_size, _) = listed_twice(&mut stream, "/v/?sort=size");
+    assert_eq!(rows(&by_size), ["a.txt", "b.txt"]);
+    let (json, _) = listed_twice(&mut stream, "/v/?format=json");
+    assert!(json.contains("\"name\":\"b.txt\",\"url\":\"b.txt\",\"is_dir\":false,\"size\":8"), "{json}");
+    assert!(listed_twice(&mut stream, "/v/").0.contains(">b.txt</a><td>8 B"));
+    // The root's own listing (no index in it).
+    let _ = fs::remove_file(root.join("index.html"));
+    let (before, _) = listed_twice(&mut stream, "/");
+    assert!(!before.contains(">fresh.txt<"));
+    write(&root, "fresh.txt", b"f");
+    assert!(listed_twice(&mut stream, "/").0.contains(">fresh.txt</a>"));
 }

@@ -360,13 +360,7 @@ fn a_file_from_before_1970_is_served_without_last_modified() {
     fs::rename(&path, server.root().join("nested/ancient.txt")).expect("move");
     let listing = server.get("/nested/");
     assert_eq!(listing.status, 200);
-    assert!(
-        listing
-            .text()
-            .contains(">ancient.txt</a></td><td class=\"size\" title=\"3 bytes\">3 B</td><td class=\"date\">-</td>"),
-        "{}",
-        listing.text()
-    );
+    assert!(listing.text().contains(">ancient.txt</a><td>3 B<td>-\n"), "{}", listing.text());
 }
 
 #[test]
@@ -410,7 +404,7 @@ fn a_large_listing_does_not_hold_up_other_clients() {
     let (listed, greeted) = (listed.join().expect("listing thread"), greeted.join().expect("hello thread"));
     assert_eq!(greeted.body, b"Hello, world!");
     assert_eq!(listed.status, 200);
-    assert_eq!(listed.text().matches("<td class=\"name\"><a href=\"entry-").count(), 20_000, "every entry, in slices");
+    assert_eq!(listed.text().matches("<td><a href=\"entry-").count(), 20_000, "every entry, in slices");
     assert!(listed.text().contains(">entry-00000<") && listed.text().contains(">entry-19999<"));
     assert_eq!(order, ["hello", "listing"], "a fresh request waited for a large listing");
 }
@@ -427,7 +421,7 @@ fn a_huge_directory_is_listed_up_to_the_cap() {
     let r = server.get("/huge/");
     assert_eq!(r.status, 200);
     let page = r.text();
-    let rows = page.matches("<td class=\"name\"><a href=\"f").count();
+    let rows = page.matches("<td><a href=\"f").count();
     assert!(rows > 0 && rows <= cap, "{rows} rows for a cap of {cap}");
     assert!(page.contains(&format!("Showing the first {cap} entries")), "no cap note");
     // A small directory has no note.
@@ -448,10 +442,7 @@ fn a_listing_shows_only_what_would_be_served() {
         .expect("mkfifo");
     let page = server.get("/mixed/").text();
     assert!(page.contains(">plain.txt</a>"), "{page}");
-    assert!(
-        page.contains(">in-link</a></td><td class=\"size\" title=\"11 bytes\">11 B</td>"),
-        "an inside link is shown as its target: {page}"
-    );
+    assert!(page.contains(">in-link</a><td>11 B<td>"), "an inside link is shown as its target: {page}");
     for hidden in ["out-link", "dangling", "pipe"] {
         assert!(!page.contains(hidden), "{hidden} is listed: {page}");
     }
