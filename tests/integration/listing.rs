@@ -554,17 +554,6 @@ const LISTING_WATCHES: [usize; 3] = [4096, 2, 0];
 /// A change made to the files, in a table of cases.
 type Change<'a> = Box<dyn Fn() + 'a>;
 
-/// One worker, so every request meets the same kept listings.
-fn one_worker(watches: usize) -> TestServer {
-    TestServer::start_setup(
-        |setup| {
-            setup.config.threads = 1;
-            setup.files.cache_watches = watches;
-        },
-        |router| router,
-    )
-}
-
 fn get_on(stream: &mut std::net::TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
     let fields: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     send(stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"));
@@ -586,7 +575,7 @@ fn listed_twice(stream: &mut std::net::TcpStream, target: &str) -> (String, Stri
 #[test]
 fn every_change_to_a_listed_directory_shows_in_the_next_response() {
     for watches in LISTING_WATCHES {
-        let server = one_worker(watches);
+        let server = TestServer::start_one_worker(watches);
         let root = server.root();
         write(&root, "w/a.txt", b"aaa");
         write(&root, "w/b.txt", b"bbb");
@@ -674,7 +663,7 @@ fn every_change_to_a_listed_directory_shows_in_the_next_response() {
 #[test]
 fn entries_that_change_elsewhere_are_never_answered_from_memory() {
     for watches in LISTING_WATCHES {
-        let server = one_worker(watches);
+        let server = TestServer::start_one_worker(watches);
         let root = server.root();
         write(&root, "elsewhere/target.txt", b"t");
         write(&root, "elsewhere/origin.txt", b"o");
@@ -698,7 +687,7 @@ fn entries_that_change_elsewhere_are_never_answered_from_memory() {
 
 #[test]
 fn kept_views_and_the_root_each_follow_changes() {
-    let server = one_worker(4096);
+    let server = TestServer::start_one_worker(4096);
     let root = server.root();
     let mut stream = server.connect();
     write(&root, "v/a.txt", b"aaaa");

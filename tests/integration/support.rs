@@ -99,6 +99,18 @@ impl TestServer {
         TestServer::start_setup(|setup| adjust(&mut setup.config), routes)
     }
 
+    /// One worker (so every request meets the same caches) with `watches`
+    /// inotify watches (`FileOptions::cache_watches`).
+    pub fn start_one_worker(watches: usize) -> TestServer {
+        TestServer::start_setup(
+            |setup| {
+                setup.config.threads = 1;
+                setup.files.cache_watches = watches;
+            },
+            |router| router,
+        )
+    }
+
     /// The general case: settings and file options adjusted, routes added.
     pub fn start_setup(adjust: impl FnOnce(&mut Setup), routes: impl FnOnce(Router) -> Router) -> TestServer {
         let site = Site::new();

@@ -19,13 +19,7 @@ const LIMITS: [usize; 3] = [4096, 2, 0];
 
 /// One worker, so every request meets the same cache.
 fn server(watches: usize) -> TestServer {
-    TestServer::start_setup(
-        |setup| {
-            setup.config.threads = 1;
-            setup.files.cache_watches = watches;
-        },
-        |router| router,
-    )
+    TestServer::start_one_worker(watches)
 }
 
 fn get_on(stream: &mut TcpStream, target: &str, accept_encoding: Option<&str>) -> Response {
