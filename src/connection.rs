@@ -9,9 +9,10 @@
 //!     └── draining with nothing complete, EOF, a read error, an idle timeout ────▶ Closed
 //! ```
 //!
-//! The worker calls [`Connection::drive`] when the socket is ready; it does
-//! as much reading, answering and writing as the socket allows, then returns
-//! without ever blocking. What to answer, and how the connection continues,
+//! The worker calls [`Connection::drive`] when the socket is ready (or
+//! [`Connection::read_ahead`] first and then [`Connection::drive_with`]
+//! the bytes it read); it does as much reading, answering and writing as
+//! the socket allows, then returns without ever blocking. What to answer, and how the connection continues,
 //! is decided by `exchange` without I/O; this module performs it: it owns
 //! the transport, the input buffer (and its share of the server's head
 //! memory budget), the output buffer, timeouts, and the turn budget. It

@@ -6,6 +6,9 @@
 //! balances without an acceptor thread or a hand-off. A worker never blocks
 //! on a client: it waits only in `poll`. What a connection does is up to
 //! `connection`; this module owns the loop, accepting, timers and shutdown.
+//! Each poll batch is served in two passes (`Worker::drive_batch`): every
+//! ready connection's socket is read first, then each answers what it read,
+//! so the file caches check for change events once per batch.
 
 use std::io::{self, Write};
 use std::ops::Range;
