@@ -11,12 +11,18 @@
 //! body bytes actually sent into the worker's [`LogBuffer`]. That buffer
 //! goes to the [`AccessLog`] in one `write` of whole lines once it holds
 //! [`FLUSH_BYTES`] or its oldest line is [`FLUSH_AFTER`] old, and when the
-//! worker stops. The sink's lock is taken once per flush, so lines of
-//! different workers never interleave. A failing sink (a full disk, a
-//! closed pipe) drops lines and says so once on standard error; serving
-//! goes on. [`AccessLog::reopen`] (SIGHUP) starts a new file after
+//! worker stops (nginx's `access_log ... buffer=64k flush=1s`). The
+//! sink's lock is taken once per flush, so lines of different workers
+//! never interleave. A failing sink (a full disk, a closed pipe) drops
+//! lines and says so once on standard error; serving goes on. [`AccessLog::reopen`] (SIGHUP) starts a new file after
 //! logrotate has moved the old one. Where the client address comes from
 //! (the peer, a PROXY header, a trusted proxy's `Forwarded`) is `proxy`'s.
+//!
+//! A line costs a few hundred instructions (issue 14): its start (client
+//! and time) is kept from the previous line while neither changes, fields
+//! that need no escaping (nearly all) are recognised sixteen or eight
+//! bytes at a time and copied whole, and numbers and addresses are written
+//! without `fmt`.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -31,12 +37,15 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 use crate::http::request::Request;
 
-/// A worker writes its buffer out once it holds this much: about 150
-/// combined lines, so a busy worker makes one `write` per ~150 requests.
-pub const FLUSH_BYTES: usize = 32 * 1024;
-/// ... or once its oldest line has waited this long, so `tail -f` and log
-/// shippers see a line within a fraction of a second of its response.
-pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
+/// A worker writes its buffer out once it holds this much: about 750
+/// combined lines of a benchmark's 85 bytes (~300 of a browser's), so a
+/// busy worker makes one `write` per several hundred requests (nginx's
+/// `buffer=64k`).
+pub const FLUSH_BYTES: usize = 64 * 1024;
+/// ... or once its oldest line has waited this long (nginx's `flush=1s`),
+/// so `tail -f` and log shippers see a line about a second after its
+/// request at most (the worker looks every `TIMER_TICK` while lines wait).
+pub const FLUSH_AFTER: Duration = Duration::from_secs(1);
 /// Spare entry buffers a worker keeps: one per response in progress at
 /// once on that worker, which rarely exceeds this.
 const SPARE_ENTRIES: usize = 256;
@@ -186,10 +195,12 @@ fn open_append(path: &std::path::Path) -> io::Result<File> {
 /// is written). Its buffer is reused for the next request.
 #[derive(Debug, Default)]
 pub struct Entry {
-    /// Method, target, referer, user agent, raw as received, one after another.
+    /// The request line as logged (`METHOD TARGET VERSION`, so a common
+    /// line escapes it in one go), then referer and user agent, raw as
+    /// received, one after another.
     fields: Vec<u8>,
-    /// Where each of method, target, referer ends in `fields`.
-    ends: [usize; 3],
+    /// Where each of method, target, request line and referer ends in `fields`.
+    ends: [usize; 4],
     /// Which of referer and user agent were present.
     has_referer: bool,
     has_agent: bool,
@@ -216,27 +227,35 @@ impl Entry {
         self.has_agent = false;
         self.version = "";
         if let Some(request) = request {
+            self.version = request.version().as_str();
             self.fields.extend_from_slice(request.method().as_bytes());
             self.ends[0] = self.fields.len();
+            self.fields.push(b' ');
             self.fields.extend_from_slice(request.target().as_bytes());
             self.ends[1] = self.fields.len();
+            self.fields.push(b' ');
+            self.fields.extend_from_slice(self.version.as_bytes());
+            self.ends[2] = self.fields.len();
             let mut referer: Option<&[u8]> = None;
             let mut agent: Option<&[u8]> = None;
             for (name, value) in request.headers() {
-                if referer.is_none() && name.eq_ignore_ascii_case("referer") {
+                if referer.is_none() && is_field_name(name, b"referer") {
                     referer = Some(value);
-                } else if agent.is_none() && name.eq_ignore_ascii_case("user-agent") {
+                } else if agent.is_none() && is_field_name(name, b"user-agent") {
                     agent = Some(value);
                 }
             }
             self.has_referer = referer.is_some();
-            self.fields.extend_from_slice(referer.unwrap_or_default());
-            self.ends[2] = self.fields.len();
+            if let Some(referer) = referer {
+                self.fields.extend_from_slice(referer);
+            }
+            self.ends[3] = self.fields.len();
             self.has_agent = agent.is_some();
-            self.fields.extend_from_slice(agent.unwrap_or_default());
-            self.version = request.version().as_str();
+            if let Some(agent) = agent {
+                self.fields.extend_from_slice(agent);
+            }
         } else {
-            self.ends = [0; 3];
+            self.ends = [0; 4];
         }
         self.status = status;
         self.client = Some(canonical(client));
@@ -259,16 +278,32 @@ impl Entry {
     }
 
     fn target(&self) -> &[u8] {
-        &self.fields[self.ends[0]..self.ends[1]]
+        &self.fields[self.ends[0] + 1..self.ends[1]]
+    }
+
+    /// Method, target and version, with a space between each.
+    fn request_line(&self) -> &[u8] {
+        &self.fields[..self.ends[2]]
     }
 
     fn referer(&self) -> Option<&[u8]> {
-        self.has_referer.then(|| &self.fields[self.ends[1]..self.ends[2]])
+        self.has_referer.then(|| &self.fields[self.ends[2]..self.ends[3]])
     }
 
     fn agent(&self) -> Option<&[u8]> {
-        self.has_agent.then(|| &self.fields[self.ends[2]..])
+        self.has_agent.then(|| &self.fields[self.ends[3]..])
     }
+}
+
+/// Whether field `name` is `lowercase` (letters and `-`) in any case.
+/// Setting bit 5 of a byte turns `A`-`Z` into `a`-`z` and keeps `-`; of
+/// the bytes a field name can hold (httparse admits only tokens) no other
+/// becomes a letter or `-`. Comparing every byte, without stopping at the
+/// first difference, lets the compiler do it in a few word operations
+/// (`eq_ignore_ascii_case` costs ~7 instructions a byte).
+fn is_field_name<const N: usize>(name: &str, lowercase: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name.as_bytes()) else { return false };
+    name.iter().zip(lowercase).fold(0, |differ, (&byte, &want)| differ | ((byte | 0x20) ^ want)) == 0
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, what a `::` socket
@@ -303,9 +338,52 @@ impl Recorder<'_> {
 #[derive(Debug, Default)]
 pub struct LogBuffer {
     lines: Vec<u8>,
-    /// When the oldest buffered line was added.
-    oldest: Option<Instant>,
+    /// When the buffered lines must be written out by: [`FLUSH_AFTER`]
+    /// after the oldest one's request (a deadline, so the check each
+    /// event-loop turn is one comparison).
+    due: Option<Instant>,
     spare: Vec<Vec<u8>>,
+    /// The start of the last line, for the next one from the same client
+    /// within the same second.
+    head: LineHead,
+}
+
+/// The start of a line, everything before the request (client and time),
+/// as made for the last line, and what it was made from. Consecutive
+/// lines nearly always share it: keep-alive connections, a browser's
+/// parallel ones, a load test's, all within one second.
+#[derive(Debug, Default)]
+struct LineHead {
+    made_from: Option<(IpAddr, u64, LogFormat)>,
+    bytes: Vec<u8>,
+}
+
+impl LineHead {
+    /// The start of a `format` line for `client` at `clock`'s second.
+    fn get(&mut self, format: LogFormat, client: IpAddr, clock: &Clock) -> &[u8] {
+        let key = (client, clock.second(), format);
+        if self.made_from != Some(key) {
+            let out = &mut self.bytes;
+            out.clear();
+            match format {
+                LogFormat::Common | LogFormat::Combined => {
+                    write_ip(out, client);
+                    out.extend_from_slice(b" - - [");
+                    out.extend_from_slice(clock.clf().as_bytes());
+                    out.extend_from_slice(b"] \"");
+                }
+                LogFormat::Json => {
+                    out.extend_from_slice(b"{\"time\":\"");
+                    out.extend_from_slice(clock.iso().as_bytes());
+                    out.extend_from_slice(b"\",\"client\":\"");
+                    write_ip(out, client);
+                    out.extend_from_slice(b"\",\"method\":");
+                }
+            }
+            self.made_from = Some(key);
+        }
+        &self.bytes
+    }
 }
 
 impl LogBuffer {
@@ -325,10 +403,11 @@ impl LogBuffer {
             (LogFormat::Json, Some(started)) => Instant::now().saturating_duration_since(started).as_micros(),
             _ => 0,
         };
-        format_line(&mut self.lines, log.format, entry, client, body_sent, micros, clock);
+        let head = self.head.get(log.format, client, clock);
+        format_line(&mut self.lines, head, log.format, entry, body_sent, micros);
         self.give_spare(std::mem::take(&mut entry.fields));
-        if self.oldest.is_none() {
-            self.oldest = Some(entry.started.unwrap_or_else(Instant::now));
+        if self.due.is_none() {
+            self.due = Some(entry.started.unwrap_or_else(Instant::now) + FLUSH_AFTER);
         }
         if self.lines.len() >= FLUSH_BYTES {
             self.flush(log);
@@ -342,7 +421,7 @@ impl LogBuffer {
 
     /// Writes the buffer out if its oldest line has waited [`FLUSH_AFTER`].
     pub fn flush_if_due(&mut self, now: Instant, log: &AccessLog) {
-        if self.oldest.is_some_and(|t| now.saturating_duration_since(t) >= FLUSH_AFTER) {
+        if self.due.is_some_and(|due| now >= due) {
             self.flush(log);
         }
     }
@@ -353,7 +432,7 @@ impl LogBuffer {
             log.write(&self.lines);
             self.lines.clear();
         }
-        self.oldest = None;
+        self.due = None;
     }
 
     /// Keeps a connection's entry buffer for a later connection.
@@ -365,55 +444,51 @@ impl LogBuffer {
     }
 }
 
-/// Appends one line (with its newline) for `entry` in `format`.
-fn format_line(
-    out: &mut Vec<u8>,
-    format: LogFormat,
-    entry: &Entry,
-    client: IpAddr,
-    body_sent: u64,
-    micros: u128,
-    clock: &Clock,
-) {
+/// Appends one line (with its newline) for `entry` in `format`, after
+/// `head` (what [`LineHead::get`] made for its client and time).
+fn format_line(out: &mut Vec<u8>, head: &[u8], format: LogFormat, entry: &Entry, body_sent: u64, micros: u128) {
     let mut number = itoa::Buffer::new();
-    // Writing into a Vec cannot fail.
-    let _ = match format {
+    out.extend_from_slice(head);
+    match format {
         LogFormat::Common | LogFormat::Combined => {
-            write_ip(out, client);
-            out.extend_from_slice(b" - - [");
-            out.extend_from_slice(clock.clf().as_bytes());
-            out.extend_from_slice(b"] \"");
             if entry.no_request {
                 out.push(b'-');
             } else {
-                escape_clf(out, entry.method());
-                out.push(b' ');
-                escape_clf(out, entry.target());
-                out.push(b' ');
-                out.extend_from_slice(entry.version.as_bytes());
+                // Spaces and versions need no escaping: the same as the
+                // method, target and version each escaped.
+                escape_clf(out, entry.request_line());
             }
-            out.extend_from_slice(b"\" ");
-            out.extend_from_slice(number.format(entry.status).as_bytes());
-            out.push(b' ');
+            match entry.status {
+                // Every status rawserve sends: `" NNN ` in one go.
+                status @ 100..=999 => out.extend_from_slice(&[
+                    b'"',
+                    b' ',
+                    b'0' + (status / 100) as u8,
+                    b'0' + (status / 10 % 10) as u8,
+                    b'0' + (status % 10) as u8,
+                    b' ',
+                ]),
+                status => {
+                    out.extend_from_slice(b"\" ");
+                    out.extend_from_slice(number.format(status).as_bytes());
+                    out.push(b' ');
+                }
+            }
             out.extend_from_slice(number.format(body_sent).as_bytes());
             if format == LogFormat::Combined {
                 for field in [entry.referer(), entry.agent()] {
-                    out.extend_from_slice(b" \"");
                     match field {
-                        Some(value) => escape_clf(out, value),
-                        None => out.push(b'-'),
+                        Some(value) => {
+                            out.extend_from_slice(b" \"");
+                            escape_clf(out, value);
+                            out.push(b'"');
+                        }
+                        None => out.extend_from_slice(b" \"-\""),
                     }
-                    out.push(b'"');
                 }
             }
-            Ok(())
         }
         LogFormat::Json => {
-            out.extend_from_slice(b"{\"time\":\"");
-            out.extend_from_slice(clock.iso().as_bytes());
-            out.extend_from_slice(b"\",\"client\":\"");
-            write_ip(out, client);
-            out.extend_from_slice(b"\",\"method\":");
             json_string(out, (!entry.no_request).then(|| entry.method()));
             out.extend_from_slice(b",\"path\":");
             json_string(out, (!entry.no_request).then(|| entry.target()));
@@ -430,22 +505,31 @@ fn format_line(
             out.extend_from_slice(b",\"user_agent\":");
             json_string(out, entry.agent());
             out.push(b'}');
-            Ok::<(), io::Error>(())
         }
-    };
+    }
     out.push(b'\n');
 }
 
 /// Bytes written into a log field the way nginx escapes them: `"` and `\`
 /// get a backslash, control bytes, DEL and non-ASCII bytes become `\xHH`,
 /// so the field cannot end early or start a new line.
+#[inline]
 pub fn escape_clf(out: &mut Vec<u8>, bytes: &[u8]) {
+    if is_plain(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        escape_clf_bytes(out, bytes);
+    }
+}
+
+/// [`escape_clf`] of a field with bytes to escape: runs of plain bytes
+/// between them are still copied whole.
+#[cold]
+fn escape_clf_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
     let mut rest = bytes;
-    // Runs of plain bytes (nearly every field) are copied whole.
-    while !rest.is_empty() {
-        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+    loop {
+        let run = plain_run(rest);
         out.extend_from_slice(&rest[..run]);
         let Some(&byte) = rest.get(run) else { break };
         match byte {
@@ -456,20 +540,89 @@ pub fn escape_clf(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// Bytes every log format copies as they are: printable ASCII but `"`
+/// and `\`.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x20;
+    while byte < 0x7f {
+        table[byte] = byte != b'"' as usize && byte != b'\\' as usize;
+        byte += 1;
+    }
+    table
+};
+
+/// Whether every byte is [`PLAIN`] (true of nearly every field): sixteen
+/// at a time in vector registers, or eight in a word, the last block
+/// overlapping the one before when the length is not a multiple.
+#[inline]
+fn is_plain(bytes: &[u8]) -> bool {
+    if let Some(last) = bytes.last_chunk::<16>() {
+        bytes.as_chunks::<16>().0.iter().all(|block| !block_needs_escape(block)) && !block_needs_escape(last)
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        !word_needs_escape(u64::from_le_bytes(*first)) && !word_needs_escape(u64::from_le_bytes(*last))
+    } else {
+        bytes.iter().all(|&b| PLAIN[usize::from(b)])
+    }
+}
+
+/// Whether any of sixteen bytes is not [`PLAIN`]. No early exit: the
+/// compiler makes the fold over a fixed-size block a few vector
+/// instructions (SSE2, which every x86-64 has).
+#[inline]
+fn block_needs_escape(block: &[u8; 16]) -> bool {
+    block.iter().fold(false, |escape, &b| escape | (b.wrapping_sub(0x20) >= 0x5f) | (b == b'"') | (b == b'\\'))
+}
+
+/// How many of the first bytes are [`PLAIN`]: eight at a time while a
+/// word holds none to escape, then byte by byte.
+fn plain_run(bytes: &[u8]) -> usize {
+    let mut run = 0;
+    for word in bytes.as_chunks::<8>().0 {
+        if word_needs_escape(u64::from_le_bytes(*word)) {
+            break;
+        }
+        run += 8;
+    }
+    run + bytes[run..].iter().position(|&b| !PLAIN[usize::from(b)]).unwrap_or(bytes.len() - run)
+}
+
+/// Whether any of the eight bytes in `word` is not [`PLAIN`], without a
+/// branch per byte (the bit tricks of "Bit Twiddling Hacks": a borrow or
+/// carry can only spill out of a byte that is itself a match, so "any" is
+/// exact even where "which" would not be).
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    // A byte of 0x7f or more has its high bit set, or gets it from + 1.
+    let del_or_above = word | word.wrapping_add(ONES);
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    (below_space | del_or_above | quote | backslash) & HIGH != 0
+}
+
 /// An address as text; IPv4 (nearly every line) without the formatting
 /// machinery.
 fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let mut number = itoa::Buffer::new();
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
                     out.push(b'.');
                 }
-                out.extend_from_slice(number.format(octet).as_bytes());
+                if octet >= 100 {
+                    out.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    out.push(b'0' + octet / 10 % 10);
+                }
+                out.push(b'0' + octet % 10);
             }
         }
         IpAddr::V6(v6) => {
+            // Writing into a Vec cannot fail.
             let _ = write!(out, "{v6}");
         }
     }
@@ -484,31 +637,44 @@ fn json_string(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
         out.extend_from_slice(b"null");
         return;
     };
-    let escape = |out: &mut Vec<u8>, byte: u8| {
-        out.extend_from_slice(b"\\u00");
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 15)]);
-    };
     out.push(b'"');
-    while !rest.is_empty() {
-        let (valid, bad) = match std::str::from_utf8(rest) {
-            Ok(all) => (all, None),
-            // OK: `valid_up_to` bytes are valid UTF-8 by definition.
-            Err(e) => (std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default(), Some(e.valid_up_to())),
+    if is_plain(rest) {
+        out.extend_from_slice(rest);
+        out.push(b'"');
+        return;
+    }
+    loop {
+        // Runs of plain ASCII between the rest are copied whole.
+        let run = plain_run(rest);
+        out.extend_from_slice(&rest[..run]);
+        rest = &rest[run..];
+        let Some(&byte) = rest.first() else { break };
+        // A character of 2 to 4 bytes passes through if it is valid UTF-8.
+        let width = match byte {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => 1,
         };
-        for &byte in valid.as_bytes() {
-            match byte {
-                b'"' | b'\\' => out.extend_from_slice(&[b'\\', byte]),
-                0..=0x1f | 0x7f => escape(out, byte),
-                _ => out.push(byte),
+        match rest.get(..width).filter(|char| width > 1 && std::str::from_utf8(char).is_ok()) {
+            Some(char) => {
+                out.extend_from_slice(char);
+                rest = &rest[width..];
             }
-        }
-        match bad {
-            Some(at) => {
-                escape(out, rest[at]);
-                rest = &rest[at + 1..];
+            None => {
+                match byte {
+                    b'"' | b'\\' => out.extend_from_slice(&[b'\\', byte]),
+                    _ => out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(byte >> 4)],
+                        HEX[usize::from(byte & 15)],
+                    ]),
+                }
+                rest = &rest[1..];
             }
-            None => break,
         }
     }
     out.push(b'"');
@@ -527,12 +693,20 @@ mod tests {
         entry
     }
 
-    fn line(format: LogFormat, entry: &Entry, sent: u64) -> String {
+    fn clock_at(unix_seconds: u64) -> Clock {
         let mut clock = Clock::new();
-        clock.update(std::time::UNIX_EPOCH + Duration::from_secs(1_795_303_810));
+        clock.update(std::time::UNIX_EPOCH + Duration::from_secs(unix_seconds));
+        clock
+    }
+
+    fn line_with(head: &mut LineHead, clock: &Clock, format: LogFormat, entry: &Entry, sent: u64) -> String {
         let mut out = Vec::new();
-        format_line(&mut out, format, entry, entry.client.expect("pending"), sent, 42, &clock);
+        format_line(&mut out, head.get(format, entry.client.expect("pending"), clock), format, entry, sent, 42);
         String::from_utf8(out).expect("log lines are ASCII or UTF-8")
+    }
+
+    fn line(format: LogFormat, entry: &Entry, sent: u64) -> String {
+        line_with(&mut LineHead::default(), &clock_at(1_795_303_810), format, entry, sent)
     }
 
     const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
@@ -566,6 +740,28 @@ mod tests {
         refused.record(LOCAL, None, 400, Instant::now());
         assert!(line(LogFormat::Combined, &refused, 0).ends_with("] \"-\" 400 0 \"-\" \"-\"\n"));
         assert!(line(LogFormat::Json, &refused, 0).contains("\"method\":null,\"path\":null,\"version\":null"));
+    }
+
+    #[test]
+    fn a_line_head_is_reused_only_for_the_same_client_second_and_format() {
+        let mut head = LineHead::default();
+        let at = |second| clock_at(1_795_303_810 + second);
+        let from = |ip: [u8; 4]| entry("GET / HTTP/1.1\r\nHost: x\r\n\r\n", IpAddr::from(ip), 200);
+        use LogFormat::{Common, Json};
+        // Each line after the first repeats or changes one of the three.
+        let cases: &[(u64, [u8; 4], LogFormat, &str)] = &[
+            (0, [127, 0, 0, 1], Common, "127.0.0.1 - - [21/Nov/2026:23:30:10 +0000] \"GET / "),
+            (0, [127, 0, 0, 1], Common, "127.0.0.1 - - [21/Nov/2026:23:30:10 +0000] \"GET / "),
+            (1, [127, 0, 0, 1], Common, "127.0.0.1 - - [21/Nov/2026:23:30:11 +0000] \"GET / "),
+            (1, [10, 0, 0, 7], Common, "10.0.0.7 - - [21/Nov/2026:23:30:11 +0000] \"GET / "),
+            (1, [192, 168, 100, 255], Common, "192.168.100.255 - - [21/Nov/2026:23:30:11 +0000] \"GET / "),
+            (1, [192, 168, 100, 255], Json, r#"{"time":"2026-11-21T23:30:11Z","client":"192.168.100.255","#),
+            (1, [192, 168, 100, 255], Common, "192.168.100.255 - - [21/Nov/2026:23:30:11 +0000] \"GET / "),
+        ];
+        for &(second, ip, format, want) in cases {
+            let got = line_with(&mut head, &at(second), format, &from(ip), 0);
+            assert!(got.starts_with(want), "at +{second}s from {ip:?} in {format:?}: {got}");
+        }
     }
 
     #[test]
@@ -613,6 +809,86 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(json(raw), *want, "for {raw:?}");
+        }
+    }
+
+    /// The escapes as first written, a byte at a time, for comparison.
+    fn escape_clf_bytewise(raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in raw {
+            match b {
+                b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+                0x20..=0x7e => out.push(b),
+                _ => out.extend_from_slice(format!("\\x{b:02X}").as_bytes()),
+            }
+        }
+        out
+    }
+
+    fn json_string_by_from_utf8(raw: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for chunk in raw.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' | '\\' => out.extend_from_slice(&[b'\\', c as u8]),
+                    '\0'..='\u{1f}' | '\u{7f}' => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+                    _ => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                }
+            }
+            for &b in chunk.invalid() {
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
+    #[test]
+    fn a_word_needs_escaping_exactly_when_one_of_its_bytes_does() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = *b"plain/ok";
+                word[at] = byte;
+                let want = !PLAIN[usize::from(byte)];
+                assert_eq!(word_needs_escape(u64::from_le_bytes(word)), want, "{byte:#04x} at {at}");
+                // Next to a byte that borrows or carries.
+                word[(at + 1) % 8] = 0xff;
+                assert!(word_needs_escape(u64::from_le_bytes(word)));
+            }
+        }
+        assert_eq!(PLAIN.iter().filter(|&&p| p).count(), 95 - 2, "printable ASCII but \" and \\");
+    }
+
+    #[test]
+    fn fast_escapes_match_the_bytewise_ones() {
+        // Every byte, at every offset of fields longer and shorter than a word.
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for byte in 0..=255u8 {
+            for len in [1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 46] {
+                for at in [0, len / 2, len - 1] {
+                    let mut field = b"Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101"[..len].to_vec();
+                    field[at] = byte;
+                    cases.push(field);
+                }
+            }
+        }
+        for text in ["", "caf\u{e9} \u{20ac}uro \u{1f600}!", "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"] {
+            cases.push(text.as_bytes().to_vec());
+        }
+        cases.extend([
+            b"\xe2\x82".to_vec(),
+            b"a\xe2\x82b".to_vec(),
+            b"\xed\xa0\x80".to_vec(),
+            b"\xf4\x90\x80\x80".to_vec(),
+        ]);
+        cases.extend([b"\xc0\xaf".to_vec(), b"\xf0\x9f\x98".to_vec(), b"/x\"\\\x7f\x80\xff\n".to_vec()]);
+        for raw in &cases {
+            let mut clf = Vec::new();
+            escape_clf(&mut clf, raw);
+            assert_eq!(clf, escape_clf_bytewise(raw), "clf of {raw:?}");
+            let mut json = Vec::new();
+            json_string(&mut json, Some(raw));
+            assert_eq!(json, json_string_by_from_utf8(raw), "json of {raw:?}");
         }
     }
 

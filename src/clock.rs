@@ -33,6 +33,12 @@ impl Clock {
         self.iso = iso_from_imf(&self.date);
     }
 
+    /// The second the strings show (Unix time): what a cache of text made
+    /// from them is keyed on.
+    pub fn second(&self) -> u64 {
+        self.second
+    }
+
     pub fn date(&self) -> &str {
         &self.date
     }

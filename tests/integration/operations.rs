@@ -118,6 +118,74 @@ fn goaccess_parses_every_line_of_a_combined_log() {
 }
 
 #[test]
+fn a_burst_many_buffers_long_is_logged_line_for_line() {
+    // Pipelined keep-alive requests on two workers, several times the
+    // per-worker buffer of lines (FLUSH_BYTES): every one is logged once,
+    // whole, and lines never run into each other. User agents that need
+    // escaping and ones that do not alternate.
+    const CONNECTIONS: usize = 4;
+    const REQUESTS: usize = 500;
+    const PIPELINED: usize = 50;
+    let site = Site::new();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let log = logs.path().join("access.log");
+    let mut server = Binary::start(
+        &[site.root().to_str().unwrap(), "--threads", "2", "--access-log", log.to_str().unwrap()],
+        "warn,rawserve=info",
+    );
+    let agent = |c: usize, r: usize| match r % 3 {
+        0 => format!("burst/{c}.{r} (a long, plain agent string, as browsers send: Mozilla/5.0 (X11; Linux))"),
+        1 => format!("burst/{c}.{r} \"quoted\" back\\slash"),
+        _ => format!("burst/{c}.{r}"),
+    };
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|c| {
+            let addr = server.addr;
+            std::thread::spawn(move || {
+                let mut stream = connect(addr);
+                // In batches, so neither side's socket buffers fill up.
+                for batch in (0..REQUESTS).collect::<Vec<_>>().chunks(PIPELINED) {
+                    let heads: String = batch
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "GET /hello.txt?c={c}&r={r} HTTP/1.1\r\nHost: t\r\nUser-Agent: {}\r\n\r\n",
+                                agent(c, *r)
+                            )
+                        })
+                        .collect();
+                    send(&mut stream, &heads);
+                    for r in batch {
+                        let response = read_response(&mut stream, false).unwrap_or_else(|| panic!("response {c}.{r}"));
+                        assert_eq!(response.status, 200);
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit().success());
+    let text = std::fs::read_to_string(&log).expect("the access log");
+    assert!(text.len() > 3 * 64 * 1024, "the burst should fill the buffers several times: {} bytes", text.len());
+    assert!(text.ends_with('\n'));
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines() {
+        assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+        let target = &line[line.find("\"GET /hello.txt?").expect(line) + 5..];
+        let target = &target[..target.find(' ').expect(line)];
+        let (c, r) = target["/hello.txt?c=".len()..].split_once("&r=").expect(line);
+        let (c, r): (usize, usize) = (c.parse().expect(line), r.parse().expect(line));
+        let escaped = agent(c, r).replace('\\', "\\\\").replace('"', "\\\"");
+        assert!(line.ends_with(&format!(" 200 11 \"-\" \"{escaped}\"")), "{line}");
+        assert!(seen.insert((c, r)), "logged twice: {line}");
+    }
+    assert_eq!(seen.len(), CONNECTIONS * REQUESTS, "one line per response");
+}
+
+#[test]
 fn json_lines_parse_with_python() {
     if !have_tool("python3") {
         return;
