@@ -29,10 +29,10 @@
 //! watches; only later hits are free.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::hash::BuildHasher;
 use std::ops::Range;
-use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -141,11 +141,18 @@ const DOORKEEPER_WINDOW: usize = DOORKEEPER_BITS / 16;
 struct Doorkeeper {
     bits: Vec<u64>,
     marked: usize,
+    /// Hashes the paths.
+    hasher: std::hash::RandomState,
 }
 
 impl Doorkeeper {
     fn new() -> Doorkeeper {
-        Doorkeeper { bits: vec![0; DOORKEEPER_BITS / 64], marked: 0 }
+        Doorkeeper { bits: vec![0; DOORKEEPER_BITS / 64], marked: 0, hasher: std::hash::RandomState::new() }
+    }
+
+    /// Whether `path` was marked in the current window; marks it if not.
+    fn saw(&mut self, path: &Path) -> bool {
+        self.seen_before(self.hasher.hash_one(key(path)))
     }
 
     /// Whether `hash` was marked in the current window; marks it if not.
@@ -189,10 +196,9 @@ pub struct FileCache {
     /// What saves the hits above their stamp check; boxed, as it is
     /// large and a worker's router holds its handlers by value.
     watches: Box<Watches>,
-    /// Paths that missed once lately: only a second miss is cached.
-    doorkeeper: Doorkeeper,
-    /// Hashes the doorkeeper's paths.
-    hasher: std::hash::RandomState,
+    /// Paths that missed lately: once full, only a second miss is cached.
+    /// Boxed, like `watches`.
+    doorkeeper: Box<Doorkeeper>,
 }
 
 /// A path's key in `FileCache::entries`.
@@ -216,8 +222,7 @@ impl FileCache {
             max_file: max_file.min(limit_bytes as u64),
             compressed: CompressedCache::new(0),
             watches: Box::new(Watches::new(0)),
-            doorkeeper: Doorkeeper::new(),
-            hasher: std::hash::RandomState::new(),
+            doorkeeper: Box::new(Doorkeeper::new()),
         }
     }
 
@@ -297,8 +302,7 @@ impl FileCache {
         if self.bytes as u64 + len <= self.limit_bytes as u64 {
             return true;
         }
-        let hash = self.hasher.hash_one(key(path));
-        self.doorkeeper.seen_before(hash)
+        self.doorkeeper.saw(path)
     }
 
     /// Caches `body`, read from the file whose metadata is `meta` (which
