@@ -9,9 +9,10 @@
 //!     └── draining with nothing complete, EOF, a read error, an idle timeout ────▶ Closed
 //! ```
 //!
-//! The worker calls [`Connection::drive`] when the socket is ready; it does
-//! as much reading, answering and writing as the socket allows, then returns
-//! without ever blocking. What to answer, and how the connection continues,
+//! The worker calls [`Connection::drive`] when the socket is ready (or
+//! [`Connection::read_ahead`] first and then [`Connection::drive_with`]
+//! the bytes it read); it does as much reading, answering and writing as
+//! the socket allows, then returns without ever blocking. What to answer, and how the connection continues,
 //! is decided by `exchange` without I/O; this module performs it: it owns
 //! the transport, the input buffer (and its share of the server's head
 //! memory budget), the output buffer, timeouts, and the turn budget. It
@@ -27,6 +28,7 @@ use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::time::Instant;
 
 use crate::access_log::{Entry, Recorder};
@@ -39,6 +41,9 @@ use crate::worker::{Local, Phase, Shared, Taken};
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
 const READ_CHUNK: usize = 4096;
+/// Least room left in the worker's batch buffer for a read ahead of a
+/// turn (`Connection::read_ahead`); with less, the turn reads for itself.
+const MIN_READ_AHEAD: usize = 1024;
 /// Most bytes handed to one `send_file` call. Measured (issue 14: a 256 MiB
 /// download over loopback, server on core 0, curl on core 1, 4 alternated
 /// rounds): 256 KiB, 1, 4 and 16 MiB per call, and 256 KiB or 1 MiB with a
@@ -227,6 +232,63 @@ impl Connection {
 
     /// Does all the work the socket allows right now.
     pub fn drive(&mut self, cx: &mut Context) -> Turn {
+        self.drive_with(cx, None)
+    }
+
+    /// Reads the socket ahead of this connection's turn, onto the end of
+    /// the worker's `batch` buffer, when the turn would begin with a read
+    /// (Reading, nothing buffered, plain TCP, readable); returns where the
+    /// bytes are in `batch`, for [`Connection::drive_with`]. An end of
+    /// stream or `WouldBlock` is only noted; any other error is left for
+    /// the turn's own read to meet.
+    ///
+    /// Why: the worker reads every ready connection of a poll batch first,
+    /// so the caches' check for change events (one `read` of the inotify
+    /// descriptor whenever request bytes were read since the last one,
+    /// `handlers::watches`) runs once per batch instead of once per request,
+    /// and still after every byte it answers has arrived.
+    pub fn read_ahead(&mut self, batch: &mut Vec<u8>) -> Option<Range<usize>> {
+        let fresh_read = matches!(self.state, State::Reading { .. })
+            && self.input.is_empty()
+            && self.discard == 0
+            && self.readiness.readable
+            && !self.readiness.peer_eof;
+        let room = READ_CHUNK.min(batch.capacity() - batch.len());
+        if !fresh_read || room < MIN_READ_AHEAD {
+            return None;
+        }
+        let start = batch.len();
+        match self.transport.read_ahead(batch, room)? {
+            Ok(0) => {
+                self.readiness.peer_eof = true;
+                None
+            }
+            Ok(received) => {
+                self.note_read(received, room);
+                Some(start..start + received)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readiness.readable = false;
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Updates readiness after a read that returned `received` of the
+    /// `asked` bytes, and counts it for the caches.
+    fn note_read(&mut self, received: usize, asked: usize) {
+        // A short read means the socket is drained where the OS says so,
+        // unless a FIN is waiting behind the data.
+        let drained = self.transport.short_read_means_drained() && received < asked;
+        self.readiness.readable = !drained || self.readiness.read_closed;
+        // Caches read the change events queued before these bytes came.
+        crate::sys::notify::note_request_read();
+    }
+
+    /// [`Connection::drive`], its first read already done: `ahead` holds
+    /// the bytes [`Connection::read_ahead`] returned.
+    pub fn drive_with(&mut self, cx: &mut Context, mut ahead: Option<&[u8]>) -> Turn {
         let mut budget_bytes = TURN_BYTES;
         let mut budget_requests = TURN_REQUESTS;
         loop {
@@ -243,7 +305,7 @@ impl Connection {
                     if budget_requests == 0 {
                         return Turn::Yield;
                     }
-                    match self.read_turn(cx) {
+                    match self.read_turn(cx, &mut ahead) {
                         Ok(Some(true)) => budget_requests -= 1,
                         Ok(Some(false)) => {}
                         Ok(None) => return Turn::Wait,
@@ -364,11 +426,15 @@ impl Connection {
 
     /// One step of the Reading state: answer what is buffered, or read.
     /// `Ok(Some(answered))` to go on, `Ok(None)` to wait for readiness.
-    fn read_turn(&mut self, cx: &mut Context) -> io::Result<Option<bool>> {
+    /// `ahead`: bytes read ahead of the turn, taken instead of a read.
+    fn read_turn(&mut self, cx: &mut Context, ahead: &mut Option<&[u8]>) -> io::Result<Option<bool>> {
         let limit = match self.step(cx, None) {
             Step::Wait { limit } => limit,
             Step::Went { answered, .. } => return Ok(Some(answered)),
         };
+        if let Some(bytes) = ahead.take() {
+            return Ok(Some(self.take_input(bytes, cx)));
+        }
         if self.readiness.peer_eof {
             self.state = State::Closed;
             return Ok(Some(false));
@@ -386,12 +452,7 @@ impl Connection {
                 return Ok(Some(false));
             }
             Ok(bytes) => {
-                // A short read means the socket is drained where the OS says
-                // so, unless a FIN is waiting behind the data.
-                let drained = self.transport.short_read_means_drained() && bytes.len() < READ_CHUNK;
-                self.readiness.readable = !drained || self.readiness.read_closed;
-                // Caches read the change events queued before these bytes came.
-                crate::sys::notify::note_request_read();
+                self.note_read(bytes.len(), READ_CHUNK);
                 bytes
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -402,6 +463,12 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(false)),
             Err(e) => return Err(e),
         };
+        Ok(Some(self.take_input(bytes, cx)))
+    }
+
+    /// Answers what `bytes` (just read) complete, buffering the rest;
+    /// whether a request was answered.
+    fn take_input(&mut self, bytes: &[u8], cx: &mut Context) -> bool {
         let mut rest = bytes;
         let mut answered = false;
         if self.input.is_empty() && self.discard == 0 {
@@ -413,7 +480,7 @@ impl Connection {
                     rest = &bytes[consumed..];
                     answered = true;
                 }
-                Step::Went { answered: false, .. } => return Ok(Some(false)), // stopped
+                Step::Went { answered: false, .. } => return false, // stopped
                 Step::Wait { .. } => {}
             }
         }
@@ -426,9 +493,9 @@ impl Connection {
                 }
                 _ => self.over_budget(cx),
             }
-            return Ok(Some(true));
+            return true;
         }
-        Ok(Some(answered))
+        answered
     }
 
     /// Runs the exchange over `stack` (a fresh read while nothing is

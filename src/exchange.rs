@@ -136,6 +136,11 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
         return Decision::Discard(facts.discard.min(input.len() as u64) as usize);
     }
     let max_head = around.config.max_head_bytes;
+    if input.is_empty() {
+        // What parsing nothing would decide, without the parse: a connection
+        // asks this before each read, twice per request.
+        return Decision::Wait { limit: max_head, head_started: false };
+    }
     let max_headers = around.config.max_headers;
     // Only the first `max_head` bytes are parsed, so an oversized head gets
     // the same answer however its bytes were split (found by fuzzing: a

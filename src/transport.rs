@@ -87,6 +87,16 @@ impl Transport {
         }
     }
 
+    /// Reads what is available, at most `max` bytes, onto the end of `out`
+    /// (within its capacity); `None` over TLS, whose reads may have to
+    /// answer a handshake and so belong to the connection's own turn.
+    pub fn read_ahead(&mut self, out: &mut Vec<u8>, max: usize) -> Option<io::Result<usize>> {
+        match self {
+            Transport::Plain(stream) => Some(net::recv_append(&*stream, out, max)),
+            Transport::Tls(_) => None,
+        }
+    }
+
     /// Reads from the socket itself, under any TLS (a PROXY protocol header
     /// comes before the client's handshake).
     pub fn read_raw<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {

@@ -12,8 +12,9 @@
 //! bounded buffer, no `MSG_MORE`, `TCP_NODELAY` per socket, read until
 //! `WouldBlock` as mio documents). The calls go through rustix, whose safe
 //! wrappers make the same system calls as libc's (`recvfrom`, `sendto`,
-//! `sendfile`; checked with `strace -c`) without an `unsafe` block here;
-//! only `malloc_trim`, which rustix does not wrap, still calls libc.
+//! `sendfile`; checked with `strace -c`). Two `unsafe` blocks remain:
+//! `malloc_trim`, which rustix does not wrap, and the length update of
+//! [`recv_append`].
 //! Deciding what to send, and when, is the connection's business, not this
 //! module's.
 
@@ -37,6 +38,21 @@ pub use portable::*;
 /// kernel wrote, so no `unsafe` is needed here.
 pub fn recv(socket: impl AsFd, buffer: &mut [MaybeUninit<u8>]) -> io::Result<&[u8]> {
     let ((received, _), _) = rustix::net::recv(socket, buffer, RecvFlags::empty())?;
+    Ok(received)
+}
+
+/// `recv(2)` of at most `max` bytes onto the end of `out`, within its
+/// spare capacity (never reallocating it); returns the bytes received, 0 at
+/// end of stream. The worker reads a batch of connections into one buffer
+/// this way (`Worker::drive_batch`).
+pub fn recv_append(socket: impl AsFd, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let start = out.len();
+    let room = max.min(out.capacity() - start);
+    let received = recv(socket, &mut out.spare_capacity_mut()[..room])?.len();
+    // SAFETY: `recv` initialised the first `received` bytes of the spare
+    // capacity (rustix returns exactly the part the kernel wrote, from its
+    // start), and `start + received <= capacity`.
+    unsafe { out.set_len(start + received) };
     Ok(received)
 }
 

@@ -237,3 +237,31 @@ fn an_edit_after_any_number_of_requests_is_seen_by_the_next() {
         }
     }
 }
+
+/// The worker reads every ready connection of a poll batch before it
+/// answers any (one check of the change events per batch): an edit made
+/// before requests are sent on many kept connections at once is seen by
+/// every one of them, round after round.
+#[test]
+fn an_edit_is_seen_by_every_connection_of_a_batch() {
+    const CONNECTIONS: usize = 40;
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut streams: Vec<TcpStream> = (0..CONNECTIONS).map(|_| server.connect()).collect();
+        for round in 0..6 {
+            let body = format!("round {round} of the batch test").into_bytes();
+            write(&root, "batch.txt", &body);
+            // Every request is sent before any response is read, so the
+            // worker finds many of them ready in one poll.
+            for stream in &mut streams {
+                send(stream, "GET /batch.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            }
+            for (i, stream) in streams.iter_mut().enumerate() {
+                let r = read_response(stream, false).expect("a response");
+                assert_eq!(r.status, 200, "connection {i}, round {round}, watches {limit}");
+                assert_eq!(r.body, body, "connection {i}, round {round}, watches {limit}");
+            }
+        }
+    }
+}
