@@ -16,10 +16,24 @@
 //! qualify, and what the headers say, is decided by `files`; each worker
 //! owns one cache, so there is no locking. Keys are paths relative to the
 //! root.
+//!
+//! **Admission.** A working set far larger than the cache (100,000 files
+//! against room for a few thousand) would otherwise insert, evict and
+//! watch on nearly every request and hit almost never. So while the cache
+//! has room a file is cached at its first miss, but once caching it would
+//! evict another, only at its second miss within a recent window
+//! ([`Doorkeeper`], the doorkeeper of TinyLFU): a file asked for once
+//! costs no cache bookkeeping and evicts nothing. And an entry is watched
+//! only at its first hit, so one evicted unhit never cost a watch: that
+//! hit checks the stamp as an unwatched hit always does, then places the
+//! watches; only later hits are free.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::Metadata;
+use std::hash::BuildHasher;
 use std::ops::Range;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,14 +98,78 @@ impl Described {
     }
 }
 
+/// How a hit learns that an entry is still what its path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    /// Not hit since it was cached: the first hit checks the stamp, then
+    /// tries to watch the path (so an entry evicted unhit never cost a watch).
+    Unhit,
+    /// Watched (`Watches::watch`) under this serial: current while it is
+    /// in the cache, as an event takes it out.
+    Watched(u64),
+    /// Not watchable (a symlink on the way, out of watches): every hit
+    /// checks the stamp.
+    Stamp,
+}
+
 /// A cached file: its bytes and how they are described.
 #[derive(Debug)]
 pub struct Entry {
     stamp: Stamp,
-    /// The watching (`Watches::watch`) under which the stamp was current.
-    watched: Option<u64>,
+    proof: Proof,
     pub body: Arc<[u8]>,
     pub described: Described,
+}
+
+/// Bits in a [`Doorkeeper`]: 8 KiB per worker and folder.
+const DOORKEEPER_BITS: usize = 1 << 16;
+
+/// Misses a [`Doorkeeper`] remembers before it starts afresh: the window
+/// within which a second miss admits a file. A sixteenth of its bits, so
+/// that a first miss passes for a second one (two paths on one bit) at
+/// most one time in sixteen; and a few thousand misses, about as many
+/// small files as the default 8 MiB cache holds, so a file asked for again
+/// before a cache of that size could have evicted it gets in.
+const DOORKEEPER_WINDOW: usize = DOORKEEPER_BITS / 16;
+
+/// Which paths missed recently, one bit per path hash (a Bloom filter of
+/// one hash function): TinyLFU's doorkeeper, which keeps files asked for
+/// once out of the cache. Cleared every [`DOORKEEPER_WINDOW`] misses, so
+/// it remembers only the recent ones. A false "seen" admits a file early,
+/// which is all it can do wrong.
+#[derive(Debug)]
+struct Doorkeeper {
+    bits: Vec<u64>,
+    marked: usize,
+    /// Hashes the paths.
+    hasher: std::hash::RandomState,
+}
+
+impl Doorkeeper {
+    fn new() -> Doorkeeper {
+        Doorkeeper { bits: vec![0; DOORKEEPER_BITS / 64], marked: 0, hasher: std::hash::RandomState::new() }
+    }
+
+    /// Whether `path` was marked in the current window; marks it if not.
+    fn saw(&mut self, path: &Path) -> bool {
+        self.seen_before(self.hasher.hash_one(key(path)))
+    }
+
+    /// Whether `hash` was marked in the current window; marks it if not.
+    fn seen_before(&mut self, hash: u64) -> bool {
+        let bit = hash as usize % DOORKEEPER_BITS;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        if self.bits[word] & mask != 0 {
+            return true;
+        }
+        if self.marked >= DOORKEEPER_WINDOW {
+            self.bits.fill(0);
+            self.marked = 0;
+        }
+        self.bits[word] |= mask;
+        self.marked += 1;
+        false
+    }
 }
 
 /// Which of `file.br` / `file.zst` / `file.gz` exist, as of the directory's stamp.
@@ -105,7 +183,10 @@ struct Siblings {
 
 #[derive(Debug)]
 pub struct FileCache {
-    entries: HashMap<PathBuf, Entry>,
+    /// Keyed by the path's bytes: `safe_path` gives normalised paths, so
+    /// equal bytes are equal paths, and hashing bytes costs a fifth of
+    /// hashing a `Path` (which parses its components).
+    entries: HashMap<Box<[u8]>, Entry>,
     siblings: HashMap<PathBuf, Siblings>,
     bytes: usize,
     limit_bytes: usize,
@@ -115,6 +196,14 @@ pub struct FileCache {
     /// What saves the hits above their stamp check; boxed, as it is
     /// large and a worker's router holds its handlers by value.
     watches: Box<Watches>,
+    /// Paths that missed lately: once full, only a second miss is cached.
+    /// Boxed, like `watches`.
+    doorkeeper: Box<Doorkeeper>,
+}
+
+/// A path's key in `FileCache::entries`.
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
 }
 
 /// Most sibling lookups remembered; they are tiny, this only bounds a scan
@@ -133,6 +222,7 @@ impl FileCache {
             max_file: max_file.min(limit_bytes as u64),
             compressed: CompressedCache::new(0),
             watches: Box::new(Watches::new(0)),
+            doorkeeper: Box::new(Doorkeeper::new()),
         }
     }
 
@@ -150,17 +240,21 @@ impl FileCache {
     }
 
     /// Drops what the file system's change events say is stale; no system
-    /// call unless request bytes were read since the last time.
+    /// call unless request bytes were read since the last time. Whether it
+    /// dropped a file entry.
     #[inline]
-    fn catch_up(&mut self) {
+    fn catch_up(&mut self) -> bool {
         let FileCache { entries, siblings, bytes, compressed, watches, .. } = self;
+        let mut dropped = false;
         watches.catch_up(|path| {
-            if let Some(old) = entries.remove(path) {
+            if let Some(old) = entries.remove(key(path)) {
                 *bytes -= old.body.len();
+                dropped = true;
             }
             siblings.remove(path);
             compressed.remove(path);
         });
+        dropped
     }
 
     /// Whether a file of `len` bytes may be cached.
@@ -171,56 +265,74 @@ impl FileCache {
     /// The entry for `path` (relative to `root`) if it is still exactly the
     /// file the path names beneath the root.
     pub fn get(&mut self, root: &Root, path: &Path) -> Option<&Entry> {
-        self.catch_up();
-        let entry = self.entries.get(path)?;
+        // A path not cached needs no events read (a miss trusts nothing),
+        // so misses cost no system call here.
+        let mut entry = self.entries.get(key(path))?;
+        let (mut proof, mut cached) = (entry.proof, entry.stamp);
+        if self.catch_up() {
+            entry = self.entries.get(key(path))?;
+            (proof, cached) = (entry.proof, entry.stamp);
+        }
         // A watched entry leaves `entries` with its watch (an event,
         // `remove`), so being here is confirmation: no lookup of the watch.
-        if entry.watched.is_some() {
-            debug_assert!(self.watches.confirms(path, entry.watched));
-            return self.entries.get(path);
+        if let Proof::Watched(serial) = proof {
+            debug_assert!(self.watches.confirms(path, Some(serial)));
+            return self.entries.get(key(path));
         }
-        let cached = entry.stamp;
-        if root.stamp(path).ok() == Some(cached) {
-            return self.entries.get(path);
+        if root.stamp(path).ok() != Some(cached) {
+            self.remove(path);
+            return None;
         }
-        self.remove(path);
-        None
+        if proof == Proof::Unhit {
+            // Hit once, so likely again: watch it to spare later hits the
+            // stamp check. Events were read just above, as `watch` needs.
+            let watched = self.watches.watch(root, path, cached);
+            let entry = self.entries.get_mut(key(path))?;
+            entry.proof = watched.map_or(Proof::Stamp, Proof::Watched);
+            return Some(entry);
+        }
+        self.entries.get(key(path))
+    }
+
+    /// Whether the file at `path`, of `len` bytes, is worth caching now
+    /// (the admission rule, see the module's doc): while it fits beside
+    /// the others, yes; once it would evict one, only if it missed before,
+    /// lately (this marks that it did).
+    pub fn worth_caching(&mut self, path: &Path, len: u64) -> bool {
+        if self.bytes as u64 + len <= self.limit_bytes as u64 {
+            return true;
+        }
+        self.doorkeeper.saw(path)
     }
 
     /// Caches `body`, read from the file whose metadata is `meta` (which
     /// the caller has found not racy, see [`is_racy`]).
-    pub fn insert(
-        &mut self,
-        root: &Root,
-        path: PathBuf,
-        meta: &Metadata,
-        body: Arc<[u8]>,
-        described: Described,
-    ) -> Option<&Entry> {
-        let mut entry = Entry { stamp: Stamp::of(meta), watched: None, body, described };
+    pub fn insert(&mut self, path: PathBuf, meta: &Metadata, body: Arc<[u8]>, described: Described) -> Option<&Entry> {
+        let entry = Entry { stamp: Stamp::of(meta), proof: Proof::Unhit, body, described };
         if !self.admits(entry.body.len() as u64) {
             return None;
         }
         self.remove(&path);
-        self.catch_up();
-        entry.watched = self.watches.watch(root, &path, entry.stamp);
         // Evict arbitrary entries (HashMap order) until the new one fits:
         // simple, and a working set larger than the cache degrades only to
         // the uncached path.
         while self.bytes + entry.body.len() > self.limit_bytes {
             let Some(victim) = self.entries.keys().next().cloned() else { break };
-            self.remove(&victim);
+            self.remove(Path::new(OsStr::from_bytes(&victim)));
         }
         self.bytes += entry.body.len();
+        let path: Box<[u8]> = path.into_os_string().into_vec().into();
         self.entries.insert(path.clone(), entry);
         self.entries.get(&path)
     }
 
     fn remove(&mut self, path: &Path) {
-        if let Some(old) = self.entries.remove(path) {
+        if let Some(old) = self.entries.remove(key(path)) {
             self.bytes -= old.body.len();
             // Its watches go back; other caches of the path check stamps.
-            self.watches.forget(path);
+            if let Proof::Watched(_) = old.proof {
+                self.watches.forget(path);
+            }
         }
     }
 
@@ -324,6 +436,45 @@ mod tests {
         assert!(is_racy(now + Duration::from_secs(1), now, Duration::ZERO));
     }
 
+    fn admit(cache: &mut FileCache, rel: &str, meta: &Metadata, body: &[u8]) -> bool {
+        cache.insert(rel.into(), meta, Arc::from(body), described()).is_some()
+    }
+
+    fn proof(cache: &FileCache, rel: &str) -> Option<Proof> {
+        cache.entries.get(key(Path::new(rel))).map(|e| e.proof)
+    }
+
+    #[test]
+    fn once_full_only_a_second_miss_is_worth_caching() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a"), [0u8; 60]).unwrap();
+        let meta = fs::metadata(dir.path().join("a")).unwrap();
+        let mut cache = FileCache::new(100, 100);
+        assert!(cache.worth_caching(Path::new("a"), 60), "room for it");
+        assert!(admit(&mut cache, "a", &meta, &[0u8; 60]));
+        assert!(cache.worth_caching(Path::new("b"), 40), "still room");
+        assert!(!cache.worth_caching(Path::new("d/f"), 41), "first miss, and it would evict");
+        assert!(!cache.worth_caching(Path::new("d/g"), 41));
+        assert!(cache.worth_caching(Path::new("d/f"), 41), "second miss");
+        assert!(cache.worth_caching(Path::new("d/f"), 41));
+    }
+
+    #[test]
+    fn the_doorkeeper_forgets_after_its_window() {
+        let mut door = Doorkeeper::new();
+        assert!(!door.seen_before(7));
+        assert!(door.seen_before(7));
+        assert!(door.seen_before(7 + DOORKEEPER_BITS as u64), "one bit per hash modulo its size");
+        // Fill the window with other marks: the next new mark starts afresh.
+        let mut hash = 8;
+        while door.marked < DOORKEEPER_WINDOW {
+            door.seen_before(hash);
+            hash += 1;
+        }
+        assert!(!door.seen_before(hash), "marked in a fresh window");
+        assert!(!door.seen_before(7), "forgotten with the old window");
+    }
+
     #[test]
     fn hits_only_while_the_file_is_unchanged() {
         let dir = tempfile::tempdir().unwrap();
@@ -333,7 +484,7 @@ mod tests {
         fs::write(&path, b"one").unwrap();
         let mut cache = FileCache::new(1024, 100);
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert(&root, rel.into(), &meta, Arc::from(&b"one"[..]), described()).is_some());
+        assert!(admit(&mut cache, "f.txt", &meta, b"one"));
         assert_eq!(&*cache.get(&root, rel).unwrap().body, b"one");
 
         // Same size, rewritten in place: the change time moves.
@@ -344,7 +495,7 @@ mod tests {
         assert_eq!(cache.bytes, 0);
 
         let meta = fs::metadata(&path).unwrap();
-        cache.insert(&root, rel.into(), &meta, Arc::from(&b"two"[..]), described());
+        assert!(admit(&mut cache, "f.txt", &meta, b"two"));
         fs::remove_file(&path).unwrap();
         assert!(cache.get(&root, rel).is_none(), "a removed file is a miss");
     }
@@ -360,12 +511,17 @@ mod tests {
         let mut cache = FileCache::new(1024, 100).with_watches(16);
         for rel in ["d/f", "d/g", "link/f"] {
             let meta = fs::metadata(dir.path().join(rel)).unwrap();
-            cache.insert(&root, rel.into(), &meta, Arc::from(&b"x"[..]), described());
+            assert!(admit(&mut cache, rel, &meta, b"x"));
+            assert_eq!(proof(&cache, rel), Some(Proof::Unhit));
         }
-        let watched = |cache: &FileCache, rel: &str| cache.entries.get(Path::new(rel)).map(|e| e.watched.is_some());
+        assert_eq!(cache.watches.watch_count(), 0, "nothing is watched before its first hit");
+        for rel in ["d/f", "d/g", "link/f"] {
+            assert!(cache.get(&root, Path::new(rel)).is_some());
+        }
+        let watched = |cache: &FileCache, rel: &str| proof(cache, rel).map(|p| matches!(p, Proof::Watched(_)));
         assert_eq!(watched(&cache, "d/f"), Some(true));
         assert_eq!(watched(&cache, "d/g"), Some(true));
-        assert_eq!(watched(&cache, "link/f"), Some(false), "a path through a symlink keeps the stamp check");
+        assert_eq!(proof(&cache, "link/f"), Some(Proof::Stamp), "a path through a symlink keeps the stamp check");
         // Root, d, f and g.
         assert_eq!(cache.watches.watch_count(), 4);
 
@@ -388,12 +544,30 @@ mod tests {
         // Out of watches: the entry is still cached, checked by stamp.
         let mut small = FileCache::new(1024, 100).with_watches(2);
         let meta = fs::metadata(dir.path().join("d/g")).unwrap();
-        small.insert(&root, "d/g".into(), &meta, Arc::from(&b"x"[..]), described());
-        assert_eq!(watched(&small, "d/g"), Some(false));
+        assert!(admit(&mut small, "d/g", &meta, b"x"));
+        assert!(small.get(&root, Path::new("d/g")).is_some());
+        assert_eq!(proof(&small, "d/g"), Some(Proof::Stamp));
         assert_eq!(small.watches.watch_count(), 0, "a partial watching is given back");
         assert!(small.get(&root, Path::new("d/g")).is_some());
         fs::write(dir.path().join("d/g"), b"changed").unwrap();
         assert!(small.get(&root, Path::new("d/g")).is_none());
+    }
+
+    #[test]
+    fn an_edit_before_the_first_hit_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        fs::create_dir_all(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), b"one").unwrap();
+        let meta = fs::metadata(dir.path().join("d/f")).unwrap();
+        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        assert!(admit(&mut cache, "d/f", &meta, b"one"));
+        // Changed while cached and not yet watched: the first hit's stamp
+        // check sees it, and no watch vouches for the old bytes.
+        fs::write(dir.path().join("d/f"), b"two").unwrap();
+        crate::sys::notify::note_request_read();
+        assert!(cache.get(&root, Path::new("d/f")).is_none());
+        assert_eq!(cache.watches.watch_count(), 0);
     }
 
     #[test]
@@ -407,8 +581,9 @@ mod tests {
         }
         let mut cache = FileCache::new(1024, 100).with_watches(16);
         let meta = fs::metadata(dir.path().join("kept")).unwrap();
-        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
-        assert!(cache.entries[Path::new("kept")].watched.is_some());
+        assert!(admit(&mut cache, "kept", &meta, b"kept"));
+        assert!(cache.get(&root, Path::new("kept")).is_some());
+        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched(_))));
         // Alternating names, so the kernel cannot merge the events.
         let (a, b) = (fs::File::open(dir.path().join("a")).unwrap(), fs::File::open(dir.path().join("b")).unwrap());
         let when = SystemTime::now() - Duration::from_secs(5);
@@ -418,10 +593,11 @@ mod tests {
         }
         crate::sys::notify::note_request_read();
         cache.catch_up();
-        assert!(!cache.entries.contains_key(Path::new("kept")), "an overflow trusts nothing");
+        assert!(proof(&cache, "kept").is_none(), "an overflow trusts nothing");
         // A fresh notifier watches again.
-        cache.insert(&root, "kept".into(), &meta, Arc::from(&b"kept"[..]), described());
-        assert!(cache.entries[Path::new("kept")].watched.is_some());
+        assert!(admit(&mut cache, "kept", &meta, b"kept"));
+        assert!(cache.get(&root, Path::new("kept")).is_some());
+        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched(_))));
     }
 
     #[test]
@@ -434,7 +610,7 @@ mod tests {
         let meta = fs::metadata(root_path.join("d/f")).unwrap();
         let mut cache = FileCache::new(1024, 100);
         let rel = Path::new("d/f");
-        cache.insert(&root, rel.into(), &meta, Arc::from(&b"in"[..]), described());
+        assert!(admit(&mut cache, "d/f", &meta, b"in"));
         // The directory moves out (same inode for the file) and a link
         // takes its place: the stamp would match, the confinement does not.
         fs::rename(root_path.join("d"), top.path().join("d")).unwrap();
@@ -445,19 +621,18 @@ mod tests {
     #[test]
     fn stays_within_its_byte_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::open(dir.path(), false).unwrap();
         let mut cache = FileCache::new(100, 60);
         for i in 0..10 {
             let path = dir.path().join(format!("{i}"));
             fs::write(&path, [0u8; 40]).unwrap();
             let meta = fs::metadata(&path).unwrap();
-            cache.insert(&root, format!("{i}").into(), &meta, Arc::from(&[0u8; 40][..]), described());
+            assert!(admit(&mut cache, &format!("{i}"), &meta, &[0u8; 40]));
             assert!(cache.bytes <= 100);
         }
         let path = dir.path().join("big");
         fs::write(&path, [0u8; 61]).unwrap();
         let meta = fs::metadata(&path).unwrap();
-        assert!(cache.insert(&root, "big".into(), &meta, Arc::from(&[0u8; 61][..]), described()).is_none());
+        assert!(!admit(&mut cache, "big", &meta, &[0u8; 61]));
     }
 
     #[test]

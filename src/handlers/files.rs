@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
-use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::io::{ErrorKind, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ use crate::http::range::{self, RangeOutcome};
 use crate::http::request::{Request, Version};
 use crate::http::response::{write_field, Body, Chunk, Response};
 use crate::safe_path;
-use crate::sys::fs::{Entries, Node};
+use crate::sys::fs::{read_len, Entries, Node};
 
 /// The custom not-found page, looked up in the root.
 const NOT_FOUND_PAGE: &str = "404.html";
@@ -61,15 +61,18 @@ pub fn serve(
         // No Accept-Encoding is answered with the file itself
         // (`Preferences::choose`), so the type (a MIME table search, 4% of
         // a hit's user time in the profile) need not be looked up.
-        if request.header("accept-encoding").is_none() {
+        let offer = if request.header("accept-encoding").is_none() {
             if let Some(entry) = cache.get(&site.root, &file) {
                 let body = Body::Shared(Arc::clone(&entry.body));
                 return answer(request, &entry.described, Source::Whole(body), site);
             }
-        }
-        let offer = Offer::of(request, &file, site, cache);
-        match offer.pick(&file, None, site) {
-            Some(choice) if choice.on_the_fly() => {
+            // The file itself was the only answer, and it is not cached.
+            None
+        } else {
+            Some(Offer::of(request, &file, site, cache))
+        };
+        match offer.as_ref().and_then(|offer| offer.pick(&file, None, site).map(|choice| (offer, choice))) {
+            Some((offer, choice)) if choice.on_the_fly() => {
                 if let Some(kept) = cache.compressed(&site.root, &file, choice.coding) {
                     return answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
                 }
@@ -83,7 +86,7 @@ pub fn serve(
                     }
                 }
             }
-            Some(choice) => {
+            Some((_, choice)) => {
                 if let Some(entry) = cache.get(&site.root, choice.path()) {
                     let body = Body::Shared(Arc::clone(&entry.body));
                     return answer(request, &entry.described, Source::Whole(body), site);
@@ -225,16 +228,19 @@ impl Choice<'_> {
 /// ships `photo.jpg.gz`, and not looking saves a lookup per image or video
 /// request; nor when the request has no `Accept-Encoding`, which can only
 /// be answered with identity.
-struct Offer {
+struct Offer<'s> {
+    /// The file's type, looked up once per request.
+    mime: &'s str,
     negotiable: bool,
     preferences: Preferences,
     siblings: CodingSet,
     version: Version,
 }
 
-impl Offer {
-    fn of(request: &Request, path: &Path, site: &Site, cache: &mut FileCache) -> Offer {
-        let negotiable = compress::worth_compressing(site.types.mime_of(path));
+impl<'s> Offer<'s> {
+    fn of(request: &Request, path: &Path, site: &'s Site, cache: &mut FileCache) -> Offer<'s> {
+        let mime = site.types.mime_of(path);
+        let negotiable = compress::worth_compressing(mime);
         let header = if negotiable { request.header("accept-encoding") } else { None };
         let siblings = match header {
             Some(_) => {
@@ -243,7 +249,7 @@ impl Offer {
             }
             None => CodingSet::NONE,
         };
-        Offer { negotiable, preferences: Preferences::parse(header), siblings, version: request.version }
+        Offer { mime, negotiable, preferences: Preferences::parse(header), siblings, version: request.version }
     }
 
     /// The representation of `path`, a file of `size` bytes (`None`: not
@@ -296,7 +302,8 @@ fn serve_file(
     if choice.on_the_fly() {
         return serve_compressed(request, path, original, read_at, &choice, site, cache);
     }
-    let check_utf8 = content_type::needs_utf8_check(site.types.mime_of(path));
+    let mime = offer.mime;
+    let check_utf8 = content_type::needs_utf8_check(mime);
     // Whether the original's bytes are UTF-8, when a compressed sibling is
     // what will be read.
     let mut original_utf8 = None;
@@ -319,20 +326,24 @@ fn serve_file(
     let dated = dated_before(&meta, read_at);
     let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
     if cacheable {
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == meta.len() {
+        // Exactly the length `fstat` gave (`read_len`: one `read`). A file
+        // that grows meanwhile is sent as it was when measured, as
+        // `sendfile` would; the stamp it is cached with then no longer
+        // matches, so its first hit misses.
+        if let Ok(bytes) = read_len(&file, meta.len() as usize) {
             // Checked once per file version: the answer is kept in the
             // cached header lines.
             let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && content_type::is_utf8(&bytes, false));
-            let described = describe(&meta, racy, dated, path, &choice, true, utf8, site);
-            let body: Arc<[u8]> = bytes.into();
-            let key = choice.path().to_path_buf();
-            // Undated, it would stay undated in the cache after its second passed.
-            if !racy && dated {
-                cache.insert(&site.root, key, &meta, Arc::clone(&body), described.clone());
+            let described = describe(&meta, racy, dated, (path, mime), &choice, true, utf8, site);
+            // Undated, it would stay undated in the cache after its second
+            // passed. Nor is it worth caching at every miss (`worth_caching`).
+            if !racy && dated && cache.worth_caching(choice.path(), meta.len()) {
+                let body: Arc<[u8]> = bytes.into();
+                cache.insert(choice.path().to_path_buf(), &meta, Arc::clone(&body), described.clone());
+                return answer(request, &described, Source::Whole(Body::Shared(body)), site);
             }
-            // Cached or not (a racy file is not), the bytes are in memory.
-            return answer(request, &described, Source::Whole(Body::Shared(body)), site);
+            // Not cached: sent from the bytes as read, without a copy into an `Arc`.
+            return answer(request, &described, Source::Whole(Body::Bytes(Cow::Owned(bytes))), site);
         }
         // Could not read it whole: fall back to sending the file.
         if file.seek(SeekFrom::Start(0)).is_err() {
@@ -340,7 +351,7 @@ fn serve_file(
         }
     }
     let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && prefix_is_utf8(&file, meta.len()));
-    let described = describe(&meta, racy, dated, path, &choice, true, utf8, site);
+    let described = describe(&meta, racy, dated, (path, mime), &choice, true, utf8, site);
     answer(request, &described, Source::File(file, meta.len()), site)
 }
 
@@ -361,7 +372,7 @@ fn dated_before(meta: &Metadata, read_at: SystemTime) -> bool {
 fn serve_compressed(
     request: &Request,
     path: &Path,
-    (mut file, meta): (File, Metadata),
+    (file, meta): (File, Metadata),
     read_at: SystemTime,
     choice: &Choice,
     site: &Site,
@@ -374,7 +385,8 @@ fn serve_compressed(
     let levels = Levels::of(options.compress.unwrap_or(compress::DEFAULT_LEVEL));
     let racy = cache::is_racy(cache::changed_at(&meta), read_at, options.racy_window);
     let dated = dated_before(&meta, read_at);
-    let check_utf8 = content_type::needs_utf8_check(site.types.mime_of(path));
+    let mime = site.types.mime_of(path);
+    let check_utf8 = content_type::needs_utf8_check(mime);
     if meta.len() > options.compress_max_file {
         // Too large to keep: a prefix decides, read with pread before the
         // stream takes the file.
@@ -382,18 +394,17 @@ fn serve_compressed(
         let Some(permit) = site.streams.start(options.compress_streams) else {
             // Busy compressing other large files: this one goes as it is.
             let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
-            let described = describe(&meta, racy, dated, path, &identity, true, utf8, site);
+            let described = describe(&meta, racy, dated, (path, mime), &identity, true, utf8, site);
             return answer(request, &described, Source::File(file, meta.len()), site);
         };
         // Ranges are not served from a stream: no Accept-Ranges.
-        let described = describe(&meta, racy, dated, path, choice, false, utf8, site);
+        let described = describe(&meta, racy, dated, (path, mime), choice, false, utf8, site);
         let body = Streamed::new(file, choice.coding, levels, meta.len(), permit);
         return answer(request, &described, Source::Stream(Box::new(body)), site);
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    if file.read_to_end(&mut bytes).is_err() || bytes.len() as u64 != meta.len() {
+    let Ok(bytes) = read_len(&file, meta.len() as usize) else {
         return Response::error(500);
-    }
+    };
     let utf8 = check_utf8 && content_type::is_utf8(&bytes, false);
     let body: Arc<[u8]> = match compress::compress(&bytes, choice.coding, levels) {
         Ok(packed) => packed.into(),
@@ -402,7 +413,7 @@ fn serve_compressed(
             return Response::error(500);
         }
     };
-    let described = describe(&meta, racy, dated, path, choice, true, utf8, site);
+    let described = describe(&meta, racy, dated, (path, mime), choice, true, utf8, site);
     // Undated, it would stay undated in the cache after its second passed.
     if !racy && dated {
         cache.keep_compressed(&site.root, path, &meta, choice.coding, Arc::clone(&body), described.clone());
@@ -421,7 +432,7 @@ fn describe(
     meta: &Metadata,
     racy: bool,
     dated: bool,
-    original: &Path,
+    (original, mime): (&Path, &str),
     choice: &Choice,
     ranges: bool,
     utf8: bool,
@@ -432,7 +443,7 @@ fn describe(
     let http_date = modified.and_then(date::format);
     // A time no HTTP date can express is no validator either.
     let last_modified = modified.filter(|_| http_date.is_some());
-    let content_type = content_type::content_type(site.types.mime_of(original), utf8).into_owned();
+    let content_type = content_type::content_type(mime, utf8).into_owned();
     let mut headers = Vec::with_capacity(256);
     if let Some(etag) = &etag {
         write_field(&mut headers, "ETag", etag);
@@ -590,7 +601,29 @@ fn boundary() -> String {
 /// its 304 (Apache 2.4 dropped the inode from its default for this reason).
 fn etag(meta: &Metadata) -> String {
     let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-    format!("\"{:x}-{:x}\"", meta.len(), mtime_ns)
+    etag_of(meta.len(), mtime_ns)
+}
+
+/// `"{size:x}-{mtime_ns:x}"`, written digit by digit: `format!` took a
+/// tenth of a miss's user time, most of it in its `i128` formatting.
+fn etag_of(len: u64, mtime_ns: i128) -> String {
+    let mut etag = String::with_capacity(2 + 16 + 1 + 32);
+    etag.push('"');
+    push_hex(&mut etag, u128::from(len));
+    etag.push('-');
+    // `{:x}` of a negative `i128` (a time before 1970) is its two's
+    // complement, which is what the cast gives.
+    push_hex(&mut etag, mtime_ns as u128);
+    etag.push('"');
+    etag
+}
+
+/// Appends `n` in lower-case hex without leading zeros, as `{:x}` does.
+fn push_hex(out: &mut String, n: u128) {
+    let digits = (128 - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(char::from(b"0123456789abcdef"[(n >> (i * 4)) as usize & 0xf]));
+    }
 }
 
 /// Whether the first `content_type::UTF8_PREFIX` bytes of `file` (of
@@ -663,6 +696,23 @@ mod tests {
 
     fn location(path: &str, query: &str, expected: &str) {
         assert_eq!(directory_location(path, query), expected, "{path:?} {query:?}");
+    }
+
+    fn etag_case(len: u64, mtime_ns: i128) {
+        assert_eq!(etag_of(len, mtime_ns), format!("\"{len:x}-{mtime_ns:x}\""), "{len} {mtime_ns}");
+    }
+
+    #[test]
+    fn etags_are_what_format_wrote() {
+        etag_case(0, 0);
+        etag_case(1, 15);
+        etag_case(16, 16);
+        etag_case(4096, 1_764_633_600_123_456_789);
+        etag_case(u64::MAX, i128::MAX);
+        // Before 1970, and the extremes.
+        etag_case(7, -1);
+        etag_case(7, -1_000_000_000);
+        etag_case(7, i128::MIN);
     }
 
     #[test]

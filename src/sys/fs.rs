@@ -330,6 +330,28 @@ impl Root {
     }
 }
 
+/// The first `len` bytes of `file` from its offset, as measured by its
+/// `fstat`: read straight into an unfilled buffer, so a small local file
+/// costs one `read` (std's `read_to_end` adds a `statx`, an `lseek`, a
+/// read to see the end and, with a zeroed buffer, a pass over it). Bytes
+/// beyond `len` (the file grew) are not read; fewer (it shrank) is
+/// `UnexpectedEof`.
+pub fn read_len(file: &File, len: usize) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        // rustix sets the length to what the kernel wrote: no `unsafe`.
+        match rustix::io::read(file, rustix::buffer::spare_capacity(&mut bytes)) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The capacity may exceed `len`, and the file may have grown into it.
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
 /// `.` for the root itself: the open calls take no empty path.
 fn non_empty(relative: &Path) -> &Path {
     if relative.as_os_str().is_empty() {

@@ -28,9 +28,11 @@ fn get_on(stream: &mut TcpStream, target: &str, accept_encoding: Option<&str>) -
     read_response(stream, false).expect("a response")
 }
 
-/// Requests `target` twice (the second is a cache hit) and checks the body.
+/// Requests `target` three times and checks the body: the first caches
+/// it, the second (its first hit) checks its stamp and places the
+/// watches, the third is a watched hit.
 fn cached(stream: &mut TcpStream, target: &str, body: &[u8]) {
-    for _ in 0..2 {
+    for _ in 0..3 {
         let r = get_on(stream, target, None);
         assert_eq!(r.status, 200, "{target}");
         assert_eq!(r.body, body, "{target}");
@@ -151,6 +153,81 @@ fn a_change_before_pipelined_requests_is_seen_by_them() {
         send(&mut stream, &"GET /p.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(3));
         for _ in 0..3 {
             assert_eq!(read_response(&mut stream, false).expect("a response").body, b"new", "watches {limit}");
+        }
+    }
+}
+
+/// A cache with room for two of the 40-byte files below and no more.
+fn small_server(watches: usize) -> TestServer {
+    TestServer::start_setup(
+        |setup| {
+            setup.config.threads = 1;
+            setup.files.cache_watches = watches;
+            setup.files.cache_bytes = 100;
+        },
+        |router| router,
+    )
+}
+
+fn forty(tag: u8) -> Vec<u8> {
+    vec![tag; 40]
+}
+
+#[test]
+fn a_full_cache_admits_at_the_second_miss_and_stays_fresh() {
+    for limit in LIMITS {
+        let server = small_server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        for name in ["a", "b", "c"] {
+            write(&root, name, &forty(name.as_bytes()[0]));
+        }
+        // a and b fit: cached at their first miss.
+        cached(&mut stream, "/a", &forty(b'a'));
+        cached(&mut stream, "/b", &forty(b'b'));
+        // c would evict one: its first miss is answered from the file and
+        // not cached; an edit before its second miss is what that serves.
+        let r = get_on(&mut stream, "/c", None);
+        assert_eq!((r.status, &r.body), (200, &forty(b'c')), "watches {limit}");
+        write(&root, "c", &forty(b'C'));
+        // The second miss caches it (evicting a or b), then hits.
+        cached(&mut stream, "/c", &forty(b'C'));
+        // Same size, in place, while cached and watched.
+        write(&root, "c", &forty(b'x'));
+        cached(&mut stream, "/c", &forty(b'x'));
+        // Whichever of a and b was evicted is read again, and both are right.
+        for name in ["a", "b", "a", "b"] {
+            let r = get_on(&mut stream, &format!("/{name}"), None);
+            assert_eq!(r.body, forty(name.as_bytes()[0]), "/{name}, watches {limit}");
+        }
+        // A file that needs the doorkeeper to get in, edited before each
+        // request: its first miss, the miss that caches it, and the miss
+        // after the edit dropped it.
+        for (i, tag) in [b'1', b'2', b'3'].into_iter().enumerate() {
+            write(&root, "big/rare", &[tag; 60]);
+            let r = get_on(&mut stream, "/big/rare", None);
+            assert_eq!(r.body, [tag; 60], "request {i}, watches {limit}");
+        }
+    }
+}
+
+#[test]
+fn an_edit_after_any_number_of_requests_is_seen_by_the_next() {
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        // Edited after one request (cached, not hit yet), two (its first
+        // hit checked the stamp and placed the watches), three and four
+        // (watched hits).
+        for requests in 1..=4u8 {
+            let before = [b'0' + requests; 8];
+            write(&root, "s/t.txt", &before);
+            for _ in 0..requests {
+                assert_eq!(get_on(&mut stream, "/s/t.txt", None).body, before, "watches {limit}");
+            }
+            write(&root, "s/t.txt", b"edited!!");
+            assert_eq!(get_on(&mut stream, "/s/t.txt", None).body, b"edited!!", "after {requests}, watches {limit}");
         }
     }
 }
