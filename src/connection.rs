@@ -44,15 +44,18 @@ const READ_CHUNK: usize = 4096;
 /// Least room left in the worker's batch buffer for a read ahead of a
 /// turn (`Connection::read_ahead`); with less, the turn reads for itself.
 const MIN_READ_AHEAD: usize = 1024;
-/// Most bytes handed to one `send_file` call. Measured (issue 14: a 256 MiB
-/// download over loopback, server on core 0, curl on core 1, 4 alternated
-/// rounds): 256 KiB, 1, 4 and 16 MiB per call, and 256 KiB or 1 MiB with a
-/// wait for the next loop turn after each call (lighttpd's pacing), all fall
-/// within one another's spread (2,750–3,520 MiB/s, medians 3,050–3,310),
-/// and 1 MiB matched lighttpd 1.4.69 (medians 3,380 vs 3,140). So the size
-/// stays: large enough that the call's setup is noise, small enough that a
-/// slow reader's socket buffer, not this, bounds each call.
-const MAX_SENDFILE: usize = 1 << 20;
+/// Most bytes handed to one `send_file` call, and a connection makes one
+/// such call per loop turn while more of the range remains (lighttpd's
+/// pacing: it sends 256 KiB, then waits in epoll). Measured (issue 14: a
+/// 256 MiB download over loopback, server on core 0, curl on core 1,
+/// alternated with lighttpd 1.4.69, medians of 5): 1 MiB per call until
+/// `EAGAIN` 2,033 MiB/s, 256 KiB until `EAGAIN` 2,051, one call per turn
+/// of 128 KiB 2,490, 256 KiB 2,572–2,628, 512 KiB 2,542, 1 MiB 2,310;
+/// lighttpd 2,567–2,809 in the same rounds. (An earlier day's machine
+/// showed no difference: 1 MiB until `EAGAIN` 3,380 against lighttpd's
+/// 3,140.) A 1 MiB call took 350 µs against 48 µs for 256 KiB (strace):
+/// smaller calls, with the loop turn between them, let the reader drain.
+const MAX_SENDFILE: usize = 256 << 10;
 /// Bytes or requests one connection may process per turn before yielding to
 /// the others in its worker, so a fast client cannot starve them.
 const TURN_BYTES: u64 = 4 << 20;
@@ -748,6 +751,9 @@ impl Connection {
                             self.sent += n as u64;
                             *budget = budget.saturating_sub(n as u64);
                             self.deadline = cx.now + cx.shared.config.send_timeout;
+                            if *len > 0 {
+                                *budget = 0; // the pacing of MAX_SENDFILE: the next call next turn
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

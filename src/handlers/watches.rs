@@ -32,7 +32,10 @@
 //! worker's epoll and draining it at the start of each batch, as the issue
 //! sketched, would not be enough by itself: a socket read during a batch
 //! may return bytes that arrived after that batch's `epoll_wait`, and after
-//! an edit that the drain at its start could not have seen.
+//! an edit that the drain at its start could not have seen. Instead the
+//! worker reads all the batch's sockets first and answers afterwards
+//! (`Worker::drive_batch`), so the one `read` happens after the last byte
+//! it must account for: one per poll batch rather than one per request.
 //!
 //! Not seen by inotify, and so not by this cache: writes through a shared
 //! `mmap`, and changes made on another machine to a network file system
