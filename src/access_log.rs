@@ -35,7 +35,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::http::request::Request;
+use crate::http::request::{version_str, Request};
 
 /// A worker writes its buffer out once it holds this much: about 750
 /// combined lines of a benchmark's 85 bytes (~300 of a browser's), so a
@@ -227,8 +227,8 @@ impl Entry {
         self.has_agent = false;
         self.version = "";
         if let Some(request) = request {
-            self.version = request.version().as_str();
-            self.fields.extend_from_slice(request.method().as_bytes());
+            self.version = version_str(request.version());
+            self.fields.extend_from_slice(request.method().as_str().as_bytes());
             self.ends[0] = self.fields.len();
             self.fields.push(b' ');
             self.fields.extend_from_slice(request.target().as_bytes());
@@ -683,11 +683,10 @@ fn json_string(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request;
     use std::net::Ipv6Addr;
 
     fn entry(raw: &str, client: IpAddr, status: u16) -> Entry {
-        let request = request::parse_leaking(raw.as_bytes(), 32).expect("valid").expect("complete");
+        let request = crate::http1::parse::parse_leaking(raw.as_bytes(), 32).expect("valid").expect("complete").request;
         let mut entry = Entry::default();
         entry.record(client, Some(&request), status, Instant::now());
         entry
@@ -913,7 +912,8 @@ mod tests {
         spares.lines.clear(); // not written to the test's stdout
         assert_eq!(e.fields.capacity(), 0, "the buffer went back to the worker");
         // The next request, on any connection, reuses it.
-        let request = request::parse_leaking(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 32).unwrap().unwrap();
+        let request =
+            crate::http1::parse::parse_leaking(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 32).unwrap().unwrap().request;
         let mut next = Entry::default();
         Recorder { entry: &mut next, spares: &mut spares }.record(LOCAL, Some(&request), 200, Instant::now());
         assert_eq!(next.fields.capacity(), capacity);

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::access_log::{LogDestination, LogFormat};
-pub use crate::http::request::MAX_HEADERS;
+pub use crate::http1::parse::MAX_HEADERS;
 pub use crate::proxy::Cidr;
 use crate::tls::Tls;
 

@@ -62,20 +62,22 @@
 //! # Per-worker state
 //!
 //! For state each worker keeps to itself, without atomics or locks, give a
-//! factory: it runs once per worker as the server starts, and the handler
-//! it makes (a [`WorkerHandler`]: `FnMut`, `Send`, not necessarily `Sync`)
-//! is then called only by that worker, through `&mut`. See
-//! [`Router::per_worker`] and [`Endpoint::per_worker`]. The built-in
-//! [`StaticFiles`] works this way: each worker has its own small-file cache.
+//! factory: it runs once per worker, on that worker's thread, as the
+//! server starts (told the worker's index), and the handler it makes (a
+//! [`WorkerHandler`]: `FnMut`, neither `Send` nor `Sync` needed) is then
+//! called only by that worker, through `&mut`. See [`Router::per_worker`]
+//! and [`Endpoint::per_worker`]. The built-in [`StaticFiles`] works this
+//! way: each worker has its own small-file cache. [`Server::bind`] returns
+//! once every worker's factories have run.
 //!
 //! ```
-//! use rawserve::{Request, Response, Router};
+//! use rawserve::{Method, Request, Response, Router};
 //!
-//! let router = Router::new().per_worker("/count", || {
+//! let router = Router::new().per_worker(Method::GET, "/count", |worker| {
 //!     let mut n = 0u64;
 //!     move |_: &Request| {
 //!         n += 1;
-//!         Response::text(n.to_string())
+//!         Response::text(format!("worker {worker}: {n}"))
 //!     }
 //! });
 //! # drop(router);
@@ -83,13 +85,30 @@
 //!
 //! # Routing
 //!
-//! [`Router`] matches the path (as sent, without the query) exactly or by
-//! prefix (`"/api/*"`), and the method: [`Router::get`] (which also answers
-//! `HEAD`), [`Router::post`], [`Router::route`] for any other method,
-//! [`Router::any`]. The most specific path wins; if its routes do not
-//! accept the method the answer is `405` with `Allow` (`204` with `Allow`
-//! to an `OPTIONS` request). Everything else goes
-//! to the [`Router::fallback`], typically the site's folder.
+//! [`Router`] matches the path (as sent, without the query) exactly, with
+//! parameters (`"/api/items/{id}"`, read with [`Request::param`]) or by
+//! prefix (`"/api/*"`), and the method ([`Method`], the `http` crate's
+//! type that hyper, axum and reqwest use): [`Router::get`] (which also
+//! answers `HEAD`), [`Router::post`], [`Router::route`] for any other
+//! method, [`Router::any`]. The most specific path wins; if its routes do
+//! not accept the method the answer is `405` with `Allow` (`204` with
+//! `Allow` to an `OPTIONS` request). Everything else goes to the
+//! [`Router::fallback`], typically the site's folder.
+//!
+//! A handler may return a [`Response`], a [`StatusCode`], or a `Result` of
+//! them ([`IntoResponse`]), so `?` turns an error into its answer:
+//!
+//! ```
+//! use rawserve::{Request, Response, Router, StatusCode};
+//!
+//! fn item(request: &Request) -> Result<Response, StatusCode> {
+//!     let id: u64 = request.param("id").and_then(|id| id.parse().ok()).ok_or(StatusCode::BAD_REQUEST)?;
+//!     let verbose = request.query_pairs().any(|(name, value)| name == "verbose" && value == "1");
+//!     Ok(Response::json(format!("{{\"id\":{id},\"verbose\":{verbose}}}")))
+//! }
+//! let router = Router::new().get("/api/items/{id}", item);
+//! # drop(router);
+//! ```
 //!
 //! # Static files
 //!
@@ -109,9 +128,13 @@
 //!
 //! # Requests and responses
 //!
-//! A [`Request`] gives the method, path, query, header fields, version and
-//! the body (up to [`Config::max_body_bytes`]); it borrows from the
-//! connection's buffer. A [`Response`] is built with [`Response::text`],
+//! A [`Request`] gives the method, path (as sent, or decoded), query (as
+//! sent, or decoded pairs), path parameters, header fields, version and
+//! the body (up to [`Config::max_body_bytes`], whether sent with
+//! `Content-Length` or chunked, and after `100 Continue` when the client
+//! waits for one); it borrows from the connection's buffer. A route whose
+//! bodies may be larger (uploads) reads them in pieces instead, as they
+//! arrive: see [`Endpoint::streaming`] and [`BodySink`]. A [`Response`] is built with [`Response::text`],
 //! [`Response::html`], [`Response::json`], [`Response::bytes`],
 //! [`Response::file`], [`Response::redirect`] or [`Response::status`], then
 //! [`Response::with_status`] and [`Response::with_header`]. Header fields
@@ -129,7 +152,7 @@
 //!     let id = request.header("x-request-id").unwrap_or("-");
 //!     match reply.with_header("X-Request-Id", id) {
 //!         Ok(reply) => reply,
-//!         Err(_) => Response::status(400),
+//!         Err(_) => Response::status(rawserve::StatusCode::BAD_REQUEST),
 //!     }
 //! });
 //! # drop(router);
@@ -209,16 +232,17 @@
 mod access_log;
 mod clock;
 pub mod config;
-mod connection;
-mod exchange;
+pub(crate) mod connection;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod handlers;
 mod http;
+mod http1;
 mod proxy;
 mod safe_path;
 mod server;
+mod service;
 mod sys;
 mod tls;
 mod transport;
@@ -226,9 +250,12 @@ mod worker;
 
 pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, Cors, FileOptions};
-pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
-pub use http::request::{Request, Version};
+pub use handlers::{
+    BodySink, Endpoint, Handler, IntoResponse, Router, Started, StaticFiles, StreamingHandler, WorkerHandler,
+};
+pub use http::request::Request;
 pub use http::response::{HeaderError, Response};
+pub use http::{Method, StatusCode, Version};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 pub use tls::{lan_addresses, Tls, TlsError};

@@ -516,7 +516,9 @@ fn hello_page(cors: Option<Cors>, headers: &[(String, String)]) -> impl Fn(&Requ
         }
         for (name, value) in &headers {
             // Checked at start by `StaticFiles::with_options`.
-            response = response.with_header(name, value).unwrap_or_else(|_| Response::status(500));
+            response = response
+                .with_header(name, value)
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         let origin = match &cors {
             Some(Cors::AnyOrigin) => Some("*"),
@@ -526,11 +528,14 @@ fn hello_page(cors: Option<Cors>, headers: &[(String, String)]) -> impl Fn(&Requ
             None => None,
         };
         if let Some(origin) = origin {
-            response =
-                response.with_header("Access-Control-Allow-Origin", origin).unwrap_or_else(|_| Response::status(500));
+            response = response
+                .with_header("Access-Control-Allow-Origin", origin)
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         if matches!(cors, Some(Cors::Origins(_))) {
-            response = response.with_header("Vary", "Origin").unwrap_or_else(|_| Response::status(500));
+            response = response
+                .with_header("Vary", "Origin")
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         response
     }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,7 +18,7 @@ use crate::access_log::{AccessLog, LogDestination};
 use crate::config::Config;
 use crate::handlers::Router;
 use crate::sys::net;
-use crate::worker::{Phase, Shared, Worker, WAKER};
+use crate::worker::{self, Phase, Shared, Worker, WAKER};
 
 /// Why a server could not start. Each says what the user should fix.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub enum StartError {
     Setup(io::Error),
     /// The access log file could not be opened for appending.
     AccessLog(PathBuf, io::Error),
+    /// A per-worker handler factory panicked while a worker started.
+    Handler,
 }
 
 impl fmt::Display for StartError {
@@ -48,6 +51,7 @@ impl fmt::Display for StartError {
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Setup(e) => write!(f, "cannot start workers: {e}"),
             StartError::AccessLog(path, e) => write!(f, "cannot open the access log {}: {e}", path.display()),
+            StartError::Handler => f.write_str("a per-worker handler factory panicked while a worker started"),
         }
     }
 }
@@ -153,15 +157,33 @@ impl Server {
         let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
 
         let mut server = Server { local_addrs, handle, workers: Vec::with_capacity(threads) };
+        // Each worker makes its handlers on its own thread (factories run
+        // there) and says when it is ready; `start` returns once all are,
+        // so a factory's work is done before the first request.
+        let (ready, started) = std::sync::mpsc::channel::<bool>();
         for (id, poll) in polls.into_iter().enumerate() {
             let own = listeners.iter().map(|l| l.try_clone().map(mio::net::TcpListener::from_std));
-            let own = own.collect::<Result<_, _>>().map_err(StartError::Setup)?;
-            let worker = Worker::new(id, poll, own, Arc::clone(&shared)).map_err(StartError::Setup)?;
+            let mut own: Vec<_> = own.collect::<Result<_, _>>().map_err(StartError::Setup)?;
+            worker::register_listeners(&poll, &mut own).map_err(StartError::Setup)?;
+            let shared = Arc::clone(&shared);
+            let ready = ready.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("rawserve-worker-{id}"))
-                .spawn(move || worker.run())
+                .spawn(move || {
+                    let made = catch_unwind(AssertUnwindSafe(|| Worker::new(id, poll, own, shared)));
+                    let _ = ready.send(made.is_ok());
+                    if let Ok(worker) = made {
+                        worker.run();
+                    }
+                })
                 .map_err(StartError::Setup)?;
             server.workers.push(thread);
+        }
+        drop(ready);
+        // A worker whose handler factory panicked sends false (or nothing,
+        // if its thread died): the server does not start half-made.
+        if started.iter().take(threads).filter(|&ok| ok).count() < threads {
+            return Err(StartError::Handler);
         }
         // `listeners` are dropped here: the workers' clones keep the sockets
         // open until each stops accepting, after which new connections are refused.

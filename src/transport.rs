@@ -34,6 +34,10 @@ pub enum Transport {
     /// A connection to an HTTPS port (boxed: a session is large, and
     /// plain connections should not pay for its size).
     Tls(Box<TlsStream>),
+    /// A client played by a test or the fuzzer: bytes in, bytes out,
+    /// in memory.
+    #[cfg(any(test, fuzzing))]
+    Fake(Box<fake::FakeStream>),
 }
 
 impl Transport {
@@ -57,12 +61,19 @@ impl Transport {
         match self {
             Transport::Plain(_) => net::SHORT_READ_MEANS_DRAINED,
             Transport::Tls(tls) => tls.short_read_means_drained(),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(_) => true,
         }
     }
 
     /// Plain HTTP arrived on an HTTPS port: answer with a redirect.
     pub fn is_plain_on_tls_port(&self) -> bool {
-        matches!(self, Transport::Tls(tls) if tls.is_plain())
+        match self {
+            Transport::Tls(tls) => tls.is_plain(),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => fake.plain_on_tls_port,
+            Transport::Plain(_) => false,
+        }
     }
 
     /// A TLS handshake has begun and not finished (it runs on the head timer).
@@ -76,6 +87,8 @@ impl Transport {
         match self {
             Transport::Plain(_) => Ok(()),
             Transport::Tls(tls) => tls.flush(),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(_) => Ok(()),
         }
     }
 
@@ -84,6 +97,8 @@ impl Transport {
         match self {
             Transport::Plain(stream) => net::recv(&*stream, buffer),
             Transport::Tls(tls) => tls.read(buffer),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => fake.read(buffer),
         }
     }
 
@@ -94,6 +109,8 @@ impl Transport {
         match self {
             Transport::Plain(stream) => Some(net::recv_append(&*stream, out, max)),
             Transport::Tls(_) => None,
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(_) => None,
         }
     }
 
@@ -103,6 +120,8 @@ impl Transport {
         match self {
             Transport::Plain(stream) => net::recv(&*stream, buffer),
             Transport::Tls(tls) => tls.read_raw(buffer),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => fake.read(buffer),
         }
     }
 
@@ -116,6 +135,8 @@ impl Transport {
                 tls.give_back(bytes);
                 true
             }
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(_) => false,
         }
     }
 
@@ -125,6 +146,8 @@ impl Transport {
         match self {
             Transport::Plain(stream) => net::send(&*stream, bytes, more),
             Transport::Tls(tls) => tls.write(bytes, more),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => fake.write(bytes),
         }
     }
 
@@ -134,6 +157,8 @@ impl Transport {
         match self {
             Transport::Plain(stream) => net::send_file(&*stream, file, offset, count),
             Transport::Tls(tls) => tls.send_file(file, offset, count),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => fake.send_file(file, offset, count),
         }
     }
 
@@ -142,6 +167,11 @@ impl Transport {
         match self {
             Transport::Plain(stream) => stream.shutdown(Shutdown::Write),
             Transport::Tls(tls) => tls.shutdown_write(),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(fake) => {
+                fake.shut = true;
+                Ok(())
+            }
         }
     }
 
@@ -150,6 +180,84 @@ impl Transport {
         match self {
             Transport::Plain(stream) => registry.register(stream, token, interest),
             Transport::Tls(tls) => tls.register(registry, token, interest),
+            #[cfg(any(test, fuzzing))]
+            Transport::Fake(_) => Ok(()),
+        }
+    }
+
+    /// Notes, for a fake client, that an answer is queued (tests read the
+    /// conversation back from these marks).
+    #[cfg(any(test, fuzzing))]
+    pub fn trace(&mut self, event: fake::Event) {
+        if let Transport::Fake(fake) = self {
+            fake.events.push((fake.written.len(), event));
+        }
+    }
+}
+
+/// An in-memory client for the connection's tests and the fuzzer.
+#[cfg(any(test, fuzzing))]
+pub mod fake {
+    use std::collections::VecDeque;
+    use std::fs::File;
+    use std::io;
+    use std::mem::MaybeUninit;
+    use std::os::unix::fs::FileExt;
+
+    use crate::http1::exchange::Persistence;
+
+    /// Something the connection did, noted where it happened in the output.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Event {
+        /// A response with this status is queued; it continues so.
+        Answer { status: u16, persistence: Persistence },
+        /// `100 Continue` is written.
+        Continue,
+    }
+
+    /// Bytes a test sends, and everything the connection wrote.
+    #[derive(Debug, Default)]
+    pub struct FakeStream {
+        /// What the client sent and the connection has not read yet, in
+        /// the pieces it was sent in (a read takes at most one).
+        pub pending: VecDeque<Vec<u8>>,
+        /// The client has shut its side once `pending` is read.
+        pub eof: bool,
+        /// Plain HTTP on an HTTPS port.
+        pub plain_on_tls_port: bool,
+        /// Everything written.
+        pub written: Vec<u8>,
+        /// Our side has been shut (a lingering close).
+        pub shut: bool,
+        /// What happened, at which offset of `written`.
+        pub events: Vec<(usize, Event)>,
+    }
+
+    impl FakeStream {
+        pub fn read<'a>(&mut self, buffer: &'a mut [MaybeUninit<u8>]) -> io::Result<&'a [u8]> {
+            let Some(mut piece) = self.pending.pop_front() else {
+                return if self.eof { Ok(&[]) } else { Err(io::ErrorKind::WouldBlock.into()) };
+            };
+            if piece.len() > buffer.len() {
+                self.pending.push_front(piece.split_off(buffer.len()));
+            }
+            Ok(buffer[..piece.len()].write_copy_of_slice(&piece))
+        }
+
+        pub fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if self.shut {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.written.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        pub fn send_file(&mut self, file: &File, offset: &mut u64, count: usize) -> io::Result<usize> {
+            let mut bytes = vec![0; count];
+            let n = file.read_at(&mut bytes, *offset)?;
+            self.written.extend_from_slice(&bytes[..n]);
+            *offset += n as u64;
+            Ok(n)
         }
     }
 }

@@ -25,9 +25,9 @@ use crate::access_log::{AccessLog, LogBuffer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Turn};
-use crate::exchange::{self, Persistence};
 use crate::handlers::{LocalRouter, Router};
 use crate::http::response::Response;
+use crate::http1::encode;
 use crate::sys;
 use crate::transport::Transport;
 
@@ -158,6 +158,11 @@ impl MemoryBudget {
         }
     }
 
+    /// The most bytes it lends.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Returns `bytes` taken earlier.
     pub fn release(&self, bytes: usize) {
         if bytes > 0 {
@@ -227,13 +232,36 @@ pub struct Worker {
     next_sweep: Instant,
 }
 
-impl Worker {
-    pub fn new(id: usize, poll: Poll, mut listeners: Vec<TcpListener>, shared: Arc<Shared>) -> io::Result<Worker> {
-        for listener in &mut listeners {
-            poll.registry().register(listener, LISTENER, Interest::READABLE)?;
+impl Local {
+    /// What a worker with this router lends its connections.
+    pub fn new(router: LocalRouter) -> Local {
+        Local {
+            router,
+            buffers: BufferPool::default(),
+            clock: Clock::new(),
+            freed_input_bytes: 0,
+            log: LogBuffer::default(),
         }
-        let router = shared.router.for_worker();
-        Ok(Worker {
+    }
+}
+
+/// Registers every one of `listeners` with `poll` (under `LISTENER`), for
+/// the worker that will own them; done before its thread starts, so a
+/// failure stops the server from starting.
+pub fn register_listeners(poll: &Poll, listeners: &mut [TcpListener]) -> io::Result<()> {
+    for listener in listeners {
+        poll.registry().register(listener, LISTENER, Interest::READABLE)?;
+    }
+    Ok(())
+}
+
+impl Worker {
+    /// Worker `id`, on its own thread: its handlers are made here, by
+    /// their factories, and never leave it (so they need not be `Send`).
+    /// `listeners` are registered with `poll` already.
+    pub fn new(id: usize, poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>) -> Worker {
+        let router = shared.router.for_worker(id);
+        Worker {
             id,
             poll,
             listeners,
@@ -243,18 +271,12 @@ impl Worker {
             batch_ahead: Vec::new(),
             batch_input: Vec::with_capacity(BATCH_INPUT_BYTES),
             shared,
-            local: Local {
-                router,
-                buffers: BufferPool::default(),
-                clock: Clock::new(),
-                freed_input_bytes: 0,
-                log: LogBuffer::default(),
-            },
+            local: Local::new(router),
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
             next_sweep: Instant::now() + TIMER_TICK,
-        })
+        }
     }
 
     /// Runs until the server stops, or drains and every connection is done.
@@ -502,7 +524,7 @@ impl Worker {
         let mut bytes = Vec::new();
         let response = Response::error(503).header("Retry-After", RETRY_AFTER);
         // An error page is in memory, so there is never a file body left over.
-        let _ = exchange::encode(response, false, Persistence::Close, false, self.local.clock.date(), &mut bytes);
+        let _ = encode::encode(response, false, false, false, self.local.clock.date(), &mut bytes);
         bytes
     }
 

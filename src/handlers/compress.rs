@@ -499,7 +499,7 @@ mod tests {
         let mut steps = 0;
         loop {
             let mut out = Vec::new();
-            let more = crate::http::response::next_piece(&mut body, true, &mut out).unwrap();
+            let more = crate::http1::encode::next_piece(&mut body, true, &mut out).unwrap();
             assert!(out.len() <= 2 * STREAM_SLICE, "one step writes about one slice");
             wire.extend_from_slice(&out);
             steps += 1;

@@ -108,7 +108,6 @@ fn header_names(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request;
 
     fn field<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         response.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
@@ -116,7 +115,7 @@ mod tests {
 
     fn ask(cors: Option<&Cors>, head: &str) -> Response {
         let raw = format!("{head}\r\nHost: t\r\n\r\n");
-        let request = request::parse_leaking(raw.as_bytes(), 16).unwrap().unwrap();
+        let request = crate::http1::parse::parse_leaking(raw.as_bytes(), 16).unwrap().unwrap().request;
         options(cors, &request)
     }
 

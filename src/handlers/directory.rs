@@ -186,7 +186,7 @@ impl Listing {
         if listing::param(request.query(), "download") == Some("tar") {
             let name = archive_name(&path, site);
             // An HTTP/1.0 client reads the tar to the close.
-            let close = request.version == Version::Http10;
+            let close = request.version() == Version::HTTP_10;
             return archive::response(entries, path, &name, site, close);
         }
         let owned = |name| request.header(name).map(str::to_owned);

@@ -112,7 +112,8 @@ pub fn serve(
     };
     if !slashed {
         // Relative links inside the page only work below a slashed URL.
-        return Response::error(301).header("Location", directory_location(request.path(), request.query()));
+        return Response::error(301)
+            .header("Location", directory_location(request.path(), &request.target()[request.path().len()..]));
     }
     for name in &site.options.index {
         let index = path.join(name);
@@ -249,7 +250,7 @@ impl<'s> Offer<'s> {
             }
             None => CodingSet::NONE,
         };
-        Offer { mime, negotiable, preferences: Preferences::parse(header), siblings, version: request.version }
+        Offer { mime, negotiable, preferences: Preferences::parse(header), siblings, version: request.version() }
     }
 
     /// The representation of `path`, a file of `size` bytes (`None`: not
@@ -265,7 +266,7 @@ impl<'s> Offer<'s> {
         let made = if options.compress.is_none()
             || !self.negotiable
             || (small && self.preferences.accepts_identity())
-            || (streamed && self.version == Version::Http10)
+            || (streamed && self.version == Version::HTTP_10)
         {
             CodingSet::NONE
         } else {

@@ -2,16 +2,21 @@
 //!
 //! A `Router` is built once, by the embedder, and holds [`Endpoint`]s: a
 //! handler shared by all workers, a factory that makes one handler per
-//! worker, or a [`StaticFiles`]. When the server starts, each worker makes
-//! its [`LocalRouter`] from it (shared handlers are `Arc` clones, the
-//! others are made by their factory) and calls it through `&mut self`, so
-//! no handler call takes a lock. Routing decides only *who* answers; what
-//! files mean is `files`', how bytes move is the connection's.
+//! worker (plain or streaming), or a [`StaticFiles`]. When a worker starts,
+//! on its own thread, it makes its [`LocalRouter`] from it (shared
+//! handlers are `Arc` clones, the others are made by their factory, told
+//! the worker's index) and calls it through `&mut self`, so no handler call
+//! takes a lock. Routing decides only *who* answers and how that handler
+//! takes a body ([`Intake`]); what files mean is `files`', how bytes move
+//! is the protocol layer's.
 
 use std::sync::Arc;
 
+use http::Method;
+
+use super::pattern::Pattern;
 use super::static_files::{FolderHandler, StaticFiles};
-use super::{Handler, WorkerHandler};
+use super::{Handler, Started, StreamingHandler, WorkerHandler};
 use crate::http::request::Request;
 use crate::http::response::Response;
 
@@ -20,14 +25,19 @@ use crate::http::response::Response;
 /// Every [`Handler`] (so every `Fn(&Request) -> Response + Send + Sync`
 /// closure) and every [`StaticFiles`] converts into one, which is why the
 /// [`Router`] methods take `impl Into<Endpoint>`;
-/// [`Endpoint::per_worker`] makes the third kind.
+/// [`Endpoint::per_worker`] and [`Endpoint::streaming`] make the others.
 pub struct Endpoint(Kind);
+
+/// Makes one worker's handler, told the worker's index.
+type Factory<T> = Arc<dyn Fn(usize) -> Box<T> + Send + Sync>;
 
 enum Kind {
     /// One handler for all workers.
     Shared(Arc<dyn Handler>),
     /// Makes each worker's own handler.
-    PerWorker(Arc<dyn Fn() -> Box<dyn WorkerHandler> + Send + Sync>),
+    PerWorker(Factory<dyn WorkerHandler>),
+    /// Makes each worker's own handler that reads bodies in pieces.
+    Streaming(Factory<dyn StreamingHandler>),
     /// A folder; per worker too (each has its own small-file cache), and on
     /// a prefix route the prefix is stripped before the path is looked up.
     Files(StaticFiles),
@@ -35,20 +45,21 @@ enum Kind {
 
 impl Endpoint {
     /// One handler value per worker thread, made by `factory` once for each
-    /// worker as the server starts. Each worker calls its own value through
-    /// `&mut`, so it may count, cache or buffer without atomics or locks;
-    /// the values are never merged or shared.
+    /// worker, on that worker's thread, as the server starts; `factory` is
+    /// given the worker's index (0 to `Config::threads` - 1). Each worker
+    /// calls its own value through `&mut`, so it may count, cache or buffer
+    /// without atomics or locks; the values are never merged or shared.
     ///
     /// ```
     /// use rawserve::{Endpoint, Request, Response, Router};
     ///
     /// let router = Router::new().get(
     ///     "/served-here",
-    ///     Endpoint::per_worker(|| {
+    ///     Endpoint::per_worker(|worker| {
     ///         let mut served = 0u64;
     ///         move |_: &Request| {
     ///             served += 1;
-    ///             Response::text(format!("this worker has answered {served} times"))
+    ///             Response::text(format!("worker {worker} has answered {served} times"))
     ///         }
     ///     }),
     /// );
@@ -56,18 +67,57 @@ impl Endpoint {
     /// ```
     pub fn per_worker<F, H>(factory: F) -> Endpoint
     where
-        F: Fn() -> H + Send + Sync + 'static,
+        F: Fn(usize) -> H + Send + Sync + 'static,
         H: WorkerHandler,
     {
-        Endpoint(Kind::PerWorker(Arc::new(move || Box::new(factory()) as Box<dyn WorkerHandler>)))
+        Endpoint(Kind::PerWorker(Arc::new(move |worker| Box::new(factory(worker)) as Box<dyn WorkerHandler>)))
+    }
+
+    /// A handler that reads request bodies in pieces as they arrive
+    /// (uploads of any size, in bounded memory), one per worker as with
+    /// [`per_worker`](Endpoint::per_worker). For each request it sees the
+    /// head and answers at once or returns a [`BodySink`](crate::BodySink)
+    /// that takes the body; `100 Continue` is sent for it when the client
+    /// waits for one.
+    ///
+    /// ```
+    /// use rawserve::{BodySink, Endpoint, Request, Response, Router, Started};
+    ///
+    /// /// Counts the bytes of a body, however large.
+    /// struct Count(u64);
+    ///
+    /// impl BodySink for Count {
+    ///     fn write(&mut self, piece: &[u8]) -> Result<(), Response> {
+    ///         self.0 += piece.len() as u64;
+    ///         Ok(())
+    ///     }
+    ///     fn finish(self: Box<Self>) -> Response {
+    ///         Response::text(format!("{} bytes\n", self.0))
+    ///     }
+    /// }
+    ///
+    /// let router = Router::new().route(
+    ///     "PUT",
+    ///     "/count",
+    ///     Endpoint::streaming(|_worker| |_: &Request| Started::Read(Box::new(Count(0)))),
+    /// );
+    /// # drop(router);
+    /// ```
+    pub fn streaming<F, H>(factory: F) -> Endpoint
+    where
+        F: Fn(usize) -> H + Send + Sync + 'static,
+        H: StreamingHandler,
+    {
+        Endpoint(Kind::Streaming(Arc::new(move |worker| Box::new(factory(worker)) as Box<dyn StreamingHandler>)))
     }
 
     /// This worker's instance; `strip` is the length of the route's prefix
     /// that a `StaticFiles` removes from the path.
-    fn for_worker(&self, strip: usize) -> Local {
+    fn for_worker(&self, worker: usize, strip: usize) -> Local {
         match &self.0 {
             Kind::Shared(handler) => Local::Shared(Arc::clone(handler)),
-            Kind::PerWorker(factory) => Local::Own(factory()),
+            Kind::PerWorker(factory) => Local::Own(factory(worker)),
+            Kind::Streaming(factory) => Local::Streaming(factory(worker)),
             Kind::Files(files) => Local::Files(files.for_worker(strip)),
         }
     }
@@ -78,6 +128,7 @@ impl std::fmt::Debug for Endpoint {
         f.write_str(match self.0 {
             Kind::Shared(_) => "Endpoint::Shared",
             Kind::PerWorker(_) => "Endpoint::PerWorker",
+            Kind::Streaming(_) => "Endpoint::Streaming",
             Kind::Files(_) => "Endpoint::Files",
         })
     }
@@ -95,62 +146,20 @@ impl From<StaticFiles> for Endpoint {
     }
 }
 
-/// Which paths a route answers. Matched against the path as sent (not
-/// percent-decoded), without the query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Pattern {
-    /// Exactly this path.
-    Exact(String),
-    /// Every path that starts with this (written `"/static/*"`).
-    Prefix(String),
-}
-
-impl Pattern {
-    /// `"/a/*"` is the prefix `/a/`, anything else an exact path.
-    ///
-    /// Panics (at router construction, a programming error) on a path that
-    /// does not start with `/`: no request path could ever match it.
-    fn parse(path: &str) -> Pattern {
-        assert!(path.starts_with('/'), "route path {path:?} must start with '/'");
-        match path.strip_suffix('*') {
-            Some(prefix) => Pattern::Prefix(prefix.to_string()),
-            None => Pattern::Exact(path.to_string()),
-        }
-    }
-
-    /// How specific a match of `path` is (higher wins), or `None`. An exact
-    /// match beats every prefix, a longer prefix a shorter one.
-    fn rank(&self, path: &str) -> Option<usize> {
-        match self {
-            Pattern::Exact(p) => (p == path).then_some(usize::MAX),
-            Pattern::Prefix(p) => path.starts_with(p.as_str()).then_some(p.len()),
-        }
-    }
-
-    /// Bytes of the path a `StaticFiles` on this route drops: the prefix
-    /// without its final `/`, so that what remains still starts with `/`.
-    fn strip(&self) -> usize {
-        match self {
-            Pattern::Exact(_) => 0,
-            Pattern::Prefix(p) => p.strip_suffix('/').unwrap_or(p).len(),
-        }
-    }
-}
-
 /// Which methods a route answers.
 #[derive(Debug, Clone)]
 enum Methods {
     Any,
-    /// These, case-sensitively; `GET` also answers `HEAD` (the server then
-    /// sends the head alone), as RFC 9110 §9.3.2 expects.
-    Only(Vec<String>),
+    /// These; `GET` also answers `HEAD` (the server then sends the head
+    /// alone), as RFC 9110 §9.3.2 expects.
+    Only(Vec<Method>),
 }
 
 impl Methods {
-    fn allow(&self, method: &str) -> bool {
+    fn allow(&self, method: &Method) -> bool {
         match self {
             Methods::Any => true,
-            Methods::Only(list) => list.iter().any(|m| m == method || (method == "HEAD" && m == "GET")),
+            Methods::Only(list) => list.iter().any(|m| m == method || (method == Method::HEAD && m == Method::GET)),
         }
     }
 }
@@ -162,19 +171,24 @@ struct Route {
     endpoint: Endpoint,
 }
 
-/// Maps requests to handlers: exact and prefix paths, any method or given
-/// ones, and a fallback for everything else.
+/// Maps requests to handlers: exact paths, paths with parameters
+/// (`/api/items/{id}`) and prefixes, any method or given ones, and a
+/// fallback for everything else.
 ///
 /// For a request, the most specific path pattern decides: an exact path
-/// beats a prefix, a longer prefix a shorter one. Among the routes with
-/// that pattern, the first whose method matches answers; when none does,
-/// the answer is `405 Method Not Allowed` with an `Allow` field listing the
-/// methods that would (or, to `OPTIONS`, `204 No Content` with that `Allow`). A request no pattern matches goes to the fallback,
-/// or gets `404 Not Found` when there is none.
+/// beats a pattern with parameters (the one with more literal text first,
+/// then the one routed first), which beats a prefix, and a longer prefix a
+/// shorter one. Among the routes with that pattern, the first whose method
+/// matches answers; when none does, the answer is `405 Method Not Allowed`
+/// with an `Allow` field listing the methods that would (or, to `OPTIONS`,
+/// `204 No Content` with that `Allow`). A request no pattern matches goes
+/// to the fallback, or gets `404 Not Found` when there is none.
 ///
 /// A path ending in `*` is a prefix route (`"/api/*"` answers `/api/` and
 /// everything below it); a [`StaticFiles`] on a prefix route serves the
 /// rest of the path from its folder (`/static/app.css` → `assets/app.css`).
+/// A segment written `{name}` matches any one non-empty segment and is
+/// given to the handler as [`Request::param`].
 ///
 /// Closures passed to these methods need their argument type written out,
 /// `|request: &Request| ...`, because `impl Into<Endpoint>` does not tell
@@ -187,6 +201,9 @@ struct Route {
 /// let router = Router::new()
 ///     .get("/hello", |_: &Request| Response::text("Hello, world!"))
 ///     .post("/api/echo", |request: &Request| Response::json(request.body()))
+///     .get("/api/items/{id}", |request: &Request| {
+///         Response::text(format!("item {}", request.param("id").unwrap_or_default()))
+///     })
 ///     .get("/static/*", StaticFiles::new("assets")?)
 ///     .fallback(StaticFiles::new("public")?);
 /// let server = Server::bind(Config::new(), router)?;
@@ -197,9 +214,10 @@ struct Route {
 ///
 /// # Panics
 ///
-/// The route methods panic on a path that does not start with `/` and on a
-/// method that is not an HTTP token: both are mistakes in the program that
-/// no request could work around.
+/// The route methods panic on a path that does not start with `/`, on
+/// braces that are not whole `{name}` segments, and on a method that is
+/// not an HTTP token: mistakes in the program that no request could work
+/// around.
 #[derive(Debug, Default)]
 pub struct Router {
     routes: Vec<Route>,
@@ -214,19 +232,22 @@ impl Router {
 
     /// Answers `GET` (and so `HEAD`) requests for `path`.
     pub fn get(self, path: &str, endpoint: impl Into<Endpoint>) -> Router {
-        self.route("GET", path, endpoint)
+        self.route(Method::GET, path, endpoint)
     }
 
     /// Answers `POST` requests for `path`.
     pub fn post(self, path: &str, endpoint: impl Into<Endpoint>) -> Router {
-        self.route("POST", path, endpoint)
+        self.route(Method::POST, path, endpoint)
     }
 
-    /// Answers `method` requests for `path`; routing the same path again
-    /// with another method adds to it.
-    pub fn route(self, method: &str, path: &str, endpoint: impl Into<Endpoint>) -> Router {
-        assert!(is_token(method), "{method:?} is not an HTTP method");
-        self.push(Pattern::parse(path), Methods::Only(vec![method.to_string()]), endpoint.into())
+    /// Answers `method` requests (a [`Method`], or its name: `"DELETE"`)
+    /// for `path`; routing the same path again with another method adds to it.
+    pub fn route<M>(self, method: M, path: &str, endpoint: impl Into<Endpoint>) -> Router
+    where
+        Method: TryFrom<M>,
+    {
+        let Ok(method) = Method::try_from(method) else { panic!("that is not an HTTP method") };
+        self.push(Pattern::parse(path), Methods::Only(vec![method]), endpoint.into())
     }
 
     /// Answers requests for `path` whatever their method.
@@ -234,14 +255,14 @@ impl Router {
         self.push(Pattern::parse(path), Methods::Any, endpoint.into())
     }
 
-    /// Answers requests for `path`, whatever their method, with one handler
-    /// per worker made by `factory`: shorthand for
-    /// `any(path, Endpoint::per_worker(factory))`.
+    /// Answers `method` requests for `path` with one handler per worker
+    /// made by `factory` (told the worker's index): shorthand for
+    /// `route(method, path, Endpoint::per_worker(factory))`.
     ///
     /// ```
-    /// use rawserve::{Request, Response, Router};
+    /// use rawserve::{Method, Request, Response, Router};
     ///
-    /// let router = Router::new().per_worker("/count", || {
+    /// let router = Router::new().per_worker(Method::GET, "/count", |_worker| {
     ///     let mut n = 0u64;
     ///     move |_: &Request| {
     ///         n += 1;
@@ -250,12 +271,13 @@ impl Router {
     /// });
     /// # drop(router);
     /// ```
-    pub fn per_worker<F, H>(self, path: &str, factory: F) -> Router
+    pub fn per_worker<M, F, H>(self, method: M, path: &str, factory: F) -> Router
     where
-        F: Fn() -> H + Send + Sync + 'static,
+        Method: TryFrom<M>,
+        F: Fn(usize) -> H + Send + Sync + 'static,
         H: WorkerHandler,
     {
-        self.any(path, Endpoint::per_worker(factory))
+        self.route(method, path, Endpoint::per_worker(factory))
     }
 
     /// Answers every request that no route's path matches (typically a
@@ -270,40 +292,57 @@ impl Router {
         self
     }
 
-    /// One worker's router: its own instances of the per-worker handlers.
-    pub(crate) fn for_worker(&self) -> LocalRouter {
+    /// Worker `worker`'s router: its own instances of the per-worker
+    /// handlers, made now (on the worker's thread).
+    pub(crate) fn for_worker(&self, worker: usize) -> LocalRouter {
         LocalRouter {
             routes: self
                 .routes
                 .iter()
-                .map(|r| (r.pattern.clone(), r.methods.clone(), r.endpoint.for_worker(r.pattern.strip())))
+                .map(|r| (r.pattern.clone(), r.methods.clone(), r.endpoint.for_worker(worker, r.pattern.strip())))
                 .collect(),
-            fallback: self.fallback.as_ref().map(|f| f.for_worker(0)),
+            fallback: self.fallback.as_ref().map(|f| f.for_worker(worker, 0)),
         }
     }
+}
+
+/// How the handler routing picks takes a request's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intake {
+    /// It does not read bodies (files, a 405): answer at once, and the
+    /// protocol layer throws any body away.
+    Ignore,
+    /// It reads the body whole, as [`Request::body`].
+    Whole,
+    /// It reads the body in pieces, through a [`BodySink`](super::BodySink).
+    Stream,
 }
 
 /// A handler as one worker holds it.
 enum Local {
     Shared(Arc<dyn Handler>),
     Own(Box<dyn WorkerHandler>),
+    Streaming(Box<dyn StreamingHandler>),
     /// Kept apart from `Own` because files never read a request body.
     Files(FolderHandler),
 }
 
 impl Local {
-    fn handle(&mut self, request: &Request) -> Response {
+    fn start(&mut self, request: &Request) -> Started {
         match self {
-            Local::Shared(handler) => handler.handle(request),
-            Local::Own(handler) => handler.handle(request),
-            Local::Files(files) => files.handle(request),
+            Local::Shared(handler) => Started::Answer(handler.handle(request)),
+            Local::Own(handler) => Started::Answer(handler.handle(request)),
+            Local::Streaming(handler) => handler.start(request),
+            Local::Files(files) => Started::Answer(files.handle(request)),
         }
     }
 
-    /// Whether this handler reads request bodies: user handlers may, so
-    /// their bodies are buffered for them; files never do.
-    fn reads_body(&self) -> bool {
-        !matches!(self, Local::Files(_))
+    fn intake(&self) -> Intake {
+        match self {
+            Local::Shared(_) | Local::Own(_) => Intake::Whole,
+            Local::Streaming(_) => Intake::Stream,
+            Local::Files(_) => Intake::Ignore,
+        }
     }
 }
 
@@ -325,39 +364,67 @@ pub(crate) struct LocalRouter {
 }
 
 impl LocalRouter {
-    /// The response to `request` from the handler that routing picks.
-    pub(crate) fn route(&mut self, request: &Request) -> Response {
+    /// What the handler that routing picks does with `request`: a
+    /// response, or (a streaming handler) a sink for its body. The path
+    /// parameters of the route's pattern are set on `request` first.
+    pub(crate) fn start(&mut self, request: &mut Request) -> Started {
         match self.pick(request) {
-            Pick::Route(i) => self.routes[i].2.handle(request),
+            Pick::Route(i) => {
+                let (pattern, _, handler) = &mut self.routes[i];
+                let params = pattern.captures(request.path());
+                if !params.is_empty() {
+                    request.set_params(params);
+                }
+                handler.start(request)
+            }
             // RFC 9110 §9.3.7: OPTIONS asks what a path allows; answered
             // here unless a route takes OPTIONS itself.
-            Pick::WrongMethod(first) if request.method() == "OPTIONS" => {
-                Response::new(204).header("Allow", self.allowed(&self.routes[first].0) + ", OPTIONS")
+            Pick::WrongMethod(first) if request.method() == Method::OPTIONS => {
+                Started::Answer(Response::new(204).header("Allow", self.allowed(&self.routes[first].0) + ", OPTIONS"))
             }
-            Pick::WrongMethod(first) => Response::error(405).header("Allow", self.allowed(&self.routes[first].0)),
+            Pick::WrongMethod(first) => {
+                Started::Answer(Response::error(405).header("Allow", self.allowed(&self.routes[first].0)))
+            }
             Pick::Fallback => match &mut self.fallback {
-                Some(fallback) => fallback.handle(request),
-                None => Response::error(404),
+                Some(fallback) => fallback.start(request),
+                None => Started::Answer(Response::error(404)),
             },
         }
     }
 
-    /// Whether the handler that `route` would call reads the request body,
-    /// so the exchange must buffer it first (up to `max_body_bytes`).
-    pub(crate) fn wants_body(&self, request: &Request) -> bool {
+    /// The response to `request` (whose body, if its route reads one, is
+    /// attached); a streaming route is given an empty body.
+    #[cfg(test)]
+    pub(crate) fn route(&mut self, request: &mut Request) -> Response {
+        match self.start(request) {
+            Started::Answer(response) => response,
+            Started::Read(sink) => sink.finish(),
+        }
+    }
+
+    /// How the handler that [`start`](Self::start) would call takes the
+    /// request body.
+    pub(crate) fn intake(&self, request: &Request) -> Intake {
         match self.pick(request) {
-            Pick::Route(i) => self.routes[i].2.reads_body(),
-            Pick::WrongMethod(_) => false,
-            Pick::Fallback => self.fallback.as_ref().is_some_and(Local::reads_body),
+            Pick::Route(i) => self.routes[i].2.intake(),
+            Pick::WrongMethod(_) => Intake::Ignore,
+            Pick::Fallback => self.fallback.as_ref().map_or(Intake::Ignore, Local::intake),
         }
     }
 
     fn pick(&self, request: &Request) -> Pick {
         let path = request.path();
-        // Routes of equal rank have equal patterns (two different prefixes
-        // of one length cannot both start the same path), so the maximum
-        // names the pattern, whichever of its routes it lands on.
-        let best = self.routes.iter().enumerate().filter_map(|(i, (p, _, _))| Some((p.rank(path)?, i))).max();
+        // The most specific pattern, the first routed among equals (two
+        // patterns of one rank can both match a path only when they have
+        // parameters: `/a/{x}` and `/{y}/a` for `/a/a`).
+        let mut best: Option<(usize, usize)> = None;
+        for (i, (pattern, _, _)) in self.routes.iter().enumerate() {
+            if let Some(rank) = pattern.rank(path) {
+                if best.is_none_or(|(top, _)| rank > top) {
+                    best = Some((rank, i));
+                }
+            }
+        }
         let Some((_, first)) = best else { return Pick::Fallback };
         let pattern = &self.routes[first].0;
         let method = request.method();
@@ -372,9 +439,9 @@ impl LocalRouter {
         let mut methods: Vec<&str> = Vec::new();
         for (_, m, _) in self.routes.iter().filter(|(p, _, _)| p == pattern) {
             if let Methods::Only(list) = m {
-                for name in list {
-                    let implied = if name == "GET" { Some("HEAD") } else { None };
-                    for name in std::iter::once(name.as_str()).chain(implied) {
+                for method in list {
+                    let implied = (method == Method::GET).then_some("HEAD");
+                    for name in std::iter::once(method.as_str()).chain(implied) {
                         if !methods.contains(&name) {
                             methods.push(name);
                         }
@@ -386,56 +453,26 @@ impl LocalRouter {
     }
 }
 
-/// An HTTP method is a token (RFC 9110 §9.1).
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_rank_exact_over_longer_prefix_over_shorter() {
-        let cases: &[(&str, &str, Option<usize>)] = &[
-            ("/a", "/a", Some(usize::MAX)),
-            ("/a", "/a/", None),
-            ("/a", "/ab", None),
-            ("/a/*", "/a/", Some(3)),
-            ("/a/*", "/a/b/c", Some(3)),
-            ("/a/*", "/a", None),
-            ("/a*", "/a", Some(2)),
-            ("/a*", "/abc", Some(2)),
-            ("/*", "/anything", Some(1)),
-            ("/a/b/*", "/a/b/c", Some(5)),
-        ];
-        for (pattern, path, rank) in cases {
-            assert_eq!(Pattern::parse(pattern).rank(path), *rank, "{pattern} against {path}");
-        }
-    }
-
-    #[test]
-    fn files_strip_the_prefix_but_keep_a_leading_slash() {
-        assert_eq!(Pattern::parse("/static/*").strip(), "/static".len());
-        assert_eq!(Pattern::parse("/static*").strip(), "/static".len());
-        assert_eq!(Pattern::parse("/*").strip(), 0);
-        assert_eq!(Pattern::parse("/exact").strip(), 0);
-    }
+    use crate::http1::parse::parse_leaking;
 
     #[test]
     fn get_also_answers_head() {
-        let get = Methods::Only(vec!["GET".into()]);
-        assert!(get.allow("GET") && get.allow("HEAD") && !get.allow("POST") && !get.allow("get"));
-        let post = Methods::Only(vec!["POST".into()]);
-        assert!(post.allow("POST") && !post.allow("HEAD"));
-        assert!(Methods::Any.allow("DELETE"));
+        let get = Methods::Only(vec![Method::GET]);
+        assert!(get.allow(&Method::GET) && get.allow(&Method::HEAD) && !get.allow(&Method::POST));
+        assert!(!get.allow(&Method::from_bytes(b"get").unwrap()));
+        let post = Methods::Only(vec![Method::POST]);
+        assert!(post.allow(&Method::POST) && !post.allow(&Method::HEAD));
+        assert!(Methods::Any.allow(&Method::DELETE));
     }
 
     /// What `router` answers to `METHOD target`: status, `Allow`, body.
     fn answer(router: &mut LocalRouter, method: &str, target: &str) -> (u16, Option<String>, String) {
         let raw = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n");
-        let request = crate::http::request::parse_leaking(raw.as_bytes(), 16).unwrap().unwrap();
-        let response = router.route(&request);
+        let mut request = parse_leaking(raw.as_bytes(), 16).unwrap().unwrap().request;
+        let response = router.route(&mut request);
         let allow = response.headers.iter().find(|(n, _)| n == "Allow").map(|(_, v)| v.to_string());
         let body = match &response.body {
             crate::http::response::Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
@@ -458,8 +495,10 @@ mod tests {
             .get("/p/*", says("p prefix"))
             .get("/p/q/*", says("q prefix"))
             .post("/p/q/exact", says("q exact"))
+            .get("/p/q/{id}", |request: &Request| Response::text(format!("q {}", request.param("id").unwrap())))
+            .get("/p/{x}/{y}", says("p two params"))
             .fallback(says("fallback"))
-            .for_worker();
+            .for_worker(0);
         const NOT_ALLOWED: &str = "405 Method Not Allowed\n";
         const ALLOW_A: Option<&str> = Some("GET, HEAD, POST, DELETE");
         let cases = [
@@ -473,8 +512,11 @@ mod tests {
             ("GET", "/a/", 200, None, "fallback"),
             ("PATCH", "/any", 200, None, "any"),
             ("GET", "/p/", 200, None, "p prefix"),
-            ("GET", "/p/x/y", 200, None, "p prefix"),
-            ("GET", "/p/q/z", 200, None, "q prefix"),
+            ("GET", "/p/x/y/z", 200, None, "p prefix"),
+            ("GET", "/p/q/z/w", 200, None, "q prefix"),
+            // A pattern with parameters beats every prefix; more literal text wins.
+            ("GET", "/p/q/z", 200, None, "q z"),
+            ("GET", "/p/x/y", 200, None, "p two params"),
             // The exact pattern decides, even though a prefix would take GET.
             ("GET", "/p/q/exact", 405, Some("POST"), NOT_ALLOWED),
             ("POST", "/p/q/exact", 200, None, "q exact"),
@@ -487,7 +529,7 @@ mod tests {
             let expected = (status, allow.map(str::to_string), body.to_string());
             assert_eq!(answer(&mut router, method, target), expected, "{method} {target}");
         }
-        let mut bare = Router::new().get("/only", says("only")).for_worker();
+        let mut bare = Router::new().get("/only", says("only")).for_worker(0);
         assert_eq!(answer(&mut bare, "GET", "/other").0, 404, "no fallback");
     }
 
@@ -496,22 +538,40 @@ mod tests {
         let shared = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = Arc::clone(&shared);
         let router = Router::new()
-            .per_worker("/mine", || {
+            .per_worker(Method::GET, "/mine", |worker| {
                 let mut n = 0;
                 move |_: &Request| {
                     n += 1;
-                    Response::text(format!("{n}"))
+                    Response::text(format!("{worker}:{n}"))
                 }
             })
             .get("/ours", move |_: &Request| {
                 Response::text(format!("{}", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1))
             });
-        let (mut one, mut two) = (router.for_worker(), router.for_worker());
-        assert_eq!(answer(&mut one, "GET", "/mine").2, "1");
-        assert_eq!(answer(&mut one, "GET", "/mine").2, "2");
-        assert_eq!(answer(&mut two, "GET", "/mine").2, "1", "a second worker starts from its own state");
+        let (mut one, mut two) = (router.for_worker(0), router.for_worker(1));
+        assert_eq!(answer(&mut one, "GET", "/mine").2, "0:1");
+        assert_eq!(answer(&mut one, "GET", "/mine").2, "0:2");
+        assert_eq!(answer(&mut two, "GET", "/mine").2, "1:1", "a second worker starts from its own state");
+        assert_eq!(answer(&mut one, "POST", "/mine").0, 405, "per_worker routes one method");
         assert_eq!(answer(&mut one, "GET", "/ours").2, "1");
         assert_eq!(answer(&mut two, "GET", "/ours").2, "2", "a shared handler is one value");
+    }
+
+    #[test]
+    fn intake_follows_the_handler_routing_picks() {
+        let router = Router::new()
+            .post("/whole", says("w"))
+            .route("PUT", "/stream", Endpoint::streaming(|_| |_: &Request| Started::from(Response::text("s"))))
+            .fallback(says("f"))
+            .for_worker(0);
+        let intake = |method: &str, target: &str| {
+            let raw = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+            router.intake(&parse_leaking(raw.as_bytes(), 16).unwrap().unwrap().request)
+        };
+        assert_eq!(intake("POST", "/whole"), Intake::Whole);
+        assert_eq!(intake("PUT", "/stream"), Intake::Stream);
+        assert_eq!(intake("GET", "/stream"), Intake::Ignore, "405: nobody reads it");
+        assert_eq!(intake("GET", "/x"), Intake::Whole, "a handler fallback reads bodies");
     }
 
     #[test]

@@ -131,8 +131,8 @@ impl WorkerHandler for FolderHandler {
 
 impl FolderHandler {
     fn answer(&mut self, request: &Request<'_>) -> Response {
-        if request.method == Method::Other {
-            if request.method() == "OPTIONS" {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            if request.method() == Method::OPTIONS {
                 return cors::options(self.site.headers.cors(), request);
             }
             return Response::error(405).header("Allow", cors::ALLOWED_METHODS);

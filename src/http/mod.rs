@@ -1,4 +1,6 @@
-//! The HTTP/1.1 message layer: requests in, responses out. No sockets, no files.
+//! HTTP's version-independent semantics: the request and response types,
+//! preconditions, ranges, content codings, dates. No framing (that is
+//! `http1`'s), no sockets, no files.
 
 pub mod date;
 pub mod encoding;
@@ -7,3 +9,5 @@ pub mod range;
 pub mod request;
 pub mod response;
 pub mod syntax;
+
+pub use ::http::{Method, StatusCode, Version};

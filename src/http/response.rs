@@ -22,6 +22,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+use http::StatusCode;
+
 /// The `Server` header value.
 pub const SERVER: &str = concat!("rawserve/", env!("CARGO_PKG_VERSION"));
 
@@ -65,38 +67,6 @@ pub(crate) trait Stream: Send + std::fmt::Debug {
 /// enough that framing and calls cost nothing, small enough that the
 /// output buffer still goes back to the worker's pool.
 pub(crate) const STREAM_PIECE: usize = 64 * 1024;
-
-/// Digits of the chunk-size line a streamed piece is framed with: a piece
-/// never exceeds 4 GiB, and leading zeros are allowed (RFC 9112 §7.1).
-const CHUNK_SIZE_DIGITS: usize = 8;
-
-/// Replaces `out` with the next piece of `source`, framed as one HTTP/1.1
-/// chunk when `chunked` (and followed by the last chunk at the end); false
-/// once the body is complete.
-pub(crate) fn next_piece(source: &mut dyn Stream, chunked: bool, out: &mut Vec<u8>) -> io::Result<bool> {
-    out.clear();
-    if !chunked {
-        return source.fill(out);
-    }
-    // Room for the size line, written once the piece's size is known.
-    out.extend_from_slice(&[b'0'; CHUNK_SIZE_DIGITS]);
-    out.extend_from_slice(b"\r\n");
-    let start = out.len();
-    let more = source.fill(out)?;
-    let size = out.len() - start;
-    if size == 0 {
-        // An empty chunk would end the body: send none.
-        out.clear();
-    } else {
-        let digits = format!("{size:0width$x}", width = CHUNK_SIZE_DIGITS);
-        out[..CHUNK_SIZE_DIGITS].copy_from_slice(&digits.as_bytes()[digits.len() - CHUNK_SIZE_DIGITS..]);
-        out.extend_from_slice(b"\r\n");
-    }
-    if !more {
-        out.extend_from_slice(b"0\r\n\r\n");
-    }
-    Ok(more)
-}
 
 /// Work a handler cannot finish in one go without holding up every other
 /// connection of its worker (a listing of a large directory). The
@@ -167,10 +137,10 @@ impl Body {
 /// itself, and sends no body in answer to `HEAD`.
 ///
 /// ```
-/// use rawserve::Response;
+/// use rawserve::{Response, StatusCode};
 ///
 /// let created = Response::json(r#"{"id":7}"#)
-///     .with_status(201)
+///     .with_status(StatusCode::CREATED)
 ///     .with_header("Location", "/items/7")
 ///     .expect("a valid header field");
 /// assert_eq!(created.status_code(), 201);
@@ -259,7 +229,7 @@ impl Response {
     /// [`with_status`](Response::with_status): 301, 303, 307, 308). The
     /// location is validated like any header value.
     pub fn redirect(location: &str) -> Result<Response, HeaderError> {
-        Response::status(302).with_header("Location", location)
+        Response::status(StatusCode::FOUND).with_header("Location", location)
     }
 
     /// The built-in page for `code`, e.g. `404 Not Found` as plain text
@@ -269,7 +239,8 @@ impl Response {
     ///
     /// If `code` is not a final status (200 to 599): informational answers
     /// are the server's business, and anything else is not HTTP.
-    pub fn status(code: u16) -> Response {
+    pub fn status(code: StatusCode) -> Response {
+        let code = code.as_u16();
         assert_final(code);
         if has_length(code) {
             Response::error(code)
@@ -284,7 +255,8 @@ impl Response {
     /// # Panics
     ///
     /// As [`Response::status`].
-    pub fn with_status(mut self, code: u16) -> Response {
+    pub fn with_status(mut self, code: StatusCode) -> Response {
+        let code = code.as_u16();
         assert_final(code);
         self.status = code;
         if !has_length(code) {
@@ -312,8 +284,9 @@ impl Response {
     }
 
     /// The status code.
-    pub fn status_code(&self) -> u16 {
-        self.status
+    pub fn status_code(&self) -> StatusCode {
+        // OK: every status a response holds is a final one (200-599).
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -350,45 +323,6 @@ impl Response {
     pub(crate) fn body(mut self, body: Body) -> Response {
         self.body = body;
         self
-    }
-
-    /// Serialises the status line and header fields into `out`.
-    ///
-    /// `date` is the cached IMF-fixdate for `Date`. `keep_alive` is the
-    /// connection's decision; it is stated explicitly only when it differs
-    /// from the version's default, plus `keep-alive` for HTTP/1.0 clients.
-    pub(crate) fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool, http10: bool) {
-        let mut number = itoa::Buffer::new();
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(number.format(self.status).as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(reason(self.status).as_bytes());
-        out.extend_from_slice(b"\r\nDate: ");
-        out.extend_from_slice(date.as_bytes());
-        out.extend_from_slice(b"\r\nServer: ");
-        out.extend_from_slice(SERVER.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        if let Body::Stream(_) = self.body {
-            // An HTTP/1.0 client reads to the close instead.
-            if !http10 {
-                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-            }
-        } else if has_length(self.status) {
-            write_field(out, "Content-Length", number.format(self.body.len()));
-        }
-        for (name, value) in &self.headers {
-            write_field(out, name, value);
-        }
-        if let Some((block, range)) = &self.raw_headers {
-            out.extend_from_slice(&block[range.clone()]);
-        }
-        out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
-        if !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if http10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -460,7 +394,7 @@ pub fn write_field(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// 1xx, 204 and 304 never carry a body, so no `Content-Length` either.
-fn has_length(status: u16) -> bool {
+pub(crate) fn has_length(status: u16) -> bool {
     !(status < 200 || status == 204 || status == 304)
 }
 
@@ -509,24 +443,8 @@ mod tests {
 
     fn head(response: &Response, keep_alive: bool, http10: bool) -> String {
         let mut out = Vec::new();
-        response.write_head(&mut out, "Sat, 21 Nov 2026 23:30:10 GMT", keep_alive, http10);
+        crate::http1::encode::write_head(response, &mut out, "Sat, 21 Nov 2026 23:30:10 GMT", keep_alive, http10);
         String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn serialises_head() {
-        let r = Response::page(200, "text/plain; charset=utf-8", &b"hi"[..]);
-        assert_eq!(
-            head(&r, true, false),
-            format!(
-                "HTTP/1.1 200 OK\r\nDate: Sat, 21 Nov 2026 23:30:10 GMT\r\nServer: {SERVER}\r\n\
-                 Content-Length: 2\r\nContent-Type: text/plain; charset=utf-8\r\n\
-                 X-Content-Type-Options: nosniff\r\n\r\n"
-            )
-        );
-        assert!(head(&r, false, false).ends_with("Connection: close\r\n\r\n"));
-        assert!(head(&r, true, true).ends_with("Connection: keep-alive\r\n\r\n"));
-        assert!(!head(&Response::new(304), true, false).contains("Content-Length"));
     }
 
     #[test]
@@ -590,10 +508,10 @@ mod tests {
         let text = head(&json, true, false);
         assert!(text.contains("Content-Type: application/problem+json\r\n"), "{text}");
         assert_eq!(text.matches("\r\nContent-Type:").count(), 1, "the constructor's Content-Type is replaced");
-        let none = Response::text("dropped").with_status(204);
+        let none = Response::text("dropped").with_status(StatusCode::NO_CONTENT);
         assert_eq!(none.body.len(), 0);
-        assert_eq!(Response::status(404).status_code(), 404);
-        assert_eq!(Response::status(304).body.len(), 0);
+        assert_eq!(Response::status(StatusCode::NOT_FOUND).status_code(), 404);
+        assert_eq!(Response::status(StatusCode::NOT_MODIFIED).body.len(), 0);
     }
 
     #[test]
@@ -614,6 +532,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "not a final HTTP status")]
     fn informational_statuses_are_refused() {
-        let _ = Response::status(101);
+        let _ = Response::status(StatusCode::SWITCHING_PROTOCOLS);
     }
 }

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
-use rawserve::{Endpoint, Request, Response as Reply, Router, Server, StaticFiles};
+use rawserve::{Endpoint, Method, Request, Response as Reply, Router, Server, StaticFiles, StatusCode};
 
 use crate::support::*;
 
@@ -96,6 +96,14 @@ impl Drop for Example {
     }
 }
 
+/// The embed example serving the fixture site (kept alive alongside).
+fn embed_example() -> (Site, Example) {
+    let site = Site::new();
+    let root = site.root().to_str().expect("utf-8 temp path").to_string();
+    let embed = Example::start("embed", &[&root]);
+    (site, embed)
+}
+
 #[test]
 fn the_hello_example_answers_a_browser() {
     let hello = Example::start("hello", &[]);
@@ -108,9 +116,7 @@ fn the_hello_example_answers_a_browser() {
 
 #[test]
 fn the_embed_example_serves_files_and_counts() {
-    let site = Site::new();
-    let root = site.root().to_str().expect("utf-8 temp path").to_string();
-    let embed = Example::start("embed", &[&root]);
+    let (_site, embed) = embed_example();
     assert_eq!(get(embed.addr, "/hello.txt").text(), "hello file\n");
     for n in 1..=3 {
         let r = get(embed.addr, "/api/count");
@@ -126,9 +132,7 @@ fn the_embed_example_serves_files_and_counts() {
 
 #[test]
 fn the_embed_example_echoes_json() {
-    let site = Site::new();
-    let root = site.root().to_str().expect("utf-8 temp path").to_string();
-    let embed = Example::start("embed", &[&root]);
+    let (_site, embed) = embed_example();
     let json = r#"{"greeting":"hello","n":[1,2,3]}"#;
     let r = exchange(embed.addr, "POST", "/api/echo", "Content-Type: application/json\r\n", json);
     assert_eq!((r.status, r.header("content-type")), (200, Some("application/json")));
@@ -233,7 +237,7 @@ fn a_per_worker_handler_counts_on_its_own_worker() {
     let made = Arc::new(AtomicU64::new(0));
     let factory_runs = Arc::clone(&made);
     let s = Routed::start(move |_| {
-        Router::new().per_worker("/count", move || {
+        Router::new().per_worker(Method::GET, "/count", move |_worker| {
             factory_runs.fetch_add(1, Ordering::Relaxed);
             let instance = format!("{:p}", Box::new(0u8)); // tells instances apart
             let mut n = 0u64;
@@ -266,10 +270,10 @@ fn a_per_worker_endpoint_can_be_limited_to_a_method() {
     let s = Routed::start(|_| {
         Router::new().get(
             "/mine",
-            Endpoint::per_worker(|| {
+            Endpoint::per_worker(|_worker| {
                 let mut seen = Vec::new(); // a plain Vec: no lock, no atomic
                 move |request: &Request| {
-                    seen.push(request.query().to_string());
+                    seen.push(format!("?{}", request.query()));
                     Reply::text(seen.join(","))
                 }
             }),
@@ -318,7 +322,7 @@ fn a_header_value_with_cr_lf_is_refused_not_sent() {
             let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
             match Reply::text("hi").with_header("X-Greeting", &decoded) {
                 Ok(reply) => reply,
-                Err(e) => Reply::text(e.to_string()).with_status(400),
+                Err(e) => Reply::text(e.to_string()).with_status(StatusCode::BAD_REQUEST),
             }
         })
     });
@@ -329,4 +333,219 @@ fn a_header_value_with_cr_lf_is_refused_not_sent() {
     assert_eq!(r.header("set-cookie"), None, "no injected field on the wire");
     assert_eq!(r.header("x-greeting"), None);
     assert!(r.text().contains("control character"), "the handler saw the error: {}", r.text());
+}
+
+// ---- request bodies: 100 Continue, chunked, streamed (issue 21) ----
+
+/// Runs curl with `args`; its stdout, and whether its verbose trace shows a
+/// `100 Continue` from the server.
+fn curl_body(args: &[&str]) -> (String, bool) {
+    let out = Command::new("curl").args(["-sS", "-v", "--max-time", "20"]).args(args).output().expect("run curl");
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let trace = String::from_utf8_lossy(&out.stderr);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), trace.contains("< HTTP/1.1 100 Continue"))
+}
+
+#[test]
+fn the_embed_example_echoes_bodies_sent_after_100_continue_and_chunked() {
+    if !have_tool("curl") {
+        return;
+    }
+    let (_site, embed) = embed_example();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json: String = format!("{{\"items\":[{}]}}", (0..300).map(|i| format!("{i}")).collect::<Vec<_>>().join(","));
+    assert!(json.len() > 1000);
+    let file = dir.path().join("2k.json");
+    std::fs::write(&file, &json).expect("write the body");
+    let data = format!("@{}", file.display());
+    let url = format!("http://{}/api/echo", embed.addr);
+    let json_type = "Content-Type: application/json";
+    // curl waits for 100 Continue before it sends the body; the handler
+    // gets all of it (it was answered with an empty body before).
+    let (echoed, continued) = curl_body(&["-H", json_type, "-H", "Expect: 100-continue", "--data-binary", &data, &url]);
+    assert!(continued, "the server sent 100 Continue");
+    assert_eq!(echoed, json);
+    // Chunked: decoded before the handler sees it.
+    let (echoed, _) = curl_body(&["-H", json_type, "-H", "Transfer-Encoding: chunked", "--data-binary", &data, &url]);
+    assert_eq!(echoed, json);
+    // Both on one connection, then a GET: the framing left nothing behind.
+    let (both, _) = curl_body(&[
+        "-H",
+        json_type,
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &data,
+        &url,
+        "--next",
+        "-H",
+        json_type,
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        &data,
+        &url,
+        "--next",
+        &format!("http://{}/hello.txt", embed.addr),
+    ]);
+    assert_eq!(both, format!("{json}{json}hello file\n"));
+}
+
+#[test]
+fn a_streaming_route_takes_a_large_upload_in_pieces() {
+    if !have_tool("curl") {
+        return;
+    }
+    let (_site, embed) = embed_example();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 24 MiB with a known number of lines: far past Config::max_body_bytes.
+    let line = "x".repeat(1023) + "\n";
+    let lines = 24 * 1024;
+    let file = dir.path().join("big.txt");
+    std::fs::write(&file, line.repeat(lines)).expect("write the upload");
+    let url = format!("http://{}/api/size", embed.addr);
+    let want = format!("{{\"bytes\":{},\"lines\":{lines}}}", lines * 1024);
+    // curl -T: PUT, with Expect: 100-continue for a body this large.
+    let (answer, continued) = curl_body(&["-T", &file.display().to_string(), &url]);
+    assert!(continued, "curl -T waits for 100 Continue on a large upload");
+    assert_eq!(answer, want);
+    let (answer, _) = curl_body(&["-T", &file.display().to_string(), "-H", "Transfer-Encoding: chunked", &url]);
+    assert_eq!(answer, want);
+}
+
+/// What a streaming route in these tests saw.
+#[derive(Default)]
+struct Uploads {
+    finished: AtomicU64,
+    /// Sinks dropped before their body ended (client gone, refused, too slow).
+    abandoned: AtomicU64,
+}
+
+/// Keeps a body's bytes, refusing more than 1,000 with 507.
+struct Keep {
+    bytes: Vec<u8>,
+    uploads: Arc<Uploads>,
+    done: bool,
+}
+
+impl rawserve::BodySink for Keep {
+    fn write(&mut self, piece: &[u8]) -> Result<(), Reply> {
+        self.bytes.extend_from_slice(piece);
+        if self.bytes.len() > 1000 {
+            return Err(Reply::status(StatusCode::INSUFFICIENT_STORAGE));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Reply {
+        self.done = true;
+        self.uploads.finished.fetch_add(1, Ordering::Relaxed);
+        Reply::text(String::from_utf8_lossy(&self.bytes).into_owned())
+    }
+}
+
+impl Drop for Keep {
+    fn drop(&mut self) {
+        if !self.done {
+            self.uploads.abandoned.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `/echo` (a handler reading the body whole) and `PUT /keep` (streaming),
+/// then the fixture's files.
+fn body_routes(uploads: &Arc<Uploads>) -> Routed {
+    let uploads = Arc::clone(uploads);
+    Routed::start(move |site| {
+        Router::new()
+            .post("/echo", |request: &Request| Reply::text(String::from_utf8_lossy(request.body()).into_owned()))
+            .route(
+                "PUT",
+                "/keep",
+                Endpoint::streaming(move |_| {
+                    let uploads = Arc::clone(&uploads);
+                    move |_: &Request| {
+                        rawserve::Started::Read(Box::new(Keep {
+                            bytes: Vec::new(),
+                            uploads: Arc::clone(&uploads),
+                            done: false,
+                        }))
+                    }
+                }),
+            )
+            .fallback(StaticFiles::new(site.root()).expect("fixture root"))
+    })
+}
+
+#[test]
+fn chunked_bodies_with_trailers_and_the_next_request_on_one_connection() {
+    let s = body_routes(&Arc::default());
+    let mut stream = connect(s.addr());
+    send(
+        &mut stream,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTrailer: Digest\r\n\r\n\
+         6\r\nhello \r\n5;note=x\r\nworld\r\n0\r\nDigest: sha-256=abc\r\n\r\n",
+    );
+    let r = read_response(&mut stream, false).expect("a response");
+    assert_eq!((r.status, r.text().as_str(), r.header("connection")), (200, "hello world", None));
+    // The trailers were read to their end: the next request is whole.
+    send(
+        &mut stream,
+        "PUT /keep HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX: 1\r\n\r\n",
+    );
+    assert_eq!(read_response(&mut stream, false).expect("a response").text(), "abc");
+    send(&mut stream, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(read_response(&mut stream, false).expect("a response").text(), "hello file\n");
+}
+
+#[test]
+fn bodies_are_refused_with_411_413_and_417() {
+    let uploads = Arc::new(Uploads::default());
+    let s = body_routes(&uploads);
+    let cases: &[(&str, u16)] = &[
+        // HTTP/1.0 cannot send chunked: without a length a body has no end.
+        ("POST /echo HTTP/1.0\r\n\r\n", 411),
+        // Past Config::max_body_bytes for a handler reading it whole: by
+        // its length, before it is sent, or as it arrives in chunks.
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 65537\r\n\r\n", 413),
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\n\r\n", 413),
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n", 413),
+        // A streaming sink's own limit: its answer (507 here).
+        ("PUT /keep HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", 0),
+        // An expectation the server cannot meet.
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi", 417),
+        // Malformed chunked framing.
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2x\r\nhi\r\n0\r\n\r\n", 400),
+    ];
+    for &(raw, status) in cases {
+        let mut stream = connect(s.addr());
+        send(&mut stream, raw);
+        if status == 0 {
+            // 1,001 bytes, more than the sink keeps.
+            send(&mut stream, &"y".repeat(1001));
+        }
+        let r = read_response(&mut stream, false).expect("a response");
+        let want = if status == 0 { 507 } else { status };
+        assert_eq!((r.status, r.header("connection")), (want, Some("close")), "{raw:?}");
+        assert_closed(&mut stream);
+    }
+    assert_eq!(uploads.abandoned.load(Ordering::Relaxed), 1, "the refusing sink was dropped");
+    assert_eq!(uploads.finished.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn an_upload_cut_short_is_dropped_not_finished() {
+    let uploads = Arc::new(Uploads::default());
+    let s = body_routes(&uploads);
+    let mut stream = connect(s.addr());
+    send(&mut stream, "PUT /keep HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\n\r\nonly part of it");
+    drop(stream);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while uploads.abandoned.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(uploads.abandoned.load(Ordering::Relaxed), 1, "the sink was dropped when the client went away");
+    assert_eq!(uploads.finished.load(Ordering::Relaxed), 0, "and never finished with part of a body");
+    // The server goes on.
+    assert_eq!(get(s.addr(), "/hello.txt").text(), "hello file\n");
 }

@@ -290,7 +290,7 @@ fn hostile_framing() {
     t.row(with_body("Content-Length: 005\r\n", "hello"), Keep(200));
     t.row(with_body(&format!("Content-Length: {}\r\n", SMUGGLED.len()), SMUGGLED), Keep(200));
     // Transfer codings: `chunked` must be last (RFC 9112 §6.3 ¶4: else 400
-    // and close); a chunked body is not decoded, so the answer closes.
+    // and close).
     t.row(with_body("Transfer-Encoding: chunked, identity\r\n", "0\r\n\r\n"), Close(400));
     t.row(with_body("Transfer-Encoding: xchunked\r\n", "0\r\n\r\n"), Close(400));
     t.row(with_body("Transfer-Encoding: identity\r\n", ""), Close(400));
@@ -298,18 +298,35 @@ fn hostile_framing() {
     t.row(with_body("Transfer-Encoding:\r\n", ""), Close(400));
     t.row(with_body("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), Close(400));
     t.row(with_body("Transfer-Encoding : chunked\r\n", "0\r\n\r\n"), Close(400));
-    t.row(with_body("Transfer-Encoding: chunked\r\n", &format!("0\r\n\r\n{SMUGGLED}")), Close(200));
-    t.row(with_body("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n"), Close(200));
+    // `/hello` is a handler route, which reads bodies (issue 21: it was
+    // answered with an empty body and closed): a chunked body is decoded
+    // exactly, a request inside a chunk is not answered, and the
+    // connection goes on to the next request.
+    t.row(
+        with_body("Transfer-Encoding: chunked\r\n", &format!("{:x}\r\n{SMUGGLED}\r\n0\r\n\r\n", SMUGGLED.len())),
+        Keep(200),
+    );
+    t.row(with_body("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n"), Keep(200));
+    t.row(with_body("Transfer-Encoding: chunked\r\n", "5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n"), Keep(200));
+    // Chunked framing that is not CRLF-exact: refused, never guessed at.
+    t.row(with_body("Transfer-Encoding: chunked\r\n", "5\nhello\r\n0\r\n\r\n"), Close(400));
+    t.row(with_body("Transfer-Encoding: chunked\r\n", "5\r\nhelloX\r\n0\r\n\r\n"), Close(400));
+    t.row(with_body("Transfer-Encoding: chunked\r\n", "ffffffffffffffffff\r\n"), Close(400));
     // HTTP/1.0 with Transfer-Encoding: faulty framing (RFC 9112 §6.1).
     t.row("GET /hello HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", Close(400));
     // Bodies past the limit: 413, then close without reading them.
     t.row(with("Content-Length: 65537\r\n"), Close(413));
     t.row(with("Content-Length: 18446744073709551615\r\n"), Close(413));
-    // Expect: 100-continue with the body already sent: answered at once
-    // (RFC 9110 §10.1.1 lets the final status replace 100), and closed, since
-    // a client waiting for 100 might never send the body it announced.
-    t.row(with_body("Expect: 100-continue\r\nContent-Length: 5\r\n", "hello"), Close(200));
+    // Expect: 100-continue with the body already sent to a route that reads
+    // it: the body is read (no 100 needed) and the connection goes on. To
+    // a route that reads no body (a file), answered at once (RFC 9110
+    // §10.1.1 lets the final status replace 100) and closed, since a
+    // client waiting for 100 might never send the body it announced.
+    t.row(with_body("Expect: 100-continue\r\nContent-Length: 5\r\n", "hello"), Keep(200));
+    t.row("GET /hello.txt HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", Close(200));
     t.row(with("Expect: 100-continue\r\n"), Keep(200));
+    // Other expectations: 417 (RFC 9110 §10.1.1).
+    t.row(with_body("Expect: something-else\r\nContent-Length: 5\r\n", "hello"), Close(417));
     t.finish(30);
 }
 
