@@ -142,6 +142,7 @@ impl Transport {
 
     /// Writes a prefix of `bytes`; `more`: more bytes follow soon (a body,
     /// or the end of the connection), so a partial segment may wait for them.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8], more: bool) -> io::Result<usize> {
         match self {
             Transport::Plain(stream) => net::send(&*stream, bytes, more),

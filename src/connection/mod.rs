@@ -164,7 +164,7 @@ pub struct Connection {
     /// decoded, pipelined requests), charged to the server's memory budget.
     input: Buffer,
     /// A body nobody reads, still to pass before the next request starts.
-    skip: Option<BodyDecoder>,
+    skip: Option<Box<BodyDecoder>>,
     readiness: Readiness,
     /// When the current wait (head, idle, body, send progress, linger) expires.
     deadline: Instant,

@@ -154,7 +154,7 @@ impl Connection {
                 if stack.is_none() {
                     self.input.consume(consumed);
                 }
-                self.start_receiving(receive, cx);
+                self.start_receiving(*receive, cx);
                 Step::Went { answered: true, consumed }
             }
         }

@@ -13,10 +13,11 @@ use std::mem::MaybeUninit;
 use super::buffer::Buffer;
 use super::{service_for, Connection, Context, State};
 use crate::handlers::BodySink;
+use crate::http::response::Response;
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode::CONTINUE;
 use crate::http1::exchange::{self, Framing, Receive};
-use crate::service::{self, Answered};
+use crate::service;
 use crate::worker::MemoryBudget;
 
 /// Bytes asked of the socket per read while a body arrives: uploads are
@@ -253,24 +254,24 @@ impl Connection {
             }
             Target::Stream(sink) => {
                 let facts = self.facts(cx);
-                let answered = service::finish_body(sink, &facts.service);
-                self.entry.set_status(answered.response.status);
-                self.queue(exchange::complete_stream(answered, framing, true, &facts), cx);
+                let response = service::finish_body(sink, &facts.service);
+                self.entry.set_status(response.status);
+                self.queue(exchange::complete_stream(response, framing, true, &facts), cx);
             }
         }
     }
 
     /// A streaming sink answered before its body ended (it refused it):
     /// that answer, and a close.
-    fn answer_stream(&mut self, answered: Answered, body_read: bool, cx: &mut Context) {
+    fn answer_stream(&mut self, response: Response, body_read: bool, cx: &mut Context) {
         let State::Receiving(receiving) = std::mem::replace(&mut self.state, State::Closed) else { return };
         let framing = receiving.framing;
         // The sink is dropped here, before the answer goes out: it cleans up.
         drop(receiving);
         let facts = self.facts(cx);
-        self.entry.set_status(answered.response.status);
+        self.entry.set_status(response.status);
         cx.local.freed_input_bytes += self.input.release(&cx.shared.head_budget);
-        self.queue(exchange::complete_stream(answered, framing, body_read, &facts), cx);
+        self.queue(exchange::complete_stream(response, framing, body_read, &facts), cx);
     }
 
     /// A body that could not be decoded (or is too large): its status, a

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use crate::http::request::PathParams;
+
 /// One segment of a pattern with parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Segment {
@@ -81,18 +83,9 @@ impl Pattern {
         }
     }
 
-    /// The values `path` (which matches) gives this pattern's parameters.
-    pub(super) fn captures<'b>(&self, path: &'b str) -> Vec<(Arc<str>, &'b str)> {
-        let Pattern::Params(segments) = self else { return Vec::new() };
-        let parts = path.strip_prefix('/').unwrap_or(path).split('/');
-        segments
-            .iter()
-            .zip(parts)
-            .filter_map(|(segment, part)| match segment {
-                Segment::Param(name) => Some((Arc::clone(name), part)),
-                Segment::Literal(_) => None,
-            })
-            .collect()
+    /// Whether the pattern captures parameters.
+    pub(super) fn has_params(&self) -> bool {
+        matches!(self, Pattern::Params(_))
     }
 
     /// Bytes of the path a `StaticFiles` on this route drops: the prefix
@@ -102,6 +95,18 @@ impl Pattern {
             Pattern::Exact(_) | Pattern::Params(_) => 0,
             Pattern::Prefix(p) => p.strip_suffix('/').unwrap_or(p).len(),
         }
+    }
+}
+
+impl PathParams for Pattern {
+    /// The segment of `path` (which matches) that `{name}` stands for.
+    fn find<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
+        let Pattern::Params(segments) = self else { return None };
+        let parts = path.strip_prefix('/').unwrap_or(path).split('/');
+        segments.iter().zip(parts).find_map(|(segment, part)| match segment {
+            Segment::Param(param) if &**param == name => Some(part),
+            _ => None,
+        })
     }
 }
 
@@ -137,11 +142,12 @@ mod tests {
     }
 
     #[test]
-    fn parameters_are_captured_by_name() {
+    fn parameters_are_found_by_name() {
         let pattern = Pattern::parse("/users/{user}/files/{name}");
-        let got = pattern.captures("/users/ann/files/a%20b");
-        let got: Vec<(&str, &str)> = got.iter().map(|(n, v)| (&**n, *v)).collect();
-        assert_eq!(got, [("user", "ann"), ("name", "a%20b")]);
+        let path = "/users/ann/files/a%20b";
+        let got: Vec<Option<&str>> = ["user", "name", "files", "other"].map(|n| pattern.find(path, n)).into();
+        assert_eq!(got, [Some("ann"), Some("a%20b"), None, None]);
+        assert_eq!(Pattern::parse("/a/*").find("/a/b", "a"), None);
     }
 
     #[test]

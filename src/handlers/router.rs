@@ -301,6 +301,10 @@ impl Router {
                 .iter()
                 .map(|r| (r.pattern.clone(), r.methods.clone(), r.endpoint.for_worker(worker, r.pattern.strip())))
                 .collect(),
+            // OK: `position` finds at least the route itself.
+            group: (self.routes.iter())
+                .map(|r| self.routes.iter().position(|other| other.pattern == r.pattern).unwrap_or(0))
+                .collect(),
             fallback: self.fallback.as_ref().map(|f| f.for_worker(worker, 0)),
         }
     }
@@ -328,12 +332,24 @@ enum Local {
 }
 
 impl Local {
+    /// The response; a streaming handler's for an empty body.
+    fn handle(&mut self, request: &Request) -> Response {
+        match self {
+            Local::Shared(handler) => handler.handle(request),
+            Local::Own(handler) => handler.handle(request),
+            Local::Files(files) => files.handle(request),
+            Local::Streaming(handler) => match handler.start(request) {
+                Started::Answer(response) => response,
+                Started::Read(sink) => sink.finish(),
+            },
+        }
+    }
+
+    /// A response, or a streaming handler's sink for the body.
     fn start(&mut self, request: &Request) -> Started {
         match self {
-            Local::Shared(handler) => Started::Answer(handler.handle(request)),
-            Local::Own(handler) => Started::Answer(handler.handle(request)),
             Local::Streaming(handler) => handler.start(request),
-            Local::Files(files) => Started::Answer(files.handle(request)),
+            other => Started::Answer(other.handle(request)),
         }
     }
 
@@ -360,45 +376,55 @@ enum Pick {
 /// instances. Owned by the worker and called through `&mut`.
 pub(crate) struct LocalRouter {
     routes: Vec<(Pattern, Methods, Local)>,
+    /// For each route, the first route with the same pattern: routes of
+    /// one path are found by comparing these, not the patterns' text.
+    group: Vec<usize>,
     fallback: Option<Local>,
 }
 
 impl LocalRouter {
-    /// What the handler that routing picks does with `request`: a
-    /// response, or (a streaming handler) a sink for its body. The path
-    /// parameters of the route's pattern are set on `request` first.
-    pub(crate) fn start(&mut self, request: &mut Request) -> Started {
+    /// The response to `request` from the handler routing picks (whose
+    /// body, if it reads one whole, is attached; a streaming handler gets
+    /// an empty body). A route whose pattern has parameters sees them in
+    /// its request.
+    pub(crate) fn route(&mut self, request: &Request) -> Response {
+        self.dispatch(request, Local::handle, |response| response)
+    }
+
+    /// What the handler routing picks does with `request`: a response, or
+    /// (a streaming handler) a sink for its body.
+    pub(crate) fn start(&mut self, request: &Request) -> Started {
+        self.dispatch(request, Local::start, Started::Answer)
+    }
+
+    /// Calls `call` on the handler routing picks, or answers (405, 204 to
+    /// `OPTIONS`, 404) through `answer` when there is none.
+    fn dispatch<T>(
+        &mut self,
+        request: &Request,
+        call: impl FnOnce(&mut Local, &Request) -> T,
+        answer: impl FnOnce(Response) -> T,
+    ) -> T {
         match self.pick(request) {
             Pick::Route(i) => {
                 let (pattern, _, handler) = &mut self.routes[i];
-                let params = pattern.captures(request.path());
-                if !params.is_empty() {
-                    request.set_params(params);
+                if pattern.has_params() {
+                    return call(handler, &request.with_params(pattern));
                 }
-                handler.start(request)
+                call(handler, request)
             }
             // RFC 9110 §9.3.7: OPTIONS asks what a path allows; answered
             // here unless a route takes OPTIONS itself.
             Pick::WrongMethod(first) if request.method() == Method::OPTIONS => {
-                Started::Answer(Response::new(204).header("Allow", self.allowed(&self.routes[first].0) + ", OPTIONS"))
+                answer(Response::new(204).header("Allow", self.allowed(&self.routes[first].0) + ", OPTIONS"))
             }
             Pick::WrongMethod(first) => {
-                Started::Answer(Response::error(405).header("Allow", self.allowed(&self.routes[first].0)))
+                answer(Response::error(405).header("Allow", self.allowed(&self.routes[first].0)))
             }
             Pick::Fallback => match &mut self.fallback {
-                Some(fallback) => fallback.start(request),
-                None => Started::Answer(Response::error(404)),
+                Some(fallback) => call(fallback, request),
+                None => answer(Response::error(404)),
             },
-        }
-    }
-
-    /// The response to `request` (whose body, if its route reads one, is
-    /// attached); a streaming route is given an empty body.
-    #[cfg(test)]
-    pub(crate) fn route(&mut self, request: &mut Request) -> Response {
-        match self.start(request) {
-            Started::Answer(response) => response,
-            Started::Read(sink) => sink.finish(),
         }
     }
 
@@ -426,9 +452,10 @@ impl LocalRouter {
             }
         }
         let Some((_, first)) = best else { return Pick::Fallback };
-        let pattern = &self.routes[first].0;
+        // The first route of the best rank is the first of its pattern.
         let method = request.method();
-        match self.routes.iter().position(|(p, m, _)| p == pattern && m.allow(method)) {
+        let same = self.group.iter().zip(&self.routes);
+        match same.enumerate().position(|(_, (&group, (_, m, _)))| group == first && m.allow(method)) {
             Some(i) => Pick::Route(i),
             None => Pick::WrongMethod(first),
         }
@@ -471,8 +498,8 @@ mod tests {
     /// What `router` answers to `METHOD target`: status, `Allow`, body.
     fn answer(router: &mut LocalRouter, method: &str, target: &str) -> (u16, Option<String>, String) {
         let raw = format!("{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n");
-        let mut request = parse_leaking(raw.as_bytes(), 16).unwrap().unwrap().request;
-        let response = router.route(&mut request);
+        let request = parse_leaking(raw.as_bytes(), 16).unwrap().unwrap().request;
+        let response = router.route(&request);
         let allow = response.headers.iter().find(|(n, _)| n == "Allow").map(|(_, v)| v.to_string());
         let body = match &response.body {
             crate::http::response::Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),

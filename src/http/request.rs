@@ -8,7 +8,6 @@
 //! not here: that is `http1`'s, and differs per protocol.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 pub use http::{Method, Version};
 
@@ -32,8 +31,17 @@ pub struct Request<'b> {
     fields: &'b [httparse::Header<'b>],
     /// The body, when the route reads it whole.
     content: &'b [u8],
-    /// Path parameters the route's pattern captured (`{id}`), by name.
-    params: Vec<(Arc<str>, &'b str)>,
+    /// The pattern of the route answering, when it has parameters
+    /// (`{id}`): they are found in the path when asked for, so a request
+    /// owns nothing to drop.
+    params: Option<&'b (dyn PathParams + 'b)>,
+}
+
+/// Finds the values of a route's path parameters in a path; the router's
+/// patterns implement it.
+pub(crate) trait PathParams: std::fmt::Debug {
+    /// The segment of `path` that parameter `name` stands for.
+    fn find<'p>(&self, path: &'p str, name: &str) -> Option<&'p str>;
 }
 
 impl<'b> Request<'b> {
@@ -41,7 +49,7 @@ impl<'b> Request<'b> {
     /// origin form (`/path?query`, or `*`), without a fragment.
     pub(crate) fn new(method: Method, target: &'b str, version: Version, fields: &'b [httparse::Header<'b>]) -> Self {
         let path_len = find_ascii(target, b'?').unwrap_or(target.len());
-        Request { method, target, path_len, version, fields, content: &[], params: Vec::new() }
+        Request { method, target, path_len, version, fields, content: &[], params: None }
     }
 
     /// The method (`Method::GET`, `Method::POST`, ...; methods are case-sensitive).
@@ -127,13 +135,22 @@ impl<'b> Request<'b> {
     /// (`/api/items/{id}` answering `/api/items/a%20b` gives `a b`); `None`
     /// when the pattern has no such name or the value is not UTF-8.
     pub fn param(&self, name: &str) -> Option<Cow<'b, str>> {
-        let (_, raw) = self.params.iter().find(|(n, _)| &**n == name)?;
+        let raw = self.params?.find(self.path(), name)?;
         percent_encoding::percent_decode_str(raw).decode_utf8().ok()
     }
 
-    /// Sets the path parameters (the router does this before it calls the route).
-    pub(crate) fn set_params(&mut self, params: Vec<(Arc<str>, &'b str)>) {
-        self.params = params;
+    /// This request as the route with parameters `params` sees it (the
+    /// router calls such a route with it).
+    pub(crate) fn with_params<'r>(&'r self, params: &'r (dyn PathParams + 'r)) -> Request<'r> {
+        Request {
+            method: self.method.clone(),
+            target: self.target,
+            path_len: self.path_len,
+            version: self.version,
+            fields: self.fields,
+            content: self.content,
+            params: Some(params),
+        }
     }
 }
 
@@ -176,13 +193,28 @@ mod tests {
         assert_eq!(request("/s").query_pairs().count(), 0);
     }
 
+    /// `/items/{id}/{bad}`, as a router's pattern would find them.
+    #[derive(Debug)]
+    struct Items;
+
+    impl PathParams for Items {
+        fn find<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
+            let mut parts = path.split('/').skip(2);
+            match name {
+                "id" => parts.next(),
+                "bad" => parts.nth(1),
+                _ => None,
+            }
+        }
+    }
+
     #[test]
     fn decoded_paths_and_params() {
         assert_eq!(request("/a%20b/%E2%9C%93?x").decoded_path().as_deref(), Some("/a b/\u{2713}"));
         assert_eq!(request("/%FF").decoded_path(), None);
-        let mut r = request("/items/a%2Fb/x%FF");
-        let (id, bad) = ("a%2Fb", "x%FF");
-        r.set_params(vec![(Arc::from("id"), id), (Arc::from("bad"), bad)]);
+        let plain = request("/items/a%2Fb/x%FF");
+        assert_eq!(plain.param("id"), None, "no pattern, no parameters");
+        let r = plain.with_params(&Items);
         assert_eq!(r.param("id").as_deref(), Some("a/b"));
         assert_eq!(r.param("bad"), None, "not UTF-8");
         assert_eq!(r.param("other"), None);

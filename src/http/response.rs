@@ -320,6 +320,12 @@ impl Response {
         self
     }
 
+    /// The same response, asking for the connection to be closed after it.
+    pub(crate) fn closing(mut self) -> Response {
+        self.close = true;
+        self
+    }
+
     pub(crate) fn body(mut self, body: Body) -> Response {
         self.body = body;
         self

@@ -21,7 +21,7 @@ use super::body::{BodyDecoder, Limits};
 use super::parse::{self, BodyLength, Expectation, FieldSlots, Head, RequestError};
 use crate::http::request::{Request, Version};
 use crate::http::response::Response;
-use crate::service::{self, Answered, Begun, Intake, Service};
+use crate::service::{self, Begun, Intake, Service};
 
 /// Most bytes of chunk extensions one body may carry. Nobody uses them;
 /// a flood of them is work without a byte of body (hyper allows 16 KiB).
@@ -57,8 +57,9 @@ pub enum Decision {
     Wait { limit: usize, head_started: bool },
     /// Send this answer.
     Answer(Answer),
-    /// The route reads the request's body: receive it.
-    Receive(Receive),
+    /// The route reads the request's body: receive it (boxed: rare, and
+    /// large beside the other two).
+    Receive(Box<Receive>),
 }
 
 /// How a response goes on the wire, as the request's head decided.
@@ -94,7 +95,7 @@ pub struct Answer {
     pub consumed: usize,
     /// A body nobody reads, to throw away once the answer is queued (the
     /// next request follows it).
-    pub skip: Option<BodyDecoder>,
+    pub skip: Option<Box<BodyDecoder>>,
 }
 
 impl Answer {
@@ -211,12 +212,18 @@ fn answer(head: Head<'_>, source: &[u8], facts: &Facts, service: &mut Service<'_
     if expect == Expectation::Unknown {
         return Decision::Answer(refuse(RequestError::Expectation, Some(&request), available, facts, service));
     }
+    let respond = |request: &mut Request, service: &mut Service, consumed, body_use, skip| {
+        let response = service.respond(request, &facts.service);
+        Decision::Answer(answer_with(response, framing, body_use, consumed, skip, facts))
+    };
+    let no_body = matches!(body, BodyLength::None | BodyLength::Length(0));
+    if no_body && !needs_length(&request) {
+        // Most requests: no body, so nothing for the route to read (and no
+        // need to ask it how it would).
+        return respond(&mut request, service, head_len, BodyUse::Used, None);
+    }
     let max_body = service.config.max_body_bytes;
     let intake = service.intake(&request);
-    let respond = |request: &mut Request, service: &mut Service, consumed, body_use, skip| {
-        let answered = service.respond(request, &facts.service);
-        Decision::Answer(answer_with(answered, framing, body_use, consumed, skip, facts))
-    };
     match (body, intake) {
         (BodyLength::None, Intake::Whole | Intake::Stream) if needs_length(&request) => {
             Decision::Answer(refuse(RequestError::LengthRequired, Some(&request), available, facts, service))
@@ -238,7 +245,7 @@ fn answer(head: Head<'_>, source: &[u8], facts: &Facts, service: &mut Service<'_
             respond(&mut request, service, head_len, BodyUse::Unread, None)
         }
         (_, Intake::Ignore) => {
-            let skip = decoder(body, max_body, service);
+            let skip = Box::new(decoder(body, max_body, service));
             respond(&mut request, service, head_len, BodyUse::Skipped, Some(skip))
         }
         (BodyLength::Length(n), Intake::Whole) if (available - head_len) as u64 >= n => {
@@ -248,24 +255,24 @@ fn answer(head: Head<'_>, source: &[u8], facts: &Facts, service: &mut Service<'_
             request.attach_body(&source[head_len..end]);
             respond(&mut request, service, end, BodyUse::Used, None)
         }
-        (_, Intake::Whole) => Decision::Receive(Receive {
+        (_, Intake::Whole) => Decision::Receive(Box::new(Receive {
             consumed: head_len,
             decoder: decoder(body, max_body, service),
             send_continue: expect == Expectation::Continue && available == head_len,
             target: Target::Whole { buffer: source[..head_len].to_vec(), head_len },
             framing,
-        }),
-        (_, Intake::Stream) => match service.begin(&mut request, &facts.service) {
-            Begun::Read(sink) => Decision::Receive(Receive {
+        })),
+        (_, Intake::Stream) => match service.begin(&request, &facts.service) {
+            Begun::Read(sink) => Decision::Receive(Box::new(Receive {
                 consumed: head_len,
                 decoder: decoder(body, u64::MAX, service),
                 send_continue: expect == Expectation::Continue && available == head_len,
                 target: Target::Stream(sink),
                 framing,
-            }),
+            })),
             // Refused before its body: the body is unread.
-            Begun::Answer(answered) => {
-                Decision::Answer(answer_with(answered, framing, BodyUse::Unread, head_len, None, facts))
+            Begun::Answer(response) => {
+                Decision::Answer(answer_with(response, framing, BodyUse::Unread, head_len, None, facts))
             }
         },
     }
@@ -297,15 +304,15 @@ fn decoder(body: BodyLength, max_body: u64, service: &Service) -> BodyDecoder {
 
 /// The answer of a service call, framed.
 fn answer_with(
-    answered: Answered,
+    response: Response,
     framing: Framing,
     body_use: BodyUse,
     consumed: usize,
-    skip: Option<BodyDecoder>,
+    skip: Option<Box<BodyDecoder>>,
     facts: &Facts,
 ) -> Answer {
-    let persistence = persistence(framing.keep_alive, body_use, answered.close, facts.service.draining);
-    Answer { response: answered.response, framing, persistence, consumed, skip }
+    let persistence = persistence(framing.keep_alive, body_use, response.close, facts.service.draining);
+    Answer { response, framing, persistence, consumed, skip }
 }
 
 /// Answers a request whose body was received whole into `buffer` (the
@@ -322,8 +329,8 @@ pub fn complete_whole(buffer: &[u8], head_len: usize, facts: &Facts, service: &m
     let framing = Framing::of(&head.request, head.keep_alive);
     let mut request = head.request;
     request.attach_body(&buffer[head_len..]);
-    let answered = service.respond(&mut request, &facts.service);
-    answer_with(answered, framing, BodyUse::Used, 0, None, facts)
+    let response = service.respond(&request, &facts.service);
+    answer_with(response, framing, BodyUse::Used, 0, None, facts)
 }
 
 /// Records, for the access log, a request whose body (to be received
@@ -336,9 +343,9 @@ pub fn record_refused_whole(buffer: &[u8], head_len: usize, status: u16, facts: 
 }
 
 /// The answer a streaming sink gave once its body ended (or refused it).
-pub fn complete_stream(answered: Answered, framing: Framing, body_read: bool, facts: &Facts) -> Answer {
+pub fn complete_stream(response: Response, framing: Framing, body_read: bool, facts: &Facts) -> Answer {
     let body_use = if body_read { BodyUse::Used } else { BodyUse::Unread };
-    answer_with(answered, framing, body_use, 0, None, facts)
+    answer_with(response, framing, body_use, 0, None, facts)
 }
 
 /// The answer to plain HTTP on an HTTPS port: `307` to the same URL on

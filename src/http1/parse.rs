@@ -181,8 +181,13 @@ pub fn parse<'b>(
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // OK: httparse accepts only token characters, which are what a method is.
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| RequestError::Malformed("invalid method"))?;
+    let method = match method {
+        // Most requests, without `from_bytes`' general match (~30 instructions).
+        "GET" => Method::GET,
+        "HEAD" => Method::HEAD,
+        // OK: httparse accepts only token characters, which are what a method is.
+        other => Method::from_bytes(other.as_bytes()).map_err(|_| RequestError::Malformed("invalid method"))?,
+    };
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
@@ -336,6 +341,22 @@ pub fn as_http11(buf: &[u8]) -> Option<Vec<u8>> {
     Some(copy)
 }
 
+/// The bytes of a reg-name or IPv4 address: unreserved, sub-delims, `%`.
+/// A table, so a byte costs one load: a search of the punctuation for each
+/// byte (`<[u8]>::contains`) cost ~10 instructions a byte, ~150 a request.
+const HOST_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',')
+            || matches!(b, b';' | b'=' | b'%');
+        byte += 1;
+    }
+    table
+};
+
 /// `Host = uri-host [ ":" port ]`: a reg-name or IPv4 address (unreserved,
 /// sub-delims, `%`), or an IPv6 literal in brackets, then optional digits.
 /// Empty is refused: RFC 9112 §3.2 allows it only for a target without an
@@ -362,7 +383,7 @@ fn is_valid_host(value: &[u8]) -> bool {
             None => (value, &b""[..]),
         }
     };
-    let host_ok = host.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    let host_ok = host.iter().all(|&b| HOST_BYTE[usize::from(b)]);
     host_ok && port.iter().all(u8::is_ascii_digit)
 }
 
