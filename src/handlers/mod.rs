@@ -27,7 +27,7 @@ use crate::sys::fs::Root;
 
 pub(crate) use router::LocalRouter;
 pub use router::{Endpoint, Router};
-pub use static_files::StaticFiles;
+pub use static_files::{FolderError, StaticFiles};
 
 /// Answers requests; one value shared by every worker thread.
 ///
