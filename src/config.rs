@@ -6,8 +6,9 @@
 //! Each limit says why it has the value it has. [`FileOptions`] is the part
 //! about serving a folder, held by each `StaticFiles` handler. The values
 //! with a syntax of their own (header fields, `Cache-Control` globs, types,
-//! CORS origins) are typed and checked when they are read ([`values`]); a
-//! bad one is a [`SettingError`] naming the flag and the variable.
+//! CORS origins) are typed and checked when they are read ([`HeaderField`],
+//! [`CacheRule`], [`MimeOverride`], [`Cors`]'s `FromStr`); a bad one is a
+//! [`SettingError`] naming the flag and the variable.
 //!
 //! With the `cli` feature these same structs are the `rawserve` command's
 //! options: clap derives each flag, its `RAWSERVE_*` variable and its help

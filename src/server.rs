@@ -22,8 +22,8 @@ use crate::worker::{Phase, Shared, Worker, WAKER};
 /// Why a server could not start. Each says what the user should fix.
 #[derive(Debug)]
 pub enum StartError {
-    /// The folder to serve cannot be (made with `StaticFiles`, whose
-    /// error converts with `?`).
+    /// A folder cannot be served: `StaticFiles`' own error, which `?`
+    /// converts into this one.
     Folder(FolderError),
     /// The address could not be bound (in use, not local, no permission).
     Bind(SocketAddr, io::Error),

@@ -4,9 +4,10 @@
 //! This module checks the folder once, up front ([`FolderError`], the
 //! handler's own error: the server's `StartError` wraps it, never the other
 //! way round), and gives each worker its own instance holding that worker's
-//! small-file cache, so a cache hit takes no lock. What a request for a file means (conditions, ranges,
-//! encodings, listings) is `files`' business; this only adapts it to the
-//! router: the method check and the prefix to strip.
+//! small-file cache, so a cache hit takes no lock. What a request for a
+//! file means (conditions, ranges, encodings, listings) is `files`'
+//! business; this only adapts it to the router: the method check and the
+//! prefix to strip.
 
 use std::fmt;
 use std::io;
