@@ -209,9 +209,10 @@ pub struct FileOptions {
     pub cache_control_for: Vec<CacheRule>,
     /// Cross-origin reads (CORS), off when `None`.
     // `std::option::Option` spelled out, as for `compress`: `--cors=off`
-    // (or `RAWSERVE_CORS=0`) is `None`, `--cors` alone any origin.
+    // (or `RAWSERVE_CORS=0`) is `None`, `--cors` alone any origin. It may be
+    // repeated: the command adds the lists up.
     #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_CORS", value_name = "ORIGIN", num_args = 0..=1,
-        require_equals = true, default_missing_value = "*", value_parser = cors_setting,
+        action = clap::ArgAction::Append, require_equals = true, default_missing_value = "*", value_parser = cors_setting,
         default_value = off_or(&file_defaults().cors),
         help = "Let scripts on other origins read responses: `--cors` (or RAWSERVE_CORS=1) for any origin, \
                 `--cors=https://a.example,https://b.example` for those only"))]

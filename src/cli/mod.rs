@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
 use rawserve::config::SettingError;
-use rawserve::{Config, FileOptions};
+use rawserve::{Config, Cors, FileOptions};
 
 pub use serve::serve;
 
@@ -112,10 +112,30 @@ impl Cli {
     pub fn read() -> Result<Cli, Refusal> {
         let matches = command().try_get_matches().map_err(refusal)?;
         let mut cli = Cli::from_arg_matches(&matches).map_err(refusal)?;
+        if let Some(each) = matches.get_many::<Option<Cors>>("cors") {
+            cli.files.cors = combined(each.flatten());
+        }
         let source = matches.value_source("max_connections");
         cli.max_connections_given = source.is_some_and(|source| source != ValueSource::DefaultValue);
         Ok(cli)
     }
+}
+
+/// `--cors` given more than once (`--cors=https://a.example
+/// --cors=https://b.example`): the origins add up, and any origin wins.
+fn combined<'a>(each: impl Iterator<Item = &'a Cors>) -> Option<Cors> {
+    let mut all: Option<Cors> = None;
+    for cors in each {
+        all = match (all, cors) {
+            (Some(Cors::AnyOrigin), _) | (_, Cors::AnyOrigin) => Some(Cors::AnyOrigin),
+            (Some(Cors::Origins(mut list)), Cors::Origins(more)) => {
+                list.extend(more.iter().filter(|&origin| !list.contains(origin)).cloned().collect::<Vec<_>>());
+                Some(Cors::Origins(list))
+            }
+            (None, cors) => Some(cors.clone()),
+        };
+    }
+    all
 }
 
 /// A clap error whose cause is a [`SettingError`] is that sentence.
@@ -148,4 +168,24 @@ pub fn command() -> clap::Command {
 /// environment variable (`RAWSERVE_QR=1`).
 fn boolish() -> clap::builder::BoolishValueParser {
     clap::builder::BoolishValueParser::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_cors_options_add_up() {
+        let list = |origins: &[&str]| Cors::Origins(origins.iter().map(|o| o.to_string()).collect());
+        let cases = [
+            (vec![], None),
+            (vec![list(&["http://a"])], Some(list(&["http://a"]))),
+            (vec![list(&["http://a"]), list(&["http://b", "http://a"])], Some(list(&["http://a", "http://b"]))),
+            (vec![list(&["http://a"]), Cors::AnyOrigin], Some(Cors::AnyOrigin)),
+            (vec![Cors::AnyOrigin, list(&["http://a"])], Some(Cors::AnyOrigin)),
+        ];
+        for (each, all) in cases {
+            assert_eq!(combined(each.iter()), all, "{each:?}");
+        }
+    }
 }

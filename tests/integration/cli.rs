@@ -236,9 +236,10 @@ fn cors_variables_are_booleans_like_the_others_and_origins_are_checked() {
         assert_eq!(ask(server.addr, "http://app.test").as_deref(), allowed, "RAWSERVE_CORS={value}");
     }
     // A listed origin is echoed as browsers send it (no trailing slash, no
-    // default port); another origin gets nothing.
-    let server = Binary::start(&[root, "--quiet", "--cors=http://app.test:80/"], "warn");
+    // default port); repeated lists add up; another origin gets nothing.
+    let server = Binary::start(&[root, "--quiet", "--cors=http://app.test:80/", "--cors=http://admin.test"], "warn");
     assert_eq!(ask(server.addr, "http://app.test").as_deref(), Some("http://app.test"));
+    assert_eq!(ask(server.addr, "http://admin.test").as_deref(), Some("http://admin.test"));
     assert_eq!(ask(server.addr, "http://evil.test"), None);
 }
 
