@@ -79,6 +79,7 @@ impl FromStr for LogDestination {
 
 /// How each access line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum LogFormat {
     /// NCSA Common Log Format: `client - - [time] "request" status bytes`.
     Common,

@@ -120,8 +120,11 @@
 //! prefix is removed before the file is looked up. [`FileOptions`] holds
 //! its settings, among them the index names, single-page-app fallback
 //! (`spa`), clean URLs, added header fields and `Cache-Control` by glob,
-//! [`Cors`] and type overrides; a bad field, glob or type makes
-//! [`StaticFiles::with_options`] fail with [`StartError::Setting`]. A
+//! [`Cors`] and type overrides. Those values are typed
+//! ([`config::HeaderField`], [`config::CacheRule`], [`config::MimeOverride`])
+//! and checked where they are made or parsed, with a [`config::SettingError`]
+//! that names the flag and variable; a folder that cannot be served makes
+//! [`StaticFiles::with_options`] fail with a [`FolderError`]. A
 //! folder answers `OPTIONS` with `204` and `Allow` (and CORS preflights
 //! when [`FileOptions::cors`] is set); `/.well-known/` is served even
 //! while other dot names are hidden.
@@ -200,8 +203,12 @@
 //!
 //! # What is public
 //!
-//! Only the items re-exported here and [`config`] (settings and
-//! [`config::MAX_HEADERS`]). Everything else is the server's own:
+//! Only the items re-exported here and [`config`] (settings, their typed
+//! values and errors, and [`config::MAX_HEADERS`]). With the default `cli`
+//! feature, [`Config`] and [`FileOptions`] also implement `clap::Args`, which
+//! is how the `rawserve` command derives its options; built with
+//! `default-features = false`, the crate has no command-line dependency.
+//! Everything else is the server's own:
 //!
 //! - `server`: bind, start workers, shut down. `worker`: one event loop,
 //!   accepting and timers, owning its [`Router`] copy.
@@ -251,7 +258,8 @@ mod worker;
 pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, Cors, FileOptions};
 pub use handlers::{
-    BodySink, Endpoint, Handler, IntoResponse, Router, Started, StaticFiles, StreamingHandler, WorkerHandler,
+    BodySink, Endpoint, FolderError, Handler, IntoResponse, Router, Started, StaticFiles, StreamingHandler,
+    WorkerHandler,
 };
 pub use http::request::Request;
 pub use http::response::{HeaderError, Response};

@@ -16,19 +16,16 @@ use mio::{Poll, Waker};
 
 use crate::access_log::{AccessLog, LogDestination};
 use crate::config::Config;
-use crate::handlers::Router;
+use crate::handlers::{FolderError, Router};
 use crate::sys::net;
 use crate::worker::{self, Phase, Shared, Worker, WAKER};
 
 /// Why a server could not start. Each says what the user should fix.
 #[derive(Debug)]
 pub enum StartError {
-    /// The root directory does not exist or cannot be read.
-    Root(PathBuf, io::Error),
-    /// The root exists but is not a directory.
-    RootNotDirectory(PathBuf),
-    /// A setting is invalid (a header field, a glob, a type): the sentence says which.
-    Setting(String),
+    /// A folder cannot be served: `StaticFiles`' own error, which `?`
+    /// converts into this one.
+    Folder(FolderError),
     /// The address could not be bound (in use, not local, no permission).
     Bind(SocketAddr, io::Error),
     /// The operating system refused a poll instance or a thread.
@@ -42,9 +39,7 @@ pub enum StartError {
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartError::Root(path, e) => write!(f, "cannot serve {}: {e}", path.display()),
-            StartError::RootNotDirectory(path) => write!(f, "cannot serve {}: not a directory", path.display()),
-            StartError::Setting(problem) => f.write_str(problem),
+            StartError::Folder(e) => e.fmt(f),
             StartError::Bind(addr, e) if e.kind() == io::ErrorKind::AddrInUse => {
                 write!(f, "cannot listen on {addr}: the port is already in use")
             }
@@ -56,7 +51,21 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Folder(e) => Some(e),
+            StartError::Bind(_, e) | StartError::Setup(e) | StartError::AccessLog(_, e) => Some(e),
+            StartError::Handler => None,
+        }
+    }
+}
+
+impl From<FolderError> for StartError {
+    fn from(error: FolderError) -> StartError {
+        StartError::Folder(error)
+    }
+}
 
 /// A running server. Dropping it stops it (without grace) and joins its threads.
 pub struct Server {

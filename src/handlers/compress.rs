@@ -29,11 +29,8 @@ use crate::http::encoding::Coding;
 use crate::http::response::{Stream, STREAM_PIECE};
 use crate::sys::fs::{Root, Stamp};
 
-/// The default of `--compress`: gzip 6 (zlib's own default), brotli 5,
-/// zstd 3. Measured on a 32 KiB stylesheet, brotli 5 costs about 1 ms once
-/// and is 4 % smaller than gzip 6; brotli 11 is 7 % smaller still but
-/// costs 60 ms, too long for a worker to stall even once.
-pub const DEFAULT_LEVEL: u8 = 6;
+/// The default of `--compress`, defined with the setting (its reason is there).
+pub use crate::config::DEFAULT_COMPRESS_LEVEL as DEFAULT_LEVEL;
 
 /// Bytes of the file read and compressed per step of a streamed body: the
 /// size of one output chunk before compression, and with the coder's state

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::http::response::check_value;
+use crate::config::MimeOverride;
 
 /// Bytes of a file too large to cache that are checked for UTF-8. A text
 /// whose first 16 KiB are UTF-8 is, in practice, UTF-8 throughout (legacy
@@ -36,23 +36,10 @@ pub struct ContentTypes {
 }
 
 impl ContentTypes {
-    /// Checks `--mime EXT=TYPE` pairs: an extension is a non-empty name
-    /// without dots or slashes (a leading dot is dropped), a type has a
-    /// `/` and no control characters.
-    pub fn new(mime: &[(String, String)]) -> Result<ContentTypes, String> {
-        let mut overrides = Vec::with_capacity(mime.len());
-        for (ext, mime_type) in mime {
-            let ext = ext.strip_prefix('.').unwrap_or(ext);
-            if ext.is_empty() || ext.contains(['.', '/', '\\']) {
-                return Err(format!("--mime: `{ext}` is not a file extension (write `--mime txt=text/plain`)"));
-            }
-            let mime_type = mime_type.trim();
-            if !mime_type.contains('/') || check_value(mime_type).is_err() {
-                return Err(format!("--mime: `{mime_type}` is not a media type such as `text/plain`"));
-            }
-            overrides.push((ext.to_ascii_lowercase(), mime_type.to_string()));
-        }
-        Ok(ContentTypes { overrides })
+    /// The table with `--mime` overrides (checked when they were read).
+    pub fn new(mime: &[MimeOverride]) -> ContentTypes {
+        let overrides = mime.iter().map(|m| (m.extension().to_string(), m.media_type().to_string())).collect();
+        ContentTypes { overrides }
     }
 
     /// The media type for a file name, from its extension.
@@ -184,8 +171,7 @@ mod tests {
 
     #[test]
     fn types_come_from_overrides_corrections_then_the_table() {
-        let types =
-            ContentTypes::new(&[("md".into(), "text/markdown".into()), (".LOG".into(), "text/plain".into())]).unwrap();
+        let types = ContentTypes::new(&["md=text/markdown".parse().unwrap(), ".LOG=text/plain".parse().unwrap()]);
         let cases = [
             ("a.js", "text/javascript"),
             ("a.mjs", "text/javascript"),
@@ -203,8 +189,9 @@ mod tests {
 
     #[test]
     fn bad_overrides_are_refused() {
+        // Refused when read, so a `ContentTypes` never holds one.
         for (ext, mime) in [("", "text/plain"), ("a.b", "text/plain"), ("x", "plain"), ("x", "text/a\r\nb: c")] {
-            assert!(ContentTypes::new(&[(ext.into(), mime.into())]).is_err(), "{ext}={mime}");
+            assert!(MimeOverride::new(ext, mime).is_err(), "{ext}={mime}");
         }
     }
 

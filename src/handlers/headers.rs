@@ -2,8 +2,11 @@
 //! every response, `Cache-Control` by path glob (`--cache-control-for`),
 //! and the CORS fields that do not depend on the request.
 //!
-//! Everything is checked and compiled once, when a `StaticFiles` is made
-//! (a bad name, value or glob is a start-up error). A file's fields are
+//! The values arrive checked and typed (`config::values`: a bad name,
+//! value or glob never becomes a `FileOptions` field); they are compiled
+//! once, when a `StaticFiles` is made, and what a library user may set by
+//! hand without parsing (CORS origins, the default `Cache-Control`) is
+//! checked there, with the same errors. A file's fields are
 //! rendered into its cached header lines by `files` (once per file
 //! version), so a cache hit adds nothing; other answers of the folder
 //! (404, redirects, listings, `OPTIONS`) get them through [`FolderHeaders::decorate`],
@@ -12,81 +15,57 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
 use super::cors;
-use crate::config::{Cors, FileOptions};
+use crate::config::{check_cache_control, origin_of, Cors, FileOptions, Setting, SettingError};
 use crate::http::request::Request;
-use crate::http::response::{check_name, check_value, write_field, Body, Preparation, Response};
-
-/// Fields the file handler writes itself, from the file and the request:
-/// a second copy would contradict it. Each has its own setting.
-const SET_BY_FILES: [(&str, &str); 7] = [
-    ("cache-control", "use --cache-control or --cache-control-for"),
-    ("content-type", "use --mime"),
-    ("content-encoding", "it follows the file that is sent"),
-    ("content-range", "it follows the Range asked for"),
-    ("etag", "it follows the file"),
-    ("last-modified", "it follows the file"),
-    ("accept-ranges", "it follows the file"),
-];
+use crate::http::response::{write_field, Body, Preparation, Response};
 
 /// A folder's added fields, compiled.
 #[derive(Debug)]
 pub struct FolderHeaders {
-    /// `--header` fields, checked.
+    /// `--header` fields, checked when they were made.
     extra: Vec<(String, String)>,
     cache_globs: GlobSet,
     /// The `Cache-Control` value of each glob, by the glob's index.
     cache_values: Vec<String>,
     default_cache: String,
+    /// The origins as browsers send them (normalised by `config::origin_of`).
     cors: Option<Cors>,
     /// Nothing to add to any response: `decorate` returns at once.
     nothing: bool,
 }
 
 impl FolderHeaders {
-    /// Checks and compiles `options`' headers, globs and CORS origins;
-    /// the error is one sentence for the user.
-    pub fn new(options: &FileOptions) -> Result<FolderHeaders, String> {
-        let mut extra = Vec::with_capacity(options.headers.len());
-        for (name, value) in &options.headers {
-            let (name, value) = (name.trim(), value.trim());
-            check_name(name).map_err(|e| format!("--header `{name}`: {e}"))?;
-            check_value(value).map_err(|e| format!("--header `{name}`: {e}"))?;
-            if let Some((_, hint)) = SET_BY_FILES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                return Err(format!("--header `{name}`: the file server sets this field ({hint})"));
-            }
-            extra.push((name.to_string(), value.to_string()));
-        }
-        check_value(&options.cache_control).map_err(|e| format!("--cache-control: {e}"))?;
+    /// Compiles `options`' headers and globs, and checks what a library
+    /// user may have set by hand without parsing (the default
+    /// `Cache-Control`, listed CORS origins).
+    pub fn new(options: &FileOptions) -> Result<FolderHeaders, SettingError> {
+        let extra = options.headers.iter().map(|f| (f.name().to_string(), f.value().to_string())).collect();
+        check_cache_control(&options.cache_control)?;
         let mut globs = GlobSetBuilder::new();
-        let mut cache_values = Vec::with_capacity(options.cache_control_for.len());
-        for (glob, value) in &options.cache_control_for {
-            let glob = glob.trim_start_matches('/');
-            let compiled = GlobBuilder::new(glob)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| format!("--cache-control-for `{glob}`: {e}"))?;
-            check_value(value).map_err(|e| format!("--cache-control-for `{glob}`: {e}"))?;
-            globs.add(compiled);
-            cache_values.push(value.trim().to_string());
+        for rule in &options.cache_control_for {
+            globs.add(rule.compiled().clone());
         }
-        let cache_globs = globs.build().map_err(|e| format!("--cache-control-for: {e}"))?;
-        if let Some(Cors::Origins(list)) = &options.cors {
-            for origin in list {
-                if check_value(origin).is_err() || origin.is_empty() || origin.contains([',', ' ']) {
-                    return Err(format!("--cors `{origin}` is not an origin such as `https://app.example`"));
-                }
+        let cache_globs = globs.build().map_err(|e| {
+            let first = options.cache_control_for.first().map_or("", |rule| rule.glob());
+            SettingError::new(Setting::CacheControlFor, first, format!("and the other globs do not compile: {e}"))
+        })?;
+        let cache_values = options.cache_control_for.iter().map(|rule| rule.value().to_string()).collect();
+        let cors = match &options.cors {
+            Some(Cors::Origins(list)) => {
+                Some(Cors::Origins(list.iter().map(|o| origin_of(o)).collect::<Result<_, _>>()?))
             }
-        }
+            other => other.clone(),
+        };
         Ok(FolderHeaders {
-            nothing: extra.is_empty() && options.cors.is_none(),
+            nothing: options.headers.is_empty() && cors.is_none(),
             extra,
             cache_globs,
             cache_values,
             default_cache: options.cache_control.clone(),
-            cors: options.cors.clone(),
+            cors,
         })
     }
 
@@ -204,11 +183,9 @@ mod tests {
     #[test]
     fn cache_control_by_glob_first_match_wins() {
         let headers = FolderHeaders::new(&options(|o| {
-            o.cache_control_for = vec![
-                ("assets/**".into(), "max-age=31536000, immutable".into()),
-                ("*.html".into(), "no-store".into()),
-                ("/**/*.css".into(), "max-age=60".into()),
-            ]
+            o.cache_control_for = ["assets/**=max-age=31536000, immutable", "*.html=no-store", "/**/*.css=max-age=60"]
+                .map(|rule| rule.parse().unwrap())
+                .to_vec()
         }))
         .unwrap();
         let cases = [
@@ -226,23 +203,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_settings_are_start_up_errors() {
-        let refused: [fn(&mut FileOptions); 9] = [
-            |o| o.headers = vec![("Bad Name".into(), "v".into())],
-            |o| o.headers = vec![("X-A".into(), "a\r\nSet-Cookie: x".into())],
-            |o| o.headers = vec![("X-A".into(), "a\0b".into())],
-            |o| o.headers = vec![("".into(), "v".into())],
-            |o| o.headers = vec![("Content-Length".into(), "1".into())],
-            |o| o.headers = vec![("cache-control".into(), "no-store".into())],
-            |o| o.cache_control_for = vec![("a/[".into(), "no-store".into())],
-            |o| o.cache_control_for = vec![("a/**".into(), "x\ny".into())],
-            |o| o.cors = Some(Cors::Origins(vec!["http://a, http://b".into()])),
+    fn values_set_by_hand_are_checked_too() {
+        // What parsing would refuse, set on the fields directly.
+        type Case = (fn(&mut FileOptions), &'static str);
+        let refused: [Case; 4] = [
+            (|o| o.cache_control = "a\r\nb".into(), "--cache-control `a\\r\\nb` has a control character"),
+            (|o| o.cors = Some(Cors::Origins(vec!["http://a, http://b".into()])), "--cors `http://a, http://b` is not"),
+            (|o| o.cors = Some(Cors::Origins(vec!["notanorigin".into()])), "--cors `notanorigin` is not an origin"),
+            (|o| o.cors = Some(Cors::Origins(vec!["null".into()])), "--cors `null` is not an origin"),
         ];
-        for (i, adjust) in refused.iter().enumerate() {
-            let mut o = FileOptions::new("unused");
-            adjust(&mut o);
-            assert!(FolderHeaders::new(&o).is_err(), "case {i}: {:?} {:?}", o.headers, o.cache_control_for);
+        for (adjust, sentence) in refused {
+            let said = FolderHeaders::new(&options(adjust)).unwrap_err().to_string();
+            assert!(said.starts_with(sentence), "{said}");
         }
-        assert!(FolderHeaders::new(&options(|o| o.headers = vec![("X-Frame-Options".into(), "DENY".into())])).is_ok());
+        // A trailing slash or a default port would never match what browsers send.
+        let cors = Cors::Origins(vec!["https://a.example/".into(), "http://b.example:80".into()]);
+        let headers = FolderHeaders::new(&options(|o| o.cors = Some(cors))).unwrap();
+        let normalised = Cors::Origins(vec!["https://a.example".into(), "http://b.example".into()]);
+        assert_eq!(headers.cors(), Some(&normalised));
+        assert!(FolderHeaders::new(&options(|o| o.headers = vec!["X-Frame-Options: DENY".parse().unwrap()])).is_ok());
     }
 }

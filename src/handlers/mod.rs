@@ -29,7 +29,7 @@ use http::StatusCode;
 
 pub(crate) use router::LocalRouter;
 pub use router::{Endpoint, Router};
-pub use static_files::StaticFiles;
+pub use static_files::{FolderError, StaticFiles};
 
 /// What a handler may return: a [`Response`], a [`StatusCode`] (its
 /// built-in page), or a `Result` of two such types, so a handler can use

@@ -1,12 +1,16 @@
 //! [`StaticFiles`]: a folder served as a handler, as the fallback or under
 //! a prefix route.
 //!
-//! This module checks the folder once, up front, and gives each worker its
-//! own instance holding that worker's small-file cache, so a cache hit
-//! takes no lock. What a request for a file means (conditions, ranges,
-//! encodings, listings) is `files`' business; this only adapts it to the
-//! router: the method check and the prefix to strip.
+//! This module checks the folder once, up front ([`FolderError`], the
+//! handler's own error: the server's `StartError` wraps it, never the other
+//! way round), and gives each worker its own instance holding that worker's
+//! small-file cache, so a cache hit takes no lock. What a request for a
+//! file means (conditions, ranges, encodings, listings) is `files`'
+//! business; this only adapts it to the router: the method check and the
+//! prefix to strip.
 
+use std::fmt;
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,11 +21,48 @@ use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
 use super::{files, Site, WorkerHandler};
-use crate::config::FileOptions;
+use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
-use crate::server::StartError;
 use crate::sys::fs::Root;
+
+/// Why a folder cannot be served. Each says what the user should fix.
+#[derive(Debug)]
+pub enum FolderError {
+    /// The root directory does not exist, or cannot be read or searched.
+    Root(PathBuf, io::Error),
+    /// The root exists but is not a directory.
+    NotDirectory(PathBuf),
+    /// A setting of [`FileOptions`] that was set by hand cannot be used (an
+    /// index name, a CORS origin, the default `Cache-Control`).
+    Setting(SettingError),
+}
+
+impl fmt::Display for FolderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FolderError::Root(path, e) => write!(f, "cannot serve {}: {e}", path.display()),
+            FolderError::NotDirectory(path) => write!(f, "cannot serve {}: not a directory", path.display()),
+            FolderError::Setting(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FolderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FolderError::Root(_, e) => Some(e),
+            FolderError::NotDirectory(_) => None,
+            FolderError::Setting(e) => Some(e),
+        }
+    }
+}
+
+impl From<SettingError> for FolderError {
+    fn from(error: SettingError) -> FolderError {
+        FolderError::Setting(error)
+    }
+}
 
 /// Serves the files of a folder: `GET` and `HEAD` with ETag and
 /// Last-Modified validation, byte ranges, on-the-fly compression (zstd,
@@ -33,18 +74,25 @@ use crate::sys::fs::Root;
 /// (single-page-app fallback, clean URLs, header fields, CORS, types).
 ///
 /// ```
+/// use rawserve::config::{CacheRule, HeaderField, MimeOverride, SettingError};
 /// use rawserve::{Cors, FileOptions, StaticFiles};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut options = FileOptions::new(".");
 /// options.spa = true; // deep links get ./index.html, status 200
-/// options.cors = Some(Cors::AnyOrigin);
-/// options.headers.push(("X-Frame-Options".into(), "DENY".into()));
-/// options.cache_control_for.push(("assets/**".into(), "max-age=31536000, immutable".into()));
-/// options.mime.push(("md".into(), "text/markdown".into()));
+/// options.cors = Some("https://app.example".parse()?);
+/// options.headers.push("X-Frame-Options: DENY".parse()?);
+/// options.cache_control_for.push(CacheRule::new("assets/**", "max-age=31536000, immutable")?);
+/// options.mime.push(MimeOverride::new("md", "text/markdown")?);
 /// assert!(StaticFiles::with_options(options.clone()).is_ok());
 ///
-/// options.headers.push(("X-Bad".into(), "a\r\nSet-Cookie: x".into()));
-/// assert!(StaticFiles::with_options(options).is_err(), "checked before serving anything");
+/// // A bad value is refused where it is read, before anything is served.
+/// let refused: SettingError = HeaderField::new("X-Bad", "a\r\nSet-Cookie: x").unwrap_err();
+/// assert!(refused.to_string().contains("--header `X-Bad` has a control character"));
+/// options.cors = Some(Cors::Origins(vec!["notanorigin".into()])); // set by hand: checked here
+/// assert!(StaticFiles::with_options(options).is_err());
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// Use it as a router's fallback (the request path is looked up in the
@@ -53,7 +101,7 @@ use crate::sys::fs::Root;
 /// ```no_run
 /// use rawserve::{FileOptions, Router, StaticFiles};
 ///
-/// # fn main() -> Result<(), rawserve::StartError> {
+/// # fn main() -> Result<(), rawserve::FolderError> {
 /// let mut options = FileOptions::new("public");
 /// options.listing = false;
 /// let router = Router::new()
@@ -70,31 +118,34 @@ pub struct StaticFiles {
 
 impl StaticFiles {
     /// Serves `root` with the default [`FileOptions`].
-    pub fn new(root: impl Into<PathBuf>) -> Result<StaticFiles, StartError> {
+    pub fn new(root: impl Into<PathBuf>) -> Result<StaticFiles, FolderError> {
         StaticFiles::with_options(FileOptions::new(root))
     }
 
     /// Serves `options.root` as `options` say. Fails when the root does
     /// not exist, cannot be read or searched by this process, or is not a
-    /// directory, and when a header field, glob, type or index name in
-    /// `options` is invalid ([`StartError::Setting`]).
-    pub fn with_options(options: FileOptions) -> Result<StaticFiles, StartError> {
-        let root = options.root.canonicalize().map_err(|e| StartError::Root(options.root.clone(), e))?;
+    /// directory, and when a value set by hand in `options` is invalid (an
+    /// index name, a CORS origin, the default `Cache-Control`:
+    /// [`FolderError::Setting`]); header fields, globs and types were
+    /// checked when they were made.
+    pub fn with_options(options: FileOptions) -> Result<StaticFiles, FolderError> {
+        let root = options.root.canonicalize().map_err(|e| FolderError::Root(options.root.clone(), e))?;
         if !root.is_dir() {
-            return Err(StartError::RootNotDirectory(options.root.clone()));
+            return Err(FolderError::NotDirectory(options.root.clone()));
         }
-        let headers = FolderHeaders::new(&options).map_err(StartError::Setting)?;
-        let types = ContentTypes::new(&options.mime).map_err(StartError::Setting)?;
-        if options.index.iter().any(|name| name.is_empty() || name.contains('/') || name.starts_with('.')) {
-            return Err(StartError::Setting("an index name is a file name such as `index.html`".into()));
+        let headers = FolderHeaders::new(&options)?;
+        let types = ContentTypes::new(&options.mime);
+        for name in &options.index {
+            check_index(name)?;
         }
-        let root = Root::open(&root, options.follow_symlinks).map_err(|e| StartError::Root(options.root.clone(), e))?;
+        let root =
+            Root::open(&root, options.follow_symlinks).map_err(|e| FolderError::Root(options.root.clone(), e))?;
         // A root the server cannot list or search answers every request
         // with 403: refuse it now, with the reason, instead.
         // Listing it needs read permission, and `root/.` resolves only with
         // search (execute) permission, which every file below needs too.
         if let Err(e) = std::fs::read_dir(&options.root).and_then(|_| std::fs::metadata(options.root.join("."))) {
-            return Err(StartError::Root(options.root.clone(), e));
+            return Err(FolderError::Root(options.root.clone(), e));
         }
         Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default() }) })
     }

@@ -29,7 +29,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags};
+#[cfg(target_os = "linux")]
+use rustix::fs::ResolveFlags;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 /// Most symlinks followed while resolving one path, as the kernel's
 /// `MAXSYMLINKS` (40): more is a loop, or an attack on the walk's time.

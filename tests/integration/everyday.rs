@@ -99,9 +99,9 @@ fn added_fields_on_every_answer_and_cache_control_by_glob() {
     write(site.root(), "assets/app.3f2a.js", b"x");
     write(site.root(), "assets/deep/logo.svg", b"<svg/>");
     let server = serve(site.root(), |f| {
-        f.headers = vec![("X-Frame-Options".into(), "DENY".into()), ("X-Robots-Tag".into(), "noindex".into())];
+        f.headers = vec!["X-Frame-Options: DENY".parse().unwrap(), "X-Robots-Tag: noindex".parse().unwrap()];
         f.cache_control_for =
-            vec![("assets/**".into(), "max-age=31536000, immutable".into()), ("*.html".into(), "no-store".into())];
+            vec!["assets/**=max-age=31536000, immutable".parse().unwrap(), "*.html=no-store".parse().unwrap()];
     });
     let addr = server.local_addr();
     for (target, status) in
@@ -228,7 +228,7 @@ fn charset_only_for_utf8_bytes_and_javascript_is_one_type() {
     write(root, "big-latin1.txt", &legacy);
     write(root, "precompressed.html", b"caf\xe9");
     write(root, "precompressed.html.gz", b"\x1f\x8b not really");
-    let server = serve(root, |f| f.mime = vec![("md".into(), "text/markdown".into())]);
+    let server = serve(root, |f| f.mime = vec!["md=text/markdown".parse().unwrap()]);
     let addr = server.local_addr();
     let cases = [
         ("/latin1.html", "text/html"),

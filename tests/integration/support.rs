@@ -255,6 +255,15 @@ impl Binary {
     /// As `start`, with the child's open-file limit (soft and hard) set to
     /// `nofile` when given.
     pub fn start_limited(args: &[&str], rust_log: &str, nofile: Option<u64>) -> Binary {
+        Binary::start_in_env(args, rust_log, nofile, &[])
+    }
+
+    /// As `start`, with these environment variables (`RAWSERVE_CORS=1`).
+    pub fn start_with_env(args: &[&str], rust_log: &str, env: &[(&str, &str)]) -> Binary {
+        Binary::start_in_env(args, rust_log, None, env)
+    }
+
+    fn start_in_env(args: &[&str], rust_log: &str, nofile: Option<u64>, env: &[(&str, &str)]) -> Binary {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
         use std::process::{Command, Stdio};
@@ -274,6 +283,7 @@ impl Binary {
         let mut child = command
             .args(args)
             .args(["--port", "0"])
+            .envs(env.iter().copied())
             .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -2,7 +2,8 @@
 //! module is the command's, not the library's): pick the root, turn `-b`
 //! host names into addresses, list the URLs a user can open (every local
 //! address when bound to all of them), add a hint to start-up errors,
-//! print a QR code and open the browser.
+//! print a QR code (and say when only this machine can open its URL) and
+//! open the browser.
 
 use std::collections::HashSet;
 use std::io;
@@ -10,7 +11,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rawserve::StartError;
+use rawserve::{FolderError, StartError};
 
 /// The folder served when no ROOT is given, and why: `public` when it
 /// exists (as http-server does), else the current directory (as python's
@@ -97,10 +98,10 @@ fn ipv6_only() -> bool {
 /// is a common one.
 pub fn explain(error: &StartError) -> String {
     let hint = match error {
-        StartError::Root(path, e) if e.kind() == io::ErrorKind::NotFound => {
+        StartError::Folder(FolderError::Root(path, e)) if e.kind() == io::ErrorKind::NotFound => {
             Some(format!("there is no folder {}; try `rawserve .` to serve the current folder", path.display()))
         }
-        StartError::Root(_, e) if e.kind() == io::ErrorKind::PermissionDenied => {
+        StartError::Folder(FolderError::Root(_, e)) if e.kind() == io::ErrorKind::PermissionDenied => {
             Some("this user may not read it; check its permissions".to_string())
         }
         StartError::Bind(addr, e) if e.kind() == io::ErrorKind::PermissionDenied && addr.port() < 1024 => {
@@ -153,6 +154,26 @@ pub fn qr_code(url: &str) -> Option<String> {
     Some(out)
 }
 
+/// The line under a QR code whose URL only this machine can open (a
+/// loopback address, as with the default `-b 127.0.0.1`): a phone that
+/// scans it reaches itself, so say how to serve the LAN. `None` for any
+/// other URL. (miniserve prints no code at all then, which leaves the user
+/// guessing; the code stays, as it does open on this machine.)
+pub fn qr_hint(url: &str) -> Option<String> {
+    let authority = url.split("://").nth(1)?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    let loopback = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) || host == "localhost";
+    loopback.then(|| {
+        format!(
+            "rawserve: the QR code is for {url}, which only this machine can open; \
+             for a phone on the same network, listen on every interface: -b 0.0.0.0"
+        )
+    })
+}
+
 /// Opens `url` in the user's browser: `$BROWSER` when set (the convention
 /// of xdg-open and Python's webbrowser), else `xdg-open` (`open` on
 /// macOS). Does not wait for it.
@@ -192,6 +213,17 @@ mod tests {
         assert!(listed.first().is_some_and(|u| u == "http://127.0.0.1:8080"), "{listed:?}");
         assert!(!listed.iter().any(|u| u.contains("0.0.0.0")), "{listed:?}");
         assert_eq!(urls(&["[::1]:1".parse().unwrap()], "https"), ["https://[::1]:1"]);
+    }
+
+    #[test]
+    fn qr_hints_only_for_urls_no_phone_can_open() {
+        for url in ["http://127.0.0.1:8080", "https://[::1]:8443", "http://localhost:1", "http://127.1.2.3:80"] {
+            let hint = qr_hint(url).unwrap_or_else(|| panic!("{url}"));
+            assert!(hint.contains(url) && hint.contains("-b 0.0.0.0"), "{hint}");
+        }
+        for url in ["http://192.168.1.2:8080", "http://[2001:db8::1]:80", "https://10.0.0.1:8443", "nonsense"] {
+            assert_eq!(qr_hint(url), None, "{url}");
+        }
     }
 
     #[test]
