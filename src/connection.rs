@@ -311,6 +311,8 @@ impl Connection {
                     match self.read_turn(cx, &mut ahead) {
                         Ok(Some(true)) => budget_requests -= 1,
                         Ok(Some(false)) => {}
+                        // Nothing complete to answer, and the server is going.
+                        Ok(None) if cx.draining => self.end_for_shutdown(cx),
                         Ok(None) => return Turn::Wait,
                         Err(e) => {
                             log::debug!("{}: read failed: {e}", self.peer);
@@ -363,9 +365,68 @@ impl Connection {
         }
     }
 
-    /// Called once when the server starts draining (`cx.draining` is set).
+    /// Called once when the server starts draining (`cx.draining` is set):
+    /// a connection with nothing in flight ends now, a response in flight
+    /// goes on (within `Config::shutdown_grace`).
+    ///
+    /// This is nginx's graceful stop (`ngx_close_idle_connections`, and
+    /// `ngx_http_finalize_connection` keeping no connection alive once
+    /// exiting), with one difference: requests that have already arrived
+    /// whole are answered (with `Connection: close`) instead of dropped.
+    /// An idle keep-alive connection, or one whose request head is not
+    /// complete, is closed at once (see [`Connection::end_for_shutdown`]),
+    /// so neither can hold the process for the grace period. A response in
+    /// flight is finished; one still being prepared, whose head is not
+    /// encoded yet, says `Connection: close`. Once a response ends, the
+    /// connection answers what has already arrived whole and then ends the
+    /// same way (the drive loop calls `end_for_shutdown` whenever Reading
+    /// finds nothing complete while draining).
+    ///
+    /// The race this leaves is the one every server has: a client's next
+    /// request already on its way when the close goes out meets the FIN (or
+    /// a reset). No response byte of it was sent, so clients retry it on a
+    /// new connection (RFC 9112 §9.3.1), as they do when any server closes
+    /// an idle connection; waiting out the idle timeout instead would only
+    /// move the same race to the end of the timeout.
     pub fn begin_shutdown(&mut self, cx: &mut Context) -> Turn {
+        match &mut self.state {
+            // Not even a PROXY header yet: nothing to finish.
+            State::AwaitingProxyHeader => {
+                self.state = State::Closed;
+                return Turn::Closed;
+            }
+            State::Preparing { persistence: persistence @ Persistence::KeepAlive, .. } => {
+                *persistence = Persistence::Close
+            }
+            _ => {}
+        }
         self.drive(cx)
+    }
+
+    /// Ends a Reading connection that has nothing complete to answer while
+    /// the server drains: closed at once, unless body bytes of a request
+    /// already answered are still to be skipped. That client is still
+    /// sending, and its response may still be on its way: a plain close
+    /// would make the kernel answer its next bytes with a reset, which can
+    /// destroy the response's unsent tail, so it closes lingering (FIN now,
+    /// discard what comes for up to `Config::linger_timeout`), as nginx does
+    /// while a request body is unread. An unfinished head has no response
+    /// to protect (a pipelined one normally arrives whole behind its
+    /// predecessor and is answered): closed at once.
+    fn end_for_shutdown(&mut self, cx: &mut Context) {
+        if self.discard > 0 {
+            log::debug!("{}: shutting down; closing after the rest of the request body", self.peer);
+            let _ = self.transport.shutdown_write();
+            cx.local.freed_input_bytes += self.release_input(cx.shared);
+            self.discard = 0;
+            self.state = State::Lingering { discarded: 0 };
+            self.deadline = cx.now + cx.shared.config.linger_timeout;
+        } else {
+            if !self.input.is_empty() {
+                log::info!("{}: shutting down; closing a request not received whole", self.peer);
+            }
+            self.state = State::Closed;
+        }
     }
 
     /// The AwaitingProxyHeader state: read until the header is complete,

@@ -166,8 +166,8 @@ pub fn decide(input: &[u8], facts: &Facts, around: &mut Surroundings<'_>) -> Dec
             let error = if input.contains(&b'\n') { RequestError::HeadTooLarge } else { RequestError::TargetTooLong };
             Decision::Answer(Answer::refuse(error, input.len(), facts, around))
         }
-        // Also while draining: a request that has begun is still answered
-        // (with `Connection: close`) if it completes within the grace period.
+        // Also while draining; the connection then closes rather than wait
+        // (see `Connection::begin_shutdown`).
         Ok(None) => Decision::Wait { limit: max_head, head_started: !input.is_empty() },
         Err(error) => Decision::Answer(Answer::refuse(error, input.len(), facts, around)),
     }
@@ -307,9 +307,10 @@ pub enum Next {
 
 /// Applies `persistence` once the response is out. A response that said
 /// keep-alive keeps the connection even if the server started draining
-/// meanwhile: the client may already be sending its next request, which is
-/// answered (with `Connection: close`) rather than lost; the connection
-/// then ends at its idle timeout or at that answer. A close must linger
+/// meanwhile, but only for requests that have already arrived whole: they
+/// are answered (with `Connection: close`) rather than lost, and with
+/// nothing complete the connection closes at once (nginx's graceful stop;
+/// the reasoning is at `Connection::begin_shutdown`). A close must linger
 /// when the client may still be sending (`more_may_come`: unread bytes are
 /// buffered or the socket is readable) unless it has already finished
 /// (`peer_done`).
@@ -594,7 +595,8 @@ mod tests {
     fn draining_answers_every_request_with_close() {
         let (_dir, mut h) = harness();
         assert_eq!(summary(&h.converse(&[GET.as_bytes()], true)), [(200, Close)]);
-        // A request still arriving is waited for (within the grace period), not dropped.
+        // The exchange waits for the rest of a request, and answers it with
+        // close; a draining connection does not wait (`Connection::begin_shutdown`).
         let (_dir, mut h) = harness();
         assert_eq!(summary(&h.converse(&[b"GET /a.txt HT", b"TP/1.1\r\nHost: x\r\n\r\n"], true)), [(200, Close)]);
         let (_dir, mut h) = harness();

@@ -527,7 +527,10 @@ impl Worker {
         }
     }
 
-    /// Stops accepting and lets each connection finish its current response.
+    /// Stops accepting, closes the connections with nothing in flight (idle,
+    /// or an unfinished head) and lets the others finish their current
+    /// response (`Connection::begin_shutdown`); the loop then ends when the
+    /// last one closes, or at the grace deadline.
     fn begin_drain(&mut self, now: Instant) {
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
@@ -540,6 +543,7 @@ impl Worker {
             let turn = connection.begin_shutdown(&mut cx);
             self.settle(key, turn);
         }
+        log::debug!("worker {}: draining; {} connections still busy", self.id, self.connections.len());
     }
 }
 

@@ -17,6 +17,7 @@ mod operations;
 mod python;
 mod security;
 mod semantics;
+mod shutdown;
 mod support;
 mod tls;
 mod watched_cache;
