@@ -279,16 +279,21 @@ impl Response {
     }
 
     /// The same response with status `code`. For 204 and 304 the body is
-    /// dropped, because those statuses cannot carry one.
+    /// dropped, because those statuses cannot carry one. A body that is the
+    /// built-in page of the status being replaced (from [`Response::status`]
+    /// or [`Response::redirect`]) becomes `code`'s page, so a 307 made from
+    /// a redirect does not say "302 Found".
     ///
     /// # Panics
     ///
     /// As [`Response::status`].
     pub fn with_status(mut self, code: u16) -> Response {
         assert_final(code);
-        self.status = code;
+        let old = std::mem::replace(&mut self.status, code);
         if !has_length(code) {
             self.body = Body::Empty;
+        } else if code != old && matches!(&self.body, Body::Bytes(bytes) if **bytes == *page_text(old).as_bytes()) {
+            self.body = Body::Bytes(Cow::Owned(page_text(code).into_bytes()));
         }
         self
     }
@@ -336,8 +341,7 @@ impl Response {
 
     /// The built-in page for an error status, e.g. "404 Not Found".
     pub(crate) fn error(status: u16) -> Response {
-        let text = format!("{status} {}\n", reason(status));
-        Response::page(status, TEXT_PLAIN, text.into_bytes())
+        Response::page(status, TEXT_PLAIN, page_text(status).into_bytes())
     }
 
     /// Adds a field whose name is a constant of this crate. Not validated:
@@ -444,6 +448,11 @@ pub(crate) fn check_value(value: &str) -> Result<(), HeaderError> {
         return Err(HeaderError::Value(value.to_string()));
     }
     Ok(())
+}
+
+/// The text of the built-in page for `status`, e.g. "404 Not Found\n".
+fn page_text(status: u16) -> String {
+    format!("{status} {}\n", reason(status))
 }
 
 /// Statuses a handler may answer with: final ones, three digits.
@@ -594,6 +603,33 @@ mod tests {
         assert_eq!(none.body.len(), 0);
         assert_eq!(Response::status(404).status_code(), 404);
         assert_eq!(Response::status(304).body.len(), 0);
+    }
+
+    #[test]
+    fn a_new_status_replaces_the_old_status_page_and_nothing_else() {
+        let body = |r: Response| match r.body {
+            Body::Bytes(bytes) => String::from_utf8(bytes.into_owned()).expect("text"),
+            Body::Empty => String::new(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        let redirect = || Response::redirect("/x").expect("a valid location");
+        let cases: [(Response, u16, &str); 8] = [
+            (redirect().with_status(307), 307, "307 Temporary Redirect\n"),
+            (redirect().with_status(301), 301, "301 Moved Permanently\n"),
+            (redirect().with_status(302), 302, "302 Found\n"),
+            (Response::status(404).with_status(410), 410, "410 Gone\n"),
+            (Response::status(404).with_status(410).with_status(404), 404, "404 Not Found\n"),
+            (Response::status(302).with_status(204), 204, ""),
+            // A body of the handler's own stays.
+            (Response::text("moved: see /x").with_status(307), 307, "moved: see /x"),
+            (Response::json("{}").with_status(404), 404, "{}"),
+        ];
+        for (response, status, want) in cases {
+            assert_eq!(response.status, status);
+            let length = response.body.len();
+            assert_eq!(body(response), want, "status {status}");
+            assert_eq!(length as usize, want.len(), "Content-Length follows the page");
+        }
     }
 
     #[test]

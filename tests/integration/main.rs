@@ -15,6 +15,7 @@ mod idle;
 mod listing;
 mod operations;
 mod python;
+mod rough_edges;
 mod security;
 mod semantics;
 mod shutdown;
