@@ -21,7 +21,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::access_log::{AccessLog, LogBuffer};
+use crate::access_log::{AccessLog, LogBuffer, FLUSH_WHEN_IDLE};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Turn};
@@ -262,6 +262,7 @@ impl Worker {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.poll_timeout();
+            let waited = timeout.is_none_or(|t| !t.is_zero());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -301,7 +302,13 @@ impl Worker {
                 self.sweep(now);
                 self.next_sweep = now + TIMER_TICK;
             }
-            self.local.log.flush_if_due(now, &self.shared.access_log);
+            if waited && events.is_empty() {
+                // A whole wait without an event: the worker is idle, so
+                // its lines go out now (`access_log::FLUSH_WHEN_IDLE`).
+                self.local.log.flush(&self.shared.access_log);
+            } else {
+                self.local.log.flush_if_due(now, &self.shared.access_log);
+            }
             match self.shared.phase() {
                 Phase::Running => {}
                 Phase::Draining => {
@@ -331,10 +338,12 @@ impl Worker {
             return Some(Duration::ZERO);
         }
         let idle = self.connections.is_empty() && self.accept_paused_until.is_none() && self.grace_deadline.is_none();
-        if idle && self.local.log.is_empty() {
-            return None; // nothing can expire; wait for a connection or the waker
+        match (idle, self.local.log.is_empty()) {
+            (true, true) => None, // nothing can expire; wait for a connection or the waker
+            // Lines wait: a wait this long without an event writes them.
+            (_, false) => Some(TIMER_TICK.min(FLUSH_WHEN_IDLE)),
+            (false, true) => Some(TIMER_TICK),
         }
-        Some(TIMER_TICK)
     }
 
     fn drive(&mut self, key: usize, now: Instant) {

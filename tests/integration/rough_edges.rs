@@ -16,3 +16,36 @@ fn plain_http_on_the_https_port_gets_a_307_page_that_says_307() {
     assert_eq!((r.status, r.header("location")), (307, Some("https://h/hello")));
     assert_eq!(r.text(), "307 Temporary Redirect\n", "the page names the status sent");
 }
+
+/// How soon after its response an access line must be in the file on an
+/// idle server: `FLUSH_WHEN_IDLE` (100 ms) plus room for a busy machine,
+/// and well below the 1 s a busy worker may hold lines, so a line written
+/// only by that age limit fails.
+const LINE_PROMPT: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[test]
+fn an_idle_server_writes_each_access_line_at_once() {
+    use std::time::Instant;
+    let site = Site::new();
+    let log = site.root().join("access.log");
+    let server = Binary::start(&[site.root().to_str().unwrap(), "--access-log", log.to_str().unwrap()], "warn");
+    // A browser tab: one kept-alive connection, a request now and then.
+    let mut stream = connect(server.addr);
+    for (i, path) in ["/hello.txt", "/style.css"].into_iter().enumerate() {
+        send(&mut stream, &format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert_eq!(read_response(&mut stream, false).expect("a response").status, 200);
+        let answered = Instant::now();
+        let needle = format!("\"GET {path} HTTP/1.1\" 200");
+        loop {
+            let lines = std::fs::read_to_string(&log).unwrap_or_default();
+            if lines.contains(&needle) {
+                assert_eq!(lines.lines().count(), i + 1, "one line per request: {lines}");
+                break;
+            }
+            let waited = answered.elapsed();
+            assert!(waited < LINE_PROMPT, "no line for {path} {waited:?} after its response: {lines:?}");
+            // A file has no change event to wait on here: poll it.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
