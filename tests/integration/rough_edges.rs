@@ -49,3 +49,51 @@ fn an_idle_server_writes_each_access_line_at_once() {
         }
     }
 }
+
+/// A response's `Access-Control-Allow-Origin` and `-Expose-Headers`.
+fn fields(r: &Response) -> (Option<&str>, Option<&str>) {
+    (r.header("access-control-allow-origin"), r.header("access-control-expose-headers"))
+}
+
+/// One request with extra header lines (each ending in CRLF), on a
+/// connection of its own; the response.
+fn ask(addr: std::net::SocketAddr, target: &str, extra: &str) -> Response {
+    let mut stream = connect(addr);
+    send(&mut stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n"));
+    read_response(&mut stream, false).expect("a response")
+}
+
+#[test]
+fn cors_exposes_headers_only_to_an_origin_it_allows() {
+    use rawserve::config::Cors;
+    use rawserve::{Router, Server, StaticFiles};
+    let site = Site::new();
+    let serve = |cors: Cors| {
+        let mut files = test_files(site.root());
+        files.cors = Some(cors);
+        let router = Router::new().fallback(StaticFiles::with_options(files).expect("valid options"));
+        Server::bind(test_config(), router).expect("server starts")
+    };
+    let list = serve(Cors::Origins(vec!["http://app.test".into()]));
+    let any = serve(Cors::AnyOrigin);
+    // A file (twice: a miss, then a cache hit with its rendered lines), a
+    // 404, a listing, the /dir -> /dir/ redirect.
+    for target in ["/hello.txt", "/hello.txt", "/missing", "/nested/", "/sub"] {
+        for stranger in ["", "Origin: http://evil.test\r\n"] {
+            let r = ask(list.local_addr(), target, stranger);
+            assert_eq!(fields(&r), (None, None), "{target} {stranger:?}: {} {:?}", r.status, r.headers);
+        }
+        let r = ask(list.local_addr(), target, "Origin: http://app.test\r\n");
+        let (origin, exposed) = fields(&r);
+        assert_eq!(origin, Some("http://app.test"), "{target}");
+        assert!(exposed.is_some_and(|e| e.contains("ETag")), "{target}: {:?}", r.headers);
+        // `*` is an allowed origin for every request, so both always go.
+        let r = ask(any.local_addr(), target, "");
+        let (origin, exposed) = fields(&r);
+        assert_eq!(origin, Some("*"), "{target}");
+        assert!(exposed.is_some_and(|e| e.contains("ETag")), "{target}: {:?}", r.headers);
+    }
+    let etag = ask(list.local_addr(), "/hello.txt", "").header("etag").expect("an ETag").to_string();
+    let not_modified = ask(list.local_addr(), "/hello.txt", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!((not_modified.status, fields(&not_modified)), (304, (None, None)));
+}
