@@ -228,7 +228,7 @@ pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, Cors, FileOptions};
 pub use handlers::{Endpoint, Handler, Router, StaticFiles, WorkerHandler};
 pub use http::request::{Request, Version};
-pub use http::response::{HeaderError, Response};
+pub use http::response::{HeaderError, Response, StaticField};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 pub use tls::{lan_addresses, Tls, TlsError};

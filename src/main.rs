@@ -510,7 +510,8 @@ fn everyday_options(args: &Args, files: &mut FileOptions) -> Result<(), String> 
 fn hello_page(cors: Option<Cors>, headers: &[(String, String)]) -> impl Fn(&Request) -> Response + Send + Sync {
     let headers = headers.to_vec();
     move |request: &Request| {
-        let mut response = Response::text("Hello, world!");
+        let mut response = Response::text("Hello, world!")
+            .with_field(const { rawserve::StaticField::new("Cache-Control", "no-store") });
         if cors.is_none() && headers.is_empty() {
             return response;
         }

@@ -161,8 +161,9 @@ impl Body {
 /// [`html`](Response::html), [`json`](Response::json),
 /// [`bytes`](Response::bytes), [`file`](Response::file),
 /// [`redirect`](Response::redirect), [`status`](Response::status)), then
-/// adjust it with [`with_status`](Response::with_status) and
-/// [`with_header`](Response::with_header). The server adds `Date`,
+/// adjust it with [`with_status`](Response::with_status),
+/// [`with_header`](Response::with_header) and, for constant fields,
+/// [`with_field`](Response::with_field). The server adds `Date`,
 /// `Server`, `Content-Length`, `Connection` and `X-Content-Type-Options`
 /// itself, and sends no body in answer to `HEAD`.
 ///
@@ -316,9 +317,66 @@ impl Response {
         Ok(self)
     }
 
+    /// Adds a field of two constants, checked once when the
+    /// [`StaticField`] was made (at compile time in a `const`): nothing is
+    /// checked or copied here, so a field every response of a route carries
+    /// costs nothing per request. A `Content-Type` replaces the
+    /// constructor's, as with [`with_header`](Response::with_header).
+    ///
+    /// ```
+    /// use rawserve::{Response, StaticField};
+    ///
+    /// const NO_CACHE: StaticField = StaticField::new("Cache-Control", "no-cache");
+    /// let response = Response::text("Hello").with_field(NO_CACHE);
+    /// # drop(response);
+    /// ```
+    #[inline] // moving the whole response in and out measured 58 instructions on /hello
+    pub fn with_field(mut self, field: StaticField) -> Response {
+        if field.is_content_type {
+            self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        self.headers.push((Cow::Borrowed(field.name), Cow::Borrowed(field.value)));
+        self
+    }
+
     /// The status code.
     pub fn status_code(&self) -> u16 {
         self.status
+    }
+}
+
+/// A header field whose name and value are constants, for
+/// [`Response::with_field`]. [`StaticField::new`] checks it as
+/// [`Response::with_header`] checks its arguments, and is a `const fn`: in
+/// a `const` an invalid field is a compile error, and a response adds it
+/// without checking or copying anything (per request, `with_header` costs
+/// a check of every byte and two allocations: ~870 instructions measured
+/// on `/hello`, a fifth of the whole request).
+#[derive(Debug, Clone, Copy)]
+pub struct StaticField {
+    name: &'static str,
+    value: &'static str,
+    /// Replaces the constructor's `Content-Type` (decided here, once).
+    is_content_type: bool,
+}
+
+impl StaticField {
+    /// The field `name: value`.
+    ///
+    /// # Panics
+    ///
+    /// Where [`Response::with_header`] would refuse the field (at compile
+    /// time when called in a `const`):
+    ///
+    /// ```compile_fail
+    /// const BAD: rawserve::StaticField = rawserve::StaticField::new("X-Note", "a\r\nSet-Cookie: x");
+    /// let response = rawserve::Response::text("x").with_field(BAD);
+    /// ```
+    pub const fn new(name: &'static str, value: &'static str) -> StaticField {
+        assert!(is_token(name.as_bytes()), "a header field name must be a token");
+        assert!(!is_reserved(name.as_bytes()), "this header field is set by the server");
+        assert!(is_field_value(value.as_bytes()), "a header field value must not contain control characters");
+        StaticField { name, value, is_content_type: eq_ignore_case(name.as_bytes(), b"content-type") }
     }
 }
 
@@ -430,11 +488,10 @@ const RESERVED: [&str; 6] =
 
 /// A field name must be a token (RFC 9110 §5.1, §5.6.2) and not reserved.
 pub(crate) fn check_name(name: &str) -> Result<(), HeaderError> {
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    if !is_token(name.as_bytes()) {
         return Err(HeaderError::Name(name.to_string()));
     }
-    if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+    if is_reserved(name.as_bytes()) {
         return Err(HeaderError::Reserved(name.to_string()));
     }
     Ok(())
@@ -444,10 +501,71 @@ pub(crate) fn check_name(name: &str) -> Result<(), HeaderError> {
 /// text (RFC 9110 §5.5), never a control character: CR and LF would end the
 /// line, NUL is refused by many recipients.
 pub(crate) fn check_value(value: &str) -> Result<(), HeaderError> {
-    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if !is_field_value(value.as_bytes()) {
         return Err(HeaderError::Value(value.to_string()));
     }
     Ok(())
+}
+
+// The rules themselves, as `const fn`s so that `StaticField::new` applies
+// the very same ones at compile time (hence loops, not iterators).
+
+/// Non-empty, and every byte a tchar: letters, digits, ``!#$%&'*+-.^_`|~``.
+const fn is_token(name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() {
+        let b = name[i];
+        let tchar = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        if !tchar {
+            return false;
+        }
+        i += 1;
+    }
+    !name.is_empty()
+}
+
+/// One of [`RESERVED`], in any case.
+const fn is_reserved(name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < RESERVED.len() {
+        if eq_ignore_case(name, RESERVED[i].as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// No control character but tab: nothing below 0x20, no DEL.
+const fn is_field_value(value: &[u8]) -> bool {
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        if (b < 0x20 && b != b'\t') || b == 0x7f {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// ASCII case-insensitive equality (`eq_ignore_ascii_case` is not const).
+const fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if !a[i].eq_ignore_ascii_case(&b[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The text of the built-in page for `status`, e.g. "404 Not Found\n".
@@ -582,6 +700,44 @@ mod tests {
         for (n, v, expected) in cases {
             assert_eq!(&accepts(n, v), expected, "{n:?}: {v:?}");
         }
+    }
+
+    #[test]
+    fn static_fields_follow_the_same_rules_and_are_added_as_given() {
+        // Every case of the table above, through `StaticField::new`.
+        let cases: &[(&'static str, &'static str, bool)] = &[
+            ("X-Id", "42", true),
+            ("x-odd!#$%&'*+-.^_`|~9", "v", true),
+            ("X-Tab", "a\tb", true),
+            ("X-Unicode", "caf\u{e9}", true),
+            ("", "v", false),
+            ("X Id", "v", false),
+            ("X-Id:", "v", false),
+            ("X-\u{e9}", "v", false),
+            ("X-Note", "a\r\nSet-Cookie: stolen", false),
+            ("X-Note", "a\0b", false),
+            ("X-Note", "del\x7f", false),
+            ("content-LENGTH", "0", false),
+            ("Connection", "close", false),
+        ];
+        for &(name, value, valid) in cases {
+            // What `StaticField::new` asserts.
+            let rules = is_token(name.as_bytes()) && !is_reserved(name.as_bytes()) && is_field_value(value.as_bytes());
+            assert_eq!(rules, valid, "{name:?}: {value:?}");
+            assert_eq!(accepts(name, value).is_ok(), valid, "with_header agrees on {name:?}: {value:?}");
+        }
+        const NO_CACHE: StaticField = StaticField::new("Cache-Control", "no-cache");
+        const JSON: StaticField = StaticField::new("content-type", "application/problem+json");
+        let text = head(&Response::text("x").with_field(NO_CACHE).with_field(JSON), true, false);
+        assert!(text.contains("\r\nCache-Control: no-cache\r\n"), "{text}");
+        assert_eq!(text.to_ascii_lowercase().matches("\r\ncontent-type:").count(), 1, "replaced: {text}");
+        assert!(text.contains("\r\ncontent-type: application/problem+json\r\n"), "{text}");
+    }
+
+    #[test]
+    #[should_panic(expected = "control characters")]
+    fn a_static_field_that_would_split_the_head_is_refused() {
+        let _ = StaticField::new("X-Note", "a\r\nSet-Cookie: x");
     }
 
     #[test]

@@ -97,3 +97,120 @@ fn cors_exposes_headers_only_to_an_origin_it_allows() {
     let not_modified = ask(list.local_addr(), "/hello.txt", &format!("If-None-Match: {etag}\r\n"));
     assert_eq!((not_modified.status, fields(&not_modified)), (304, (None, None)));
 }
+
+#[test]
+fn hello_and_the_folder_redirect_say_they_are_not_to_be_stored() {
+    let site = Site::new();
+    let server = Binary::start(&[site.root().to_str().unwrap()], "warn");
+    // Without Cache-Control, caches pick their own lifetime (browsers keep
+    // a 301 for good); neither has a validator, so `no-store`, not `no-cache`.
+    let hello = request(server.addr, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((hello.status, hello.header("cache-control")), (200, Some("no-store")));
+    let redirect = request(server.addr, "GET /sub?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (redirect.status, redirect.header("location"), redirect.header("cache-control")),
+        (301, Some("/sub/?x=1"), Some("no-store"))
+    );
+    assert_eq!(redirect.text(), "301 Moved Permanently\n");
+}
+
+/// One request on a connection of its own; the response.
+fn request(addr: std::net::SocketAddr, raw: &str) -> Response {
+    let mut stream = connect(addr);
+    send(&mut stream, raw);
+    read_response(&mut stream, raw.starts_with("HEAD")).expect("a response")
+}
+
+#[test]
+fn a_range_covering_the_whole_file_is_still_a_206() {
+    // As nginx and Caddy (Go's ServeContent) answer: the client asked for
+    // a range and gets one, with its Content-Range; media players open a
+    // video with `bytes=0-` and seek only after a 206.
+    let site = Site::new();
+    write(site.root(), "tiny.txt", b"hi\n");
+    let server = Binary::start(&[site.root().to_str().unwrap()], "warn");
+    let cases = [
+        // REDbot's probe on a 3-byte file: bytes 0 to 3.
+        ("/tiny.txt", "bytes=0-3", "bytes 0-2/3", &b"hi\n"[..]),
+        ("/tiny.txt", "bytes=0-", "bytes 0-2/3", &b"hi\n"[..]),
+        ("/tiny.txt", "bytes=-9", "bytes 0-2/3", &b"hi\n"[..]),
+        ("/tiny.txt", "bytes=1-1", "bytes 1-1/3", &b"i"[..]),
+    ];
+    for (path, range, content_range, body) in cases {
+        let r = request(server.addr, &format!("GET {path} HTTP/1.1\r\nHost: t\r\nRange: {range}\r\n\r\n"));
+        assert_eq!((r.status, r.header("content-range")), (206, Some(content_range)), "{range}");
+        assert_eq!(r.body, body, "{range}");
+    }
+    let r = request(server.addr, "GET /kib.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-\r\n\r\n");
+    assert_eq!((r.status, r.header("content-range")), (206, Some("bytes 0-1023/1024")));
+    assert_eq!(r.body, kib_contents());
+}
+
+/// Sets the modification time of every file below `dir` an hour back.
+fn age_files(dir: &std::path::Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() && !path.is_symlink() {
+            age_files(&path);
+        } else if path.is_file() && !path.is_symlink() {
+            std::fs::File::open(&path).and_then(|f| f.set_modified(hour_ago)).expect("set mtime");
+        }
+    }
+}
+
+/// REDbot's notes on `url` at level WARN or BAD, by id (from its HAR output).
+fn redbot_complaints(url: &str) -> Vec<String> {
+    let out = run_ok(std::process::Command::new("redbot").args(["-o", "har", url]), IO_TIMEOUT * 3);
+    let har = String::from_utf8(out.stdout).expect("UTF-8 HAR");
+    assert!(har.contains("\"note_id\""), "no notes for {url}: {har}");
+    // Each note is an object with "note_id" first and "level" after it.
+    har.split("\"note_id\": \"")
+        .skip(1)
+        .filter_map(|note| {
+            let id = note.split('"').next()?;
+            let level = note.split("\"level\": \"").nth(1)?.split('"').next()?;
+            matches!(level, "WARN" | "BAD").then(|| format!("{level} {id}"))
+        })
+        .collect()
+}
+
+#[test]
+fn redbot_has_nothing_to_warn_about() {
+    if !have_tool("redbot") {
+        return;
+    }
+    let site = Site::new();
+    write(site.root(), "tiny.txt", b"hi\n");
+    // Files changed within the last second get no validators (README), and
+    // REDbot would rightly say so: these were written an hour ago.
+    age_files(site.root());
+    let server = Binary::start(&[site.root().to_str().unwrap(), "--quiet"], "warn");
+    let base = format!("http://{}", server.addr);
+    // A file (its range probe asks for 97 of 1,024 bytes), `/hello`, the
+    // folder redirect, a listing, a 404.
+    let clean = ["/kib.bin", "/hello", "/sub", "/nested/", "/missing"];
+    // Its range probe on a file of 97 bytes or less (the fixture's index
+    // pages too) asks for all of it; the 206 that nginx and Caddy send too
+    // (see above) is its only note.
+    let tiny = ["/tiny.txt", "/", "/sub/"];
+    // One REDbot per URL at once: each spends a second or two starting.
+    let results: Vec<(&str, Vec<String>)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = clean
+            .iter()
+            .chain(&tiny)
+            .map(|&path| {
+                let url = format!("{base}{path}");
+                scope.spawn(move || (path, redbot_complaints(&url)))
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().expect("a REDbot run")).collect()
+    });
+    for (path, complaints) in results {
+        if tiny.contains(&path) {
+            assert!(complaints.iter().all(|c| c == "WARN RANGE_CL_FULL"), "REDbot on {path}: {complaints:?}");
+        } else {
+            assert!(complaints.is_empty(), "REDbot on {path}: {complaints:?}");
+        }
+    }
+}
