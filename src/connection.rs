@@ -312,7 +312,7 @@ impl Connection {
                         Ok(Some(true)) => budget_requests -= 1,
                         Ok(Some(false)) => {}
                         // Nothing complete to answer, and the server is going.
-                        Ok(None) if cx.draining => self.end_for_shutdown(cx),
+                        Ok(None) if cx.draining => return self.end_for_shutdown(cx),
                         Ok(None) => return Turn::Wait,
                         Err(e) => {
                             log::debug!("{}: read failed: {e}", self.peer);
@@ -387,11 +387,12 @@ impl Connection {
     /// a reset). No response byte of it was sent, so clients retry it on a
     /// new connection (RFC 9112 §9.3.1), as they do when any server closes
     /// an idle connection; waiting out the idle timeout instead would only
-    /// move the same race to the end of the timeout.
+    /// move the same race to the end of the timeout. A connection that has
+    /// not sent its first byte is another matter: see `end_for_shutdown`.
     pub fn begin_shutdown(&mut self, cx: &mut Context) -> Turn {
         match &mut self.state {
-            // Not even a PROXY header yet: nothing to finish.
-            State::AwaitingProxyHeader => {
+            // Part of a PROXY header: a head not received whole.
+            State::AwaitingProxyHeader if !self.input.is_empty() => {
                 self.state = State::Closed;
                 return Turn::Closed;
             }
@@ -403,29 +404,46 @@ impl Connection {
         self.drive(cx)
     }
 
-    /// Ends a Reading connection that has nothing complete to answer while
-    /// the server drains: closed at once, unless body bytes of a request
-    /// already answered are still to be skipped. That client is still
-    /// sending, and its response may still be on its way: a plain close
-    /// would make the kernel answer its next bytes with a reset, which can
-    /// destroy the response's unsent tail, so it closes lingering (FIN now,
-    /// discard what comes for up to `Config::linger_timeout`), as nginx does
-    /// while a request body is unread. An unfinished head has no response
-    /// to protect (a pipelined one normally arrives whole behind its
-    /// predecessor and is answered): closed at once.
-    fn end_for_shutdown(&mut self, cx: &mut Context) {
-        if self.discard > 0 {
+    /// What a Reading connection with nothing complete to answer does while
+    /// the server drains.
+    ///
+    /// - Nothing received since it was accepted: it waits for its first
+    ///   request (answered with `Connection: close`) until its own timeout,
+    ///   as nginx waits for it. A client opens a connection to send a
+    ///   request at once, so that request is almost surely on its way, and
+    ///   a request that fails on a fresh connection is not retried by
+    ///   clients as one on a reused connection is; with a listening socket
+    ///   handed over (systemd), the connection was accepted just before the
+    ///   signal while the next process takes the ones after it.
+    /// - Body bytes of a request already answered still to skip: the client
+    ///   is still sending, and its response may still be on its way. A plain
+    ///   close would make the kernel answer its next bytes with a reset,
+    ///   which can destroy the response's unsent tail, so it closes
+    ///   lingering (FIN now, discard what comes for up to
+    ///   `Config::linger_timeout`), as nginx does while a body is unread.
+    /// - Otherwise (idle after a response, or a head not received whole)
+    ///   closed at once: there is no response to protect, and a pipelined
+    ///   request normally arrives whole behind its predecessor and has been
+    ///   answered.
+    fn end_for_shutdown(&mut self, cx: &mut Context) -> Turn {
+        // `head_len` is set by every answer, so 0 means none yet.
+        let fresh = self.head_len == 0 && self.input.is_empty() && self.discard == 0;
+        if fresh {
+            Turn::Wait
+        } else if self.discard > 0 {
             log::debug!("{}: shutting down; closing after the rest of the request body", self.peer);
             let _ = self.transport.shutdown_write();
             cx.local.freed_input_bytes += self.release_input(cx.shared);
             self.discard = 0;
             self.state = State::Lingering { discarded: 0 };
             self.deadline = cx.now + cx.shared.config.linger_timeout;
+            self.linger()
         } else {
             if !self.input.is_empty() {
                 log::info!("{}: shutting down; closing a request not received whole", self.peer);
             }
             self.state = State::Closed;
+            Turn::Closed
         }
     }
 

@@ -156,3 +156,23 @@ fn a_request_already_sent_behind_a_response_in_flight_is_answered_with_close() {
     assert_closed(&mut stream);
     assert!(server.wait_exit().success(), "exit status 0");
 }
+
+#[test]
+fn a_connection_accepted_before_the_signal_gets_its_first_request_answered() {
+    let site = Site::new();
+    let args = [site.root().to_str().unwrap(), "--shutdown-grace", GRACE];
+    let mut server = Binary::start(&args, "info,rawserve::worker=debug");
+    // Accepted, and its request not sent yet: a client that has just
+    // connected (or, with a socket handed over by systemd, one accepted by
+    // the old process just before the restart).
+    let mut fresh = connect(server.addr);
+    server.wait_for_log(&format!("{}: connected", fresh.local_addr().expect("local address")));
+
+    server.signal(libc::SIGTERM);
+    server.wait_for_log("finishing in-flight responses");
+    send(&mut fresh, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = read_response(&mut fresh, false).expect("answered, not dropped");
+    assert_eq!((r.status, r.text().as_str(), r.header("connection")), (200, "hello file\n", Some("close")));
+    assert_closed(&mut fresh);
+    assert!(server.wait_exit().success(), "exit status 0");
+}
