@@ -10,8 +10,11 @@
 //! response ends, sent whole or cut off, the line is formatted with the
 //! body bytes actually sent into the worker's [`LogBuffer`]. That buffer
 //! goes to the [`AccessLog`] in one `write` of whole lines once it holds
-//! [`FLUSH_BYTES`] or its oldest line is [`FLUSH_AFTER`] old, and when the
-//! worker stops (nginx's `access_log ... buffer=64k flush=1s`). The
+//! [`FLUSH_BYTES`] or its oldest line is [`FLUSH_AFTER`] old (nginx's
+//! `access_log ... buffer=64k flush=1s`, for a busy worker), as soon as the
+//! worker has had nothing to do for [`FLUSH_WHEN_IDLE`] (so `tail -f` on a
+//! quiet server shows a line right after its request), and when the
+//! worker stops. The
 //! sink's lock is taken once per flush, so lines of different workers
 //! never interleave. A failing sink (a full disk, a closed pipe) drops
 //! lines and says so once on standard error; serving goes on. [`AccessLog::reopen`] (SIGHUP) starts a new file after
@@ -43,9 +46,16 @@ use crate::http::request::{version_str, Request};
 /// `buffer=64k`).
 pub const FLUSH_BYTES: usize = 64 * 1024;
 /// ... or once its oldest line has waited this long (nginx's `flush=1s`),
-/// so `tail -f` and log shippers see a line about a second after its
-/// request at most (the worker looks every `TIMER_TICK` while lines wait).
+/// so log shippers see a line a second after its request at most even on
+/// a worker that never goes idle (it looks every `TIMER_TICK` while lines
+/// wait).
 pub const FLUSH_AFTER: Duration = Duration::from_secs(1);
+/// ... or once the worker has waited this long for its next event with
+/// lines buffered: a worker with nothing to do writes them out, so on a
+/// quiet server a line appears about this long after its response, which
+/// reads as "at once" to someone watching `tail -f`. It costs nothing under
+/// load, where events come sooner and lines wait for the size or age above.
+pub const FLUSH_WHEN_IDLE: Duration = Duration::from_millis(100);
 /// Spare entry buffers a worker keeps: one per response in progress at
 /// once on that worker, which rarely exceeds this.
 const SPARE_ENTRIES: usize = 256;

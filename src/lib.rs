@@ -262,7 +262,7 @@ pub use handlers::{
     WorkerHandler,
 };
 pub use http::request::Request;
-pub use http::response::{HeaderError, Response};
+pub use http::response::{HeaderError, Response, StaticField};
 pub use http::{Method, StatusCode, Version};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};

@@ -21,7 +21,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::access_log::{AccessLog, LogBuffer};
+use crate::access_log::{AccessLog, LogBuffer, FLUSH_WHEN_IDLE};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Turn};
@@ -284,6 +284,7 @@ impl Worker {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.poll_timeout();
+            let waited = timeout.is_none_or(|t| !t.is_zero());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -323,7 +324,13 @@ impl Worker {
                 self.sweep(now);
                 self.next_sweep = now + TIMER_TICK;
             }
-            self.local.log.flush_if_due(now, &self.shared.access_log);
+            if waited && events.is_empty() {
+                // A whole wait without an event: the worker is idle, so
+                // its lines go out now (`access_log::FLUSH_WHEN_IDLE`).
+                self.local.log.flush(&self.shared.access_log);
+            } else {
+                self.local.log.flush_if_due(now, &self.shared.access_log);
+            }
             match self.shared.phase() {
                 Phase::Running => {}
                 Phase::Draining => {
@@ -353,10 +360,12 @@ impl Worker {
             return Some(Duration::ZERO);
         }
         let idle = self.connections.is_empty() && self.accept_paused_until.is_none() && self.grace_deadline.is_none();
-        if idle && self.local.log.is_empty() {
-            return None; // nothing can expire; wait for a connection or the waker
+        match (idle, self.local.log.is_empty()) {
+            (true, true) => None, // nothing can expire; wait for a connection or the waker
+            // Lines wait: a wait this long without an event writes them.
+            (_, false) => Some(TIMER_TICK.min(FLUSH_WHEN_IDLE)),
+            (false, true) => Some(TIMER_TICK),
         }
-        Some(TIMER_TICK)
     }
 
     fn drive(&mut self, key: usize, now: Instant) {
@@ -549,7 +558,10 @@ impl Worker {
         }
     }
 
-    /// Stops accepting and lets each connection finish its current response.
+    /// Stops accepting, closes the connections with nothing in flight (idle,
+    /// or an unfinished head) and lets the others finish their current
+    /// response (`Connection::begin_shutdown`); the loop then ends when the
+    /// last one closes, or at the grace deadline.
     fn begin_drain(&mut self, now: Instant) {
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
@@ -562,6 +574,7 @@ impl Worker {
             let turn = connection.begin_shutdown(&mut cx);
             self.settle(key, turn);
         }
+        log::debug!("worker {}: draining; {} connections still busy", self.id, self.connections.len());
     }
 }
 

@@ -198,13 +198,18 @@ fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threa
 /// CORS and `--header` fields so that the whole site answers alike.
 fn hello_page(cors: Option<Cors>, headers: Vec<HeaderField>) -> impl Fn(&Request) -> Response + Send + Sync {
     move |request: &Request| {
-        let mut response = Response::text("Hello, world!");
+        // No validator, so a cache should not keep it (REDbot's
+        // FRESHNESS_HEURISTIC): `no-store`, a constant field (no allocation).
+        let mut response = Response::text("Hello, world!")
+            .with_field(const { rawserve::StaticField::new("Cache-Control", "no-store") });
         if cors.is_none() && headers.is_empty() {
             return response;
         }
         for field in &headers {
             // Checked when it was read (`HeaderField`).
-            response = response.with_header(field.name(), field.value()).unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
+            response = response
+                .with_header(field.name(), field.value())
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         let origin = match &cors {
             Some(Cors::AnyOrigin) => Some("*"),
@@ -214,11 +219,14 @@ fn hello_page(cors: Option<Cors>, headers: Vec<HeaderField>) -> impl Fn(&Request
             None => None,
         };
         if let Some(origin) = origin {
-            response =
-                response.with_header("Access-Control-Allow-Origin", origin).unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
+            response = response
+                .with_header("Access-Control-Allow-Origin", origin)
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         if matches!(cors, Some(Cors::Origins(_))) {
-            response = response.with_header("Vary", "Origin").unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
+            response = response
+                .with_header("Vary", "Origin")
+                .unwrap_or_else(|_| Response::status(rawserve::StatusCode::INTERNAL_SERVER_ERROR));
         }
         response
     }

@@ -174,6 +174,9 @@ pub struct Connection {
     sent: u64,
     /// Bytes of its head, so `sent` minus this is the body sent.
     head_len: u64,
+    /// Some bytes have come from the client (a shutdown waits for the
+    /// first request of a connection that has sent none yet).
+    received_any: bool,
 }
 
 impl Connection {
@@ -195,6 +198,7 @@ impl Connection {
             entry: Entry::default(),
             sent: 0,
             head_len: 0,
+            received_any: false,
         }
     }
 
@@ -290,6 +294,7 @@ impl Connection {
     /// Updates readiness after a read that returned `received` of the
     /// `asked` bytes, and counts it for the caches.
     fn note_read(&mut self, received: usize, asked: usize) {
+        self.received_any = true;
         // A short read means the socket is drained where the OS says so,
         // unless a FIN is waiting behind the data.
         let drained = self.transport.short_read_means_drained() && received < asked;
@@ -316,6 +321,8 @@ impl Connection {
                             Ok(true)
                         }
                         Ok(Some(false)) => Ok(true),
+                        // Nothing complete to answer, and the server is going.
+                        Ok(None) if cx.draining => return self.end_for_shutdown(cx),
                         Ok(None) => Ok(false),
                         Err(e) => Err(e),
                     }
@@ -381,9 +388,84 @@ impl Connection {
         }
     }
 
-    /// Called once when the server starts draining (`cx.draining` is set).
+    /// Called once when the server starts draining (`cx.draining` is set):
+    /// a connection with nothing in flight ends now, a response in flight
+    /// goes on (within `Config::shutdown_grace`).
+    ///
+    /// This is nginx's graceful stop (`ngx_close_idle_connections`, and
+    /// `ngx_http_finalize_connection` keeping no connection alive once
+    /// exiting), with one difference: requests that have already arrived
+    /// whole are answered (with `Connection: close`) instead of dropped.
+    /// An idle keep-alive connection, or one whose request head is not
+    /// complete, is closed at once (see [`Connection::end_for_shutdown`]),
+    /// so neither can hold the process for the grace period. A response in
+    /// flight is finished; one still being prepared, whose head is not
+    /// encoded yet, says `Connection: close`. Once a response ends, the
+    /// connection answers what has already arrived whole and then ends the
+    /// same way (the drive loop calls `end_for_shutdown` whenever Reading
+    /// finds nothing complete while draining).
+    ///
+    /// The race this leaves is the one every server has: a client's next
+    /// request already on its way when the close goes out meets the FIN (or
+    /// a reset). No response byte of it was sent, so clients retry it on a
+    /// new connection (RFC 9112 §9.3.1), as they do when any server closes
+    /// an idle connection; waiting out the idle timeout instead would only
+    /// move the same race to the end of the timeout. A connection that has
+    /// not sent its first byte is another matter: see `end_for_shutdown`.
     pub fn begin_shutdown(&mut self, cx: &mut Context) -> Turn {
+        match &mut self.state {
+            // Part of a PROXY header: a head not received whole.
+            State::AwaitingProxyHeader if !self.input.is_empty() => {
+                self.state = State::Closed;
+                return Turn::Closed;
+            }
+            State::Preparing { persistence: persistence @ Persistence::KeepAlive, .. } => {
+                *persistence = Persistence::Close
+            }
+            _ => {}
+        }
         self.drive(cx)
+    }
+
+    /// What a Reading connection with nothing complete to answer does while
+    /// the server drains.
+    ///
+    /// - Nothing received since it was accepted: it waits for its first
+    ///   request (answered with `Connection: close`) until its own timeout,
+    ///   as nginx waits for it. A client opens a connection to send a
+    ///   request at once, so that request is almost surely on its way, and
+    ///   a request that fails on a fresh connection is not retried by
+    ///   clients as one on a reused connection is; with a listening socket
+    ///   handed over (systemd), the connection was accepted just before the
+    ///   signal while the next process takes the ones after it.
+    /// - Body bytes of a request already answered still to skip: the client
+    ///   is still sending, and its response may still be on its way. A plain
+    ///   close would make the kernel answer its next bytes with a reset,
+    ///   which can destroy the response's unsent tail, so it closes
+    ///   lingering (FIN now, discard what comes for up to
+    ///   `Config::linger_timeout`), as nginx does while a body is unread.
+    /// - Otherwise (idle after a response, or a head not received whole)
+    ///   closed at once: there is no response to protect, and a pipelined
+    ///   request normally arrives whole behind its predecessor and has been
+    ///   answered.
+    fn end_for_shutdown(&mut self, cx: &mut Context) -> Turn {
+        if !self.received_any {
+            Turn::Wait
+        } else if self.skip.is_some() {
+            log::debug!("{}: shutting down; closing after the rest of the request body", self.peer);
+            let _ = self.transport.shutdown_write();
+            cx.local.freed_input_bytes += self.release_input(cx.shared);
+            self.skip = None;
+            self.state = State::Lingering { discarded: 0 };
+            self.deadline = cx.now + cx.shared.config.linger_timeout;
+            self.linger()
+        } else {
+            if !self.input.is_empty() {
+                log::info!("{}: shutting down; closing a request not received whole", self.peer);
+            }
+            self.state = State::Closed;
+            Turn::Closed
+        }
     }
 
     /// What the exchange needs to know of this connection now.

@@ -33,6 +33,14 @@ pub const MAX_AGE: &str = "86400";
 /// would let one request make the answer as large as its own head.
 const MAX_REQUEST_HEADERS: usize = 1024;
 
+/// Adds the fields of a response that `origin` may read:
+/// `Access-Control-Allow-Origin`, and with it (never without: alone it
+/// grants nothing and only tells every client what is exposed)
+/// `Access-Control-Expose-Headers`.
+pub fn allow(response: Response, origin: Value) -> Response {
+    response.header("Access-Control-Allow-Origin", origin).header("Access-Control-Expose-Headers", EXPOSE_HEADERS)
+}
+
 /// The `Access-Control-Allow-Origin` value for `request`, if any.
 pub fn allow_origin(cors: &Cors, request: &Request) -> Option<Value> {
     match cors {

@@ -113,7 +113,8 @@ pub fn serve(
     if !slashed {
         // Relative links inside the page only work below a slashed URL.
         return Response::error(301)
-            .header("Location", directory_location(request.path(), &request.target()[request.path().len()..]));
+            .header("Location", directory_location(request.path(), &request.target()[request.path().len()..]))
+            .header("Cache-Control", REDIRECT_CACHE_CONTROL);
     }
     for name in &site.options.index {
         let index = path.join(name);
@@ -176,6 +177,14 @@ fn missing(
     }
     io_error(kind, site)
 }
+
+/// `Cache-Control` of the `/dir` → `/dir/` redirect. Without one, browsers
+/// keep a 301 for good (heuristic freshness), though the folder may become
+/// a file tomorrow; and a redirect has no validator, so `no-cache` (the
+/// files' default) would mean the same as this while saying it oddly
+/// (REDbot warns). Never stored: a redirect costs one round trip, and is
+/// never stale.
+const REDIRECT_CACHE_CONTROL: &str = "no-store";
 
 /// Where `/dir` is redirected: `/dir/` with the query kept. Leading slashes
 /// are collapsed to one, since `//host/` in a Location is another site (an

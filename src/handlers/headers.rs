@@ -93,13 +93,15 @@ impl FolderHeaders {
         for (name, value) in &self.extra {
             write_field(out, name, value);
         }
-        if let Some(cors) = &self.cors {
-            if matches!(cors, Cors::AnyOrigin) {
+        match &self.cors {
+            // The same for every request: both fields go in the cached lines.
+            Some(Cors::AnyOrigin) => {
                 write_field(out, "Access-Control-Allow-Origin", "*");
-            } else {
-                write_field(out, "Vary", "Origin");
+                write_field(out, "Access-Control-Expose-Headers", cors::EXPOSE_HEADERS);
             }
-            write_field(out, "Access-Control-Expose-Headers", cors::EXPOSE_HEADERS);
+            // Per request, in `decorate` (`cors::allow`), for allowed origins only.
+            Some(Cors::Origins(_)) => write_field(out, "Vary", "Origin"),
+            None => {}
         }
     }
 
@@ -117,12 +119,11 @@ impl FolderHeaders {
             }
             if let Some(cors) = self.cors.as_ref().filter(|_| !preflight) {
                 if let Some(origin) = cors::allow_origin(cors, request) {
-                    response = response.header("Access-Control-Allow-Origin", origin);
+                    response = cors::allow(response, origin);
                 }
                 if cors::varies(cors) {
                     response = response.header("Vary", "Origin");
                 }
-                response = response.header("Access-Control-Expose-Headers", cors::EXPOSE_HEADERS);
             }
             return response;
         }
@@ -135,7 +136,7 @@ impl FolderHeaders {
         // A file: only an origin echoed from the list is per request.
         if let Some(cors @ Cors::Origins(_)) = &self.cors {
             if let Some(origin) = cors::allow_origin(cors, request) {
-                response = response.header("Access-Control-Allow-Origin", origin);
+                response = cors::allow(response, origin);
             }
         }
         response
@@ -159,12 +160,11 @@ impl Preparation for Decorate {
         }
         if let Some(cors) = &self.cors {
             if let Some(origin) = self.origin.take() {
-                response = response.header("Access-Control-Allow-Origin", origin);
+                response = cors::allow(response, origin);
             }
             if cors::varies(cors) {
                 response = response.header("Vary", "Origin");
             }
-            response = response.header("Access-Control-Expose-Headers", cors::EXPOSE_HEADERS);
         }
         Some(response)
     }

@@ -4,6 +4,7 @@
 
 pub mod date;
 pub mod encoding;
+pub mod field;
 pub mod precondition;
 pub mod range;
 pub mod request;
