@@ -16,8 +16,11 @@
 //! of every listed entry's name, kind, size and modification time (taken as
 //! the entries are read, independent of their order), of the view and of
 //! the options that change what is listed; so a revalidation gets 304
-//! exactly when the page would be the same. `Last-Modified` is the latest
-//! of the directory's and its entries' modification times.
+//! exactly when the page would be the same. There is no `Last-Modified`,
+//! as nginx's autoindex sends none: no single time dates the page (the
+//! folder's time does not move when a listed file changes size or date),
+//! and `wget --mirror`, given one, revalidates the top listing by date,
+//! gets 304 and never walks down to a file changed below it.
 //!
 //! **Kept listings.** Each worker keeps the pages it rendered
 //! ([`KeptListings`], at most [`KEPT_LISTING_BYTES`] per folder) and
@@ -48,12 +51,10 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use super::listing::{self, Format, Page, Sorted, View};
 use super::watches::Watches;
-use super::{archive, cache, Site};
-use crate::http::date;
+use super::{archive, Site};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::request::{Request, Version};
 use crate::http::response::{Body, Preparation, Response};
@@ -88,8 +89,6 @@ const LISTING_VARY: &str = "Accept";
 struct OwnedConditions {
     if_match: Option<String>,
     if_none_match: Option<String>,
-    if_modified_since: Option<String>,
-    if_unmodified_since: Option<String>,
 }
 
 /// A listing in progress.
@@ -101,8 +100,6 @@ pub struct Listing {
     request_path: String,
     view: View,
     conditions: OwnedConditions,
-    /// When reading began, for the racy-time rule of `Last-Modified`.
-    read_at: SystemTime,
     stage: Stage,
     /// Where the page goes when done, if it may be kept.
     keeping: Option<Keeping>,
@@ -128,14 +125,12 @@ struct Keeping {
     subdirectories: Vec<(PathBuf, Stamp)>,
 }
 
-/// What the entries read so far say about the listing's validators.
+/// What the entries read so far say about the listing's validator.
 #[derive(Debug, Default)]
 struct Digest {
     /// Sum of each listed entry's hash: order-independent, so the
     /// directory's order on disk does not matter.
     sum: u64,
-    /// The latest modification time seen (the directory's own included).
-    latest: Option<SystemTime>,
 }
 
 impl Digest {
@@ -144,11 +139,6 @@ impl Digest {
         entry.name.hash(&mut hasher);
         (entry.is_dir, entry.size, entry.modified).hash(&mut hasher);
         self.sum = self.sum.wrapping_add(hasher.finish());
-        self.saw(entry.modified);
-    }
-
-    fn saw(&mut self, modified: Option<SystemTime>) {
-        self.latest = self.latest.max(modified);
     }
 }
 
@@ -162,13 +152,10 @@ enum Stage {
     Done,
 }
 
-/// A listing's validators, rendered.
+/// A listing's validator, rendered.
 #[derive(Debug)]
 struct Validated {
     etag: String,
-    last_modified: Option<String>,
-    /// What `last_modified` was made from, kept with a page.
-    latest: Option<SystemTime>,
 }
 
 impl Listing {
@@ -196,13 +183,7 @@ impl Listing {
             path,
             request_path: request.path().to_owned(),
             view,
-            conditions: OwnedConditions {
-                if_match: owned("if-match"),
-                if_none_match: owned("if-none-match"),
-                if_modified_since: owned("if-modified-since"),
-                if_unmodified_since: owned("if-unmodified-since"),
-            },
-            read_at: SystemTime::now(),
+            conditions: OwnedConditions { if_match: owned("if-match"), if_none_match: owned("if-none-match") },
             stage: Stage::Done,
             keeping: None,
         };
@@ -221,9 +202,7 @@ impl Listing {
             watched,
             subdirectories: Vec::new(),
         });
-        let mut digest = Digest::default();
-        // Removing an entry changes only the directory's own time.
-        digest.saw(entries.stat(c".").ok().and_then(|s| s.modified));
+        let digest = Digest::default();
         listing.stage = Stage::Reading { entries, listed: Sorted::new(view), read: 0, digest };
         match listing.advance() {
             Some(response) => response,
@@ -272,34 +251,22 @@ impl Listing {
         end
     }
 
-    /// The validators of the listing read: see the module comment. A
-    /// `Last-Modified` within the racy window of the read is left out, as
-    /// for files: a second-resolution date could not tell this listing
-    /// from one changed in the same second.
+    /// The validator of the listing read: see the module comment.
     fn validators(&self, digest: &Digest, listed: usize, more: Option<usize>) -> Validated {
         let mut hasher = DefaultHasher::new();
         (digest.sum, listed, more, self.view, &self.request_path).hash(&mut hasher);
         let options = &self.site.options;
         (options.dotfiles, options.follow_symlinks).hash(&mut hasher);
-        let etag = format!("\"listing-{:016x}\"", hasher.finish());
-        self.dated(etag, digest.latest)
-    }
-
-    /// The validators of a listing tagged `etag` whose latest time is `latest`.
-    fn dated(&self, etag: String, latest: Option<SystemTime>) -> Validated {
-        let window = self.site.options.racy_window;
-        let last_modified = latest.filter(|&t| !cache::is_racy(t, self.read_at, window)).and_then(date::format);
-        Validated { etag, last_modified, latest }
+        Validated { etag: format!("\"listing-{:016x}\"", hasher.finish()) }
     }
 
     fn key(&self) -> PageKey {
         PageKey { path: self.path.clone(), request_path: self.request_path.clone(), view: self.view }
     }
 
-    /// The answer from a kept page: its validators (the date judged racy
-    /// or not now, as a fresh read would), then 304/412 or the page.
+    /// The answer from a kept page: 304/412 or the page.
     fn answer_kept(&self, page: &KeptPage) -> Response {
-        let validated = self.dated(page.etag.clone(), page.latest);
+        let validated = Validated { etag: page.etag.clone() };
         if let Some(response) = self.precondition(&validated) {
             return response;
         }
@@ -321,28 +288,24 @@ impl Listing {
     /// watched (see the module comment).
     fn keep(&mut self, body: &Arc<[u8]>, validated: &Validated) {
         let Some(mut keeping) = self.keeping.take() else { return };
-        let page = KeptPage {
-            body: Arc::clone(body),
-            etag: validated.etag.clone(),
-            latest: validated.latest,
-            depends: Vec::new(),
-        };
+        let page = KeptPage { body: Arc::clone(body), etag: validated.etag.clone(), depends: Vec::new() };
         let subdirectories = std::mem::take(&mut keeping.subdirectories);
         keeping.listings.lock().keep(&self.site.root, self.key(), page, keeping.watched, subdirectories);
     }
 
-    /// 304 or 412 when the request's conditions say so.
+    /// 304 or 412 when the request's conditions say so. Without a
+    /// `Last-Modified`, date conditions do not apply (RFC 9110 §13.1.3,
+    /// §13.1.4), so `If-Modified-Since` alone always gets the page.
     fn precondition(&self, validated: &Validated) -> Option<Response> {
         let c = &self.conditions;
         let conditions = Conditions {
             if_match: c.if_match.as_deref(),
             if_none_match: c.if_none_match.as_deref(),
-            if_modified_since: c.if_modified_since.as_deref(),
-            if_unmodified_since: c.if_unmodified_since.as_deref(),
+            if_modified_since: None,
+            if_unmodified_since: None,
             if_range: None,
         };
-        let last_modified = validated.last_modified.as_deref().and_then(|d| httpdate::parse_http_date(d).ok());
-        let validators = Validators { etag: Some(&validated.etag), last_modified };
+        let validators = Validators { etag: Some(&validated.etag), last_modified: None };
         match precondition::evaluate(&conditions, &validators, true) {
             Precondition::Proceed => None,
             Precondition::NotModified => Some(with_validators(Response::new(304), validated)),
@@ -419,12 +382,11 @@ fn archive_name(path: &Path, site: &Site) -> Vec<u8> {
     name.unwrap_or_else(|| b"files".to_vec())
 }
 
-fn with_validators(mut response: Response, validated: &Validated) -> Response {
-    response = response.header("ETag", validated.etag.clone());
-    if let Some(date) = &validated.last_modified {
-        response = response.header("Last-Modified", date.clone());
-    }
-    response.header("Cache-Control", LISTING_CACHE_CONTROL).header("Vary", LISTING_VARY)
+fn with_validators(response: Response, validated: &Validated) -> Response {
+    response
+        .header("ETag", validated.etag.clone())
+        .header("Cache-Control", LISTING_CACHE_CONTROL)
+        .header("Vary", LISTING_VARY)
 }
 
 impl Preparation for Listing {
@@ -491,7 +453,6 @@ struct PageKey {
 struct KeptPage {
     body: Arc<[u8]>,
     etag: String,
-    latest: Option<SystemTime>,
     /// The watched paths (below the root) whose change drops the page: the
     /// directory and its listed subdirectories.
     depends: Vec<PathBuf>,
@@ -622,7 +583,7 @@ mod tests {
     }
 
     fn page(body: &[u8]) -> KeptPage {
-        KeptPage { body: Arc::from(body), etag: "\"t\"".into(), latest: None, depends: Vec::new() }
+        KeptPage { body: Arc::from(body), etag: "\"t\"".into(), depends: Vec::new() }
     }
 
     /// Keeps a page for `dir` (and its `subdirectories`) as a listing would:
