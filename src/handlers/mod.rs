@@ -18,6 +18,7 @@ mod headers;
 mod listing;
 mod router;
 mod static_files;
+mod validators;
 mod watches;
 
 use crate::config::FileOptions;

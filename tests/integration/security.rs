@@ -322,8 +322,13 @@ fn same_size_rewrites_with_coarse_timestamps_are_never_stale() {
         assert_eq!(r.text(), version(i), "rewrite {i}: stale body");
         if let Some(earlier) = &previous {
             let c = conditional_get(&server, earlier);
-            assert_ne!(c.status, 304, "rewrite {i}: stale 304 for {:?}", earlier.header("etag"));
-            assert_eq!(c.text(), version(i), "rewrite {i}: stale conditional body");
+            if c.status == 304 {
+                // Only bytes equal to the copy held may be confirmed (a
+                // content ETag confirms a rewrite with the same bytes).
+                assert_eq!(earlier.text(), version(i), "rewrite {i}: stale 304 for {:?}", earlier.header("etag"));
+            } else {
+                assert_eq!(c.text(), version(i), "rewrite {i}: stale conditional body");
+            }
         }
         previous = Some(r);
     }

@@ -23,7 +23,15 @@ fn server(watches: usize) -> TestServer {
 }
 
 fn get_on(stream: &mut TcpStream, target: &str, accept_encoding: Option<&str>) -> Response {
-    let extra = accept_encoding.map_or(String::new(), |coding| format!("Accept-Encoding: {coding}\r\n"));
+    match accept_encoding {
+        Some(coding) => get_with(stream, target, &[("Accept-Encoding", coding)]),
+        None => get_with(stream, target, &[]),
+    }
+}
+
+/// A GET on a kept connection with extra header fields.
+fn get_with(stream: &mut TcpStream, target: &str, headers: &[(&str, &str)]) -> Response {
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     send(stream, &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"));
     read_response(stream, false).expect("a response")
 }
@@ -256,6 +264,76 @@ fn an_edit_is_seen_by_every_connection_of_a_batch() {
                 assert_eq!(r.status, 200, "connection {i}, round {round}, watches {limit}");
                 assert_eq!(r.body, body, "connection {i}, round {round}, watches {limit}");
             }
+        }
+    }
+}
+
+/// Rewrites `name` below `root` with `contents` in place and gives it back
+/// its modification time, as `touch -r`, `tar x`, `rsync -t` and `cp -p` do
+/// (utimensat): size and mtime as before, only the bytes (and the ctime,
+/// which no one can set) differ.
+fn rewrite_keeping_mtime(root: &std::path::Path, name: &str, contents: &[u8]) {
+    let path = root.join(name);
+    let mtime = fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+    assert_eq!(fs::metadata(&path).expect("size").len(), contents.len() as u64, "a same-size rewrite");
+    fs::write(&path, contents).expect("rewrite");
+    fs::File::open(&path).and_then(|f| f.set_modified(mtime)).expect("restore mtime");
+    assert_eq!(fs::metadata(&path).and_then(|m| m.modified()).expect("mtime"), mtime);
+}
+
+fn brotli_text(body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut plain).expect("brotli");
+    plain
+}
+
+/// Issue 20, item 5: a same-size rewrite whose mtime is restored. The
+/// cached bytes go (the ctime moved), and the ETag, a digest of the bytes,
+/// is new, so the old `If-None-Match` gets the new bytes (200), the old
+/// `If-Range` gets the whole new file, and each coding's tag moves too.
+#[test]
+fn a_same_size_rewrite_with_its_mtime_restored_gets_new_bytes_and_a_new_etag() {
+    let (css_one, css_two) = (b"body { color: red;  }\n".repeat(40), b"body { color: blue; }\n".repeat(40));
+    let cases: [(&str, &[u8], &[u8]); 2] =
+        [("/m/plain.txt", b"version one", b"version two"), ("/m/site.css", &css_one, &css_two)];
+    for limit in LIMITS {
+        let server = server(limit);
+        let root = server.root();
+        let mut stream = server.connect();
+        for (target, one, two) in cases {
+            write(&root, &target[1..], one);
+            cached(&mut stream, target, one);
+            let old = get_on(&mut stream, target, None);
+            let old_etag = old.header("etag").expect("an ETag").to_owned();
+            let old_br = get_on(&mut stream, target, Some("br"));
+            let old_br_etag = old_br.header("etag").expect("an ETag").to_owned();
+            assert_eq!(get_with(&mut stream, target, &[("If-None-Match", &old_etag)]).status, 304);
+
+            rewrite_keeping_mtime(&root, &target[1..], two);
+            let new = get_on(&mut stream, target, None);
+            assert_eq!(new.body, two, "{target}, watches {limit}: the new bytes");
+            let new_etag = new.header("etag").expect("an ETag").to_owned();
+            assert_ne!(new_etag, old_etag, "{target}, watches {limit}: a new ETag");
+            let revalidated = get_with(&mut stream, target, &[("If-None-Match", &old_etag)]);
+            assert_eq!((revalidated.status, &revalidated.body[..]), (200, two), "{target}, watches {limit}");
+            assert_eq!(get_with(&mut stream, target, &[("If-None-Match", &new_etag)]).status, 304);
+            // A range resumed under the old tag gets the whole new file; under
+            // the new one, the range, with the same tag as the whole.
+            let resumed = get_with(&mut stream, target, &[("Range", "bytes=0-3"), ("If-Range", &old_etag)]);
+            assert_eq!((resumed.status, &resumed.body[..]), (200, two), "{target}, watches {limit}");
+            let ranged = get_with(&mut stream, target, &[("Range", "bytes=0-3"), ("If-Range", &new_etag)]);
+            assert_eq!((ranged.status, &ranged.body[..]), (206, &two[..4]), "{target}, watches {limit}");
+            assert_eq!(ranged.header("etag"), Some(new_etag.as_str()));
+            // The compressed representation (or identity, for a file too
+            // small to compress) under its old tag: the new bytes.
+            let coded = get_with(&mut stream, target, &[("Accept-Encoding", "br"), ("If-None-Match", &old_br_etag)]);
+            assert_eq!(coded.status, 200, "{target}, watches {limit}");
+            assert_ne!(coded.header("etag"), Some(old_br_etag.as_str()));
+            let plain = match coded.header("content-encoding") {
+                Some("br") => brotli_text(&coded.body),
+                _ => coded.body.clone(),
+            };
+            assert_eq!(plain, two, "{target}, watches {limit}: the new bytes, coded");
         }
     }
 }
