@@ -477,6 +477,10 @@ fn a_file_system_mounted_over_a_served_folder_is_served_within_the_interval() {
     fresh_everywhere(&server, &mut stream, "/over/f.txt", b"on the disk below", &above_etag, "tmpfs unmounted");
     let listing = get_on(&mut stream, "/over/", None);
     assert!(listing.text().contains("only-below.txt") && !listing.text().contains("only-above.txt"));
+    // Past the interval with nothing changed: read again, and the same page.
+    wait_out_the_bound(Instant::now());
+    let again = get_on(&mut stream, "/over/", None);
+    assert_eq!((again.status, again.header("etag"), &again.body), (200, listing.header("etag"), &listing.body));
 }
 
 /// Issue 20, item 1: a file bind-mounted over a served file, then taken away.
