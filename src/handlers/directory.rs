@@ -419,13 +419,16 @@ impl Preparation for Listing {
                 };
                 let Stage::Reading { listed, read, digest, .. } = stage else { return Some(Response::error(500)) };
                 let validated = self.validators(&digest, listed.len(), more);
+                // Read again past its interval and unchanged: the kept page,
+                // kept anew (a 304 too), without sorting or rendering.
+                let unchanged = self.due.take().filter(|(etag, _)| *etag == validated.etag);
+                if let Some((_, body)) = &unchanged {
+                    self.keep(body, &validated);
+                }
                 if let Some(response) = self.precondition(&validated) {
                     return Some(response);
                 }
-                // Read again past its interval and unchanged: the kept page,
-                // kept anew, without sorting or rendering.
-                if let Some((_, body)) = self.due.take().filter(|(etag, _)| *etag == validated.etag) {
-                    self.keep(&body, &validated);
+                if let Some((_, body)) = unchanged {
                     return Some(self.page_response(Body::Shared(body), &validated));
                 }
                 self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more), validated);
