@@ -4,7 +4,12 @@
 //!
 //! A watched entry (see `watches`: inotify on the file and every directory
 //! on its way) is current as long as no event has dropped its path, which
-//! a hit learns without asking the file system. Every other hit revalidates against what the path names *now*: `Root::stamp`
+//! a hit learns without asking the file system, for at most
+//! `FileOptions::cache_recheck` after it was last verified: past that, the
+//! hit checks the stamp once more (what inotify cannot see, such as writes
+//! through a shared mapping or a mount over the path, is seen so within
+//! that bound) and trusts the watch for as long again. Every other hit
+//! revalidates against what the path names *now*: `Root::stamp`
 //! resolves it again beneath the root handle by the same rules as a fresh
 //! open (one `fstatat` for a name directly in the root, else
 //! `openat2(O_PATH, RESOLVE_BENEATH)` + `fstat`), and its device, inode,
@@ -37,7 +42,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::compress::{CompressedCache, Kept};
 use super::watches::Watches;
@@ -104,9 +109,10 @@ enum Proof {
     /// Not hit since it was cached: the first hit checks the stamp, then
     /// tries to watch the path (so an entry evicted unhit never cost a watch).
     Unhit,
-    /// Watched (`Watches::watch`) under this serial: current while it is
-    /// in the cache, as an event takes it out.
-    Watched(u64),
+    /// Watched (`Watches::watch`) under `serial`: current while it is in
+    /// the cache (an event takes it out) until `until`, when a hit checks
+    /// the stamp and renews it (`FileOptions::cache_recheck`).
+    Watched { serial: u64, until: Instant },
     /// Not watchable (a symlink on the way, out of watches): every hit
     /// checks the stamp.
     Stamp,
@@ -185,6 +191,8 @@ struct Siblings {
     dir: Stamp,
     /// The watching of the file's path under which `present` was looked up.
     watched: Option<u64>,
+    /// When the watch alone stops vouching for `present` (see `Proof::Watched`).
+    until: Instant,
     present: CodingSet,
 }
 
@@ -240,9 +248,10 @@ impl FileCache {
     }
 
     /// The same cache, watching up to `limit` inodes to spare its hits the
-    /// stamp check (`FileOptions::cache_watches`; 0 watches nothing).
-    pub fn with_watches(mut self, limit: usize) -> FileCache {
-        self.watches = Box::new(Watches::new(limit));
+    /// stamp check (`FileOptions::cache_watches`; 0 watches nothing), each
+    /// trusted for `recheck` (`FileOptions::cache_recheck`) between checks.
+    pub fn with_watches(mut self, limit: usize, recheck: Duration) -> FileCache {
+        self.watches = Box::new(Watches::new(limit).with_recheck(recheck));
         self
     }
 
@@ -281,24 +290,32 @@ impl FileCache {
             (proof, cached) = (entry.proof, entry.stamp);
         }
         // A watched entry leaves `entries` with its watch (an event,
-        // `remove`), so being here is confirmation: no lookup of the watch.
-        if let Proof::Watched(serial) = proof {
+        // `remove`), so being here is confirmation: no lookup of the watch;
+        // only the bound on what no event reports.
+        if let Proof::Watched { serial, until } = proof {
             debug_assert!(self.watches.confirms(path, Some(serial)));
-            return self.entries.get(key(path));
+            if self.watches.now() < until {
+                return self.entries.get(key(path));
+            }
         }
         if root.stamp(path).ok() != Some(cached) {
             self.remove(path);
             return None;
         }
-        if proof == Proof::Unhit {
+        let proof = match proof {
+            // Verified again: trusted on its watch for another interval.
+            Proof::Watched { serial, .. } => Proof::Watched { serial, until: self.watches.trusted_until() },
             // Hit once, so likely again: watch it to spare later hits the
             // stamp check. Events were read just above, as `watch` needs.
-            let watched = self.watches.watch(root, path, cached);
-            let entry = self.entries.get_mut(key(path))?;
-            entry.proof = watched.map_or(Proof::Stamp, Proof::Watched);
-            return Some(entry);
-        }
-        self.entries.get(key(path))
+            Proof::Unhit => match self.watches.watch(root, path, cached) {
+                Some(serial) => Proof::Watched { serial, until: self.watches.trusted_until() },
+                None => Proof::Stamp,
+            },
+            Proof::Stamp => return self.entries.get(key(path)),
+        };
+        let entry = self.entries.get_mut(key(path))?;
+        entry.proof = proof;
+        Some(entry)
     }
 
     /// Whether the file at `path`, of `len` bytes, is worth caching now
@@ -337,7 +354,7 @@ impl FileCache {
         if let Some(old) = self.entries.remove(key(path)) {
             self.bytes -= old.body.len();
             // Its watches go back; other caches of the path check stamps.
-            if let Proof::Watched(_) = old.proof {
+            if let Proof::Watched { .. } = old.proof {
                 self.watches.forget(path);
             }
         }
@@ -362,7 +379,8 @@ impl FileCache {
         described: Described,
     ) {
         self.catch_up();
-        let watched = self.watches.watch(root, path, Stamp::of(meta));
+        let watched =
+            self.watches.watch(root, path, Stamp::of(meta)).map(|serial| (serial, self.watches.trusted_until()));
         self.compressed.insert(path, meta, coding, body, described, watched);
     }
 
@@ -374,14 +392,17 @@ impl FileCache {
     pub fn siblings(&mut self, root: &Root, path: &Path, exists: impl Fn(Coding) -> bool) -> CodingSet {
         self.catch_up();
         if let Some(known) = self.siblings.get(path) {
-            // The parent directory's watch reports any sibling's coming and going.
-            if self.watches.confirms(path, known.watched) {
+            // The parent directory's watch reports any sibling's coming and
+            // going, within the bound on what it cannot see.
+            if self.watches.confirms(path, known.watched) && self.watches.now() < known.until {
                 return known.present;
             }
         }
+        let until = self.watches.trusted_until();
         let dir = path.parent().and_then(|dir| root.stamp(dir).ok());
-        if let (Some(dir), Some(known)) = (dir, self.siblings.get(path)) {
+        if let (Some(dir), Some(known)) = (dir, self.siblings.get_mut(path)) {
             if known.dir == dir {
+                known.until = until;
                 return known.present;
             }
         }
@@ -392,7 +413,7 @@ impl FileCache {
             if self.siblings.len() >= MAX_SIBLING_ENTRIES {
                 self.siblings.clear();
             }
-            self.siblings.insert(path.to_path_buf(), Siblings { dir, watched, present });
+            self.siblings.insert(path.to_path_buf(), Siblings { dir, watched, until, present });
         }
         present
     }
@@ -404,6 +425,9 @@ mod tests {
     use std::fs;
     use std::io::Write;
     use std::os::unix::fs::symlink;
+
+    /// Longer than any test takes: watches alone vouch for entries.
+    const RECHECK: Duration = Duration::from_secs(3600);
 
     fn described() -> Described {
         Described {
@@ -515,7 +539,7 @@ mod tests {
         fs::write(dir.path().join("d/f"), b"one").unwrap();
         fs::write(dir.path().join("d/g"), b"two").unwrap();
         symlink(dir.path().join("d"), dir.path().join("link")).unwrap();
-        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        let mut cache = FileCache::new(1024, 100).with_watches(16, RECHECK);
         for rel in ["d/f", "d/g", "link/f"] {
             let meta = fs::metadata(dir.path().join(rel)).unwrap();
             assert!(admit(&mut cache, rel, &meta, b"x"));
@@ -525,7 +549,7 @@ mod tests {
         for rel in ["d/f", "d/g", "link/f"] {
             assert!(cache.get(&root, Path::new(rel)).is_some());
         }
-        let watched = |cache: &FileCache, rel: &str| proof(cache, rel).map(|p| matches!(p, Proof::Watched(_)));
+        let watched = |cache: &FileCache, rel: &str| proof(cache, rel).map(|p| matches!(p, Proof::Watched { .. }));
         assert_eq!(watched(&cache, "d/f"), Some(true));
         assert_eq!(watched(&cache, "d/g"), Some(true));
         assert_eq!(proof(&cache, "link/f"), Some(Proof::Stamp), "a path through a symlink keeps the stamp check");
@@ -549,7 +573,7 @@ mod tests {
         assert_eq!(watched(&cache, "d/g"), None);
 
         // Out of watches: the entry is still cached, checked by stamp.
-        let mut small = FileCache::new(1024, 100).with_watches(2);
+        let mut small = FileCache::new(1024, 100).with_watches(2, RECHECK);
         let meta = fs::metadata(dir.path().join("d/g")).unwrap();
         assert!(admit(&mut small, "d/g", &meta, b"x"));
         assert!(small.get(&root, Path::new("d/g")).is_some());
@@ -561,13 +585,51 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_hit_checks_the_stamp_once_its_interval_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        fs::create_dir_all(dir.path().join("d")).unwrap();
+        for name in ["d/f", "d/g"] {
+            fs::write(dir.path().join(name), b"one").unwrap();
+        }
+        let recheck = Duration::from_millis(50);
+        let mut cache = FileCache::new(1024, 100).with_watches(16, recheck);
+        for rel in ["d/f", "d/g"] {
+            let meta = fs::metadata(dir.path().join(rel)).unwrap();
+            assert!(admit(&mut cache, rel, &meta, b"one"));
+            assert!(cache.get(&root, Path::new(rel)).is_some());
+        }
+        let Some(Proof::Watched { until, .. }) = proof(&cache, "d/f") else { panic!("d/f is watched") };
+        // A change no event reports (a write through a shared mapping, a
+        // mount over the path): here, f changes and its events are thrown
+        // away unread.
+        fs::write(dir.path().join("d/f"), b"two").unwrap();
+        cache.watches.discard_events();
+        crate::sys::notify::note_request_read();
+        if Instant::now() + Duration::from_millis(10) < until {
+            assert!(cache.get(&root, Path::new("d/f")).is_some(), "within its interval the watch alone vouches");
+        }
+        // Past the interval, the next hit (of bytes read after it) checks.
+        while Instant::now() <= until {
+            std::thread::sleep(until - Instant::now());
+        }
+        crate::sys::notify::note_request_read();
+        assert!(cache.get(&root, Path::new("d/f")).is_none(), "checked once its interval ran out");
+        // An unchanged file is checked, found current, and trusted again.
+        let Some(Proof::Watched { until: before, .. }) = proof(&cache, "d/g") else { panic!("d/g is watched") };
+        assert!(cache.get(&root, Path::new("d/g")).is_some());
+        let Some(Proof::Watched { until: after, .. }) = proof(&cache, "d/g") else { panic!("d/g still watched") };
+        assert!(after > before, "its trust was renewed");
+    }
+
+    #[test]
     fn an_edit_before_the_first_hit_misses() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::open(dir.path(), false).unwrap();
         fs::create_dir_all(dir.path().join("d")).unwrap();
         fs::write(dir.path().join("d/f"), b"one").unwrap();
         let meta = fs::metadata(dir.path().join("d/f")).unwrap();
-        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        let mut cache = FileCache::new(1024, 100).with_watches(16, RECHECK);
         assert!(admit(&mut cache, "d/f", &meta, b"one"));
         // Changed while cached and not yet watched: the first hit's stamp
         // check sees it, and no watch vouches for the old bytes.
@@ -586,11 +648,11 @@ mod tests {
         for name in ["a", "b", "kept"] {
             fs::write(dir.path().join(name), name).unwrap();
         }
-        let mut cache = FileCache::new(1024, 100).with_watches(16);
+        let mut cache = FileCache::new(1024, 100).with_watches(16, RECHECK);
         let meta = fs::metadata(dir.path().join("kept")).unwrap();
         assert!(admit(&mut cache, "kept", &meta, b"kept"));
         assert!(cache.get(&root, Path::new("kept")).is_some());
-        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched(_))));
+        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched { .. })));
         // Alternating names, so the kernel cannot merge the events.
         let (a, b) = (fs::File::open(dir.path().join("a")).unwrap(), fs::File::open(dir.path().join("b")).unwrap());
         let when = SystemTime::now() - Duration::from_secs(5);
@@ -604,7 +666,7 @@ mod tests {
         // A fresh notifier watches again.
         assert!(admit(&mut cache, "kept", &meta, b"kept"));
         assert!(cache.get(&root, Path::new("kept")).is_some());
-        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched(_))));
+        assert!(matches!(proof(&cache, "kept"), Some(Proof::Watched { .. })));
     }
 
     #[test]

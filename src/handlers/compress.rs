@@ -22,6 +22,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::cache::Described;
 use super::watches::Watches;
@@ -187,14 +188,16 @@ pub fn compress(data: &[u8], coding: Coding, levels: Levels) -> io::Result<Vec<u
 pub struct Kept {
     /// The original file's stamp: any change to it makes this stale.
     stamp: Stamp,
-    /// The watching (`watches::Watches`) under which the stamp was current.
-    watched: Option<u64>,
+    /// The watching (`watches::Watches`) under which the stamp was current,
+    /// and until when that watch alone vouches for it (`cache_recheck`).
+    watched: Option<(u64, Instant)>,
     pub body: Arc<[u8]>,
     pub described: Described,
 }
 
 /// A worker's compressed bytes, one slot per coding for each file, valid
-/// while the original file's watch has seen no change, or else while its
+/// while the original file's watch has seen no change (checked by stamp
+/// again once per `cache_recheck`), or else while its
 /// stamp (device, inode, size, modification and change times) is what it
 /// was. Bounded in bytes (`compress_cache_bytes`)
 /// like `FileCache`, owned by one worker, so a hit takes no lock.
@@ -214,18 +217,28 @@ impl CompressedCache {
 
     /// The bytes kept for `path` in `coding`, if the file is unchanged.
     /// No system call unless something is kept for the path and its
-    /// watch (if any) cannot confirm it.
+    /// watch (if any) cannot confirm it, or was trusted for its interval
+    /// (`cache_recheck`) already.
     pub fn get(&mut self, root: &Root, path: &Path, coding: Coding, watches: &Watches) -> Option<&Kept> {
         let slots = self.entries.get(path)?;
         let kept = slots[slot(coding)?].as_ref()?;
-        if watches.confirms(path, kept.watched) {
-            return self.entries.get(path)?[slot(coding)?].as_ref();
+        if let Some((serial, until)) = kept.watched {
+            if watches.confirms(path, Some(serial)) && watches.now() < until {
+                return self.entries.get(path)?[slot(coding)?].as_ref();
+            }
         }
         let stamp = kept.stamp;
         if root.stamp(path).ok() != Some(stamp) {
             // Every coding of the old version is stale at once.
             self.remove(path);
             return None;
+        }
+        // Verified: each coding's watch vouches again for an interval.
+        let until = watches.trusted_until();
+        for kept in self.entries.get_mut(path)?.iter_mut().flatten() {
+            if let Some((_, old)) = &mut kept.watched {
+                *old = until;
+            }
         }
         self.entries.get(path)?[slot(coding)?].as_ref()
     }
@@ -240,7 +253,7 @@ impl CompressedCache {
         coding: Coding,
         body: Arc<[u8]>,
         described: Described,
-        watched: Option<u64>,
+        watched: Option<(u64, Instant)>,
     ) {
         let Some(index) = slot(coding) else { return };
         if body.len() > self.limit_bytes {

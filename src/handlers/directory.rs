@@ -16,8 +16,11 @@
 //! of every listed entry's name, kind, size and modification time (taken as
 //! the entries are read, independent of their order), of the view and of
 //! the options that change what is listed; so a revalidation gets 304
-//! exactly when the page would be the same. `Last-Modified` is the latest
-//! of the directory's and its entries' modification times.
+//! exactly when the page would be the same. There is no `Last-Modified`,
+//! as nginx's autoindex sends none: no single time dates the page (the
+//! folder's time does not move when a listed file changes size or date),
+//! and `wget --mirror`, given one, revalidates the top listing by date,
+//! gets 304 and never walks down to a file changed below it.
 //!
 //! **Kept listings.** Each worker keeps the pages it rendered
 //! ([`KeptListings`], at most [`KEPT_LISTING_BYTES`] per folder) and
@@ -34,7 +37,12 @@
 //! names (hard links, changed through another directory) are not watched
 //! at all, so a listing with either is never kept. With no watch to be
 //! had (none left, `cache_watches` 0, a symlink on the way) every request
-//! reads the directory anew, as before. A page is kept per directory and
+//! reads the directory anew, as before. What no watch reports (a mount
+//! over the folder or a subfolder, an overlay's layer written directly) is
+//! bounded by `FileOptions::cache_recheck`: a page kept longer than that is
+//! read again at its next request, and if the tag of what is read equals
+//! the page's, the page is answered and kept as it was, without sorting or
+//! rendering (reading is ~11 M of the 61 M instructions below). A page is kept per directory and
 //! view (sort, order, format) rather than one sorted list rendered per
 //! view: sorting and writing rows are most of a fresh listing's user time
 //! (callgrind, 10,000 entries: 61 M instructions, ~11 M of them reading,
@@ -48,12 +56,11 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 use super::listing::{self, Format, Page, Sorted, View};
 use super::watches::Watches;
-use super::{archive, cache, Site};
-use crate::http::date;
+use super::{archive, Site};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::request::{Request, Version};
 use crate::http::response::{Body, Preparation, Response};
@@ -88,8 +95,6 @@ const LISTING_VARY: &str = "Accept";
 struct OwnedConditions {
     if_match: Option<String>,
     if_none_match: Option<String>,
-    if_modified_since: Option<String>,
-    if_unmodified_since: Option<String>,
 }
 
 /// A listing in progress.
@@ -101,11 +106,12 @@ pub struct Listing {
     request_path: String,
     view: View,
     conditions: OwnedConditions,
-    /// When reading began, for the racy-time rule of `Last-Modified`.
-    read_at: SystemTime,
     stage: Stage,
     /// Where the page goes when done, if it may be kept.
     keeping: Option<Keeping>,
+    /// The tag and body of the page kept for this request, read again
+    /// because its interval ran out: answered as it is if nothing changed.
+    due: Option<(String, Arc<[u8]>)>,
 }
 
 /// Unless its page was kept, the directory's watch goes back.
@@ -123,19 +129,20 @@ struct Keeping {
     path: PathBuf,
     /// The watching of the directory, placed before its entries were read.
     watched: u64,
+    /// When it was verified so (`Watches::now`): the page's trust counts
+    /// from here.
+    began: Instant,
     /// Listed subdirectories (below the root) as they were read; each is
     /// watched before the page is kept.
     subdirectories: Vec<(PathBuf, Stamp)>,
 }
 
-/// What the entries read so far say about the listing's validators.
+/// What the entries read so far say about the listing's validator.
 #[derive(Debug, Default)]
 struct Digest {
     /// Sum of each listed entry's hash: order-independent, so the
     /// directory's order on disk does not matter.
     sum: u64,
-    /// The latest modification time seen (the directory's own included).
-    latest: Option<SystemTime>,
 }
 
 impl Digest {
@@ -144,11 +151,6 @@ impl Digest {
         entry.name.hash(&mut hasher);
         (entry.is_dir, entry.size, entry.modified).hash(&mut hasher);
         self.sum = self.sum.wrapping_add(hasher.finish());
-        self.saw(entry.modified);
-    }
-
-    fn saw(&mut self, modified: Option<SystemTime>) {
-        self.latest = self.latest.max(modified);
     }
 }
 
@@ -162,13 +164,10 @@ enum Stage {
     Done,
 }
 
-/// A listing's validators, rendered.
+/// A listing's validator, rendered.
 #[derive(Debug)]
 struct Validated {
     etag: String,
-    last_modified: Option<String>,
-    /// What `last_modified` was made from, kept with a page.
-    latest: Option<SystemTime>,
 }
 
 impl Listing {
@@ -196,34 +195,31 @@ impl Listing {
             path,
             request_path: request.path().to_owned(),
             view,
-            conditions: OwnedConditions {
-                if_match: owned("if-match"),
-                if_none_match: owned("if-none-match"),
-                if_modified_since: owned("if-modified-since"),
-                if_unmodified_since: owned("if-unmodified-since"),
-            },
-            read_at: SystemTime::now(),
+            conditions: OwnedConditions { if_match: owned("if-match"), if_none_match: owned("if-none-match") },
             stage: Stage::Done,
             keeping: None,
+            due: None,
         };
         let key = listing.key();
-        let watched = {
+        let (watched, began) = {
             let mut kept = listings.lock();
-            if let Some(page) = kept.get(&key) {
-                return listing.answer_kept(page);
+            match kept.get(&key) {
+                Found::Current(page) => return listing.answer_kept(page),
+                Found::Due(page) => listing.due = Some((page.etag, page.body)),
+                Found::Missing => {}
             }
             // Placed before any entry is read, so every later change is reported.
-            entries.stamp().ok().and_then(|stamp| kept.watches.watch(&site.root, &listing.path, stamp))
+            let watched = entries.stamp().ok().and_then(|stamp| kept.watches.watch(&site.root, &listing.path, stamp));
+            (watched, kept.watches.now())
         };
         listing.keeping = watched.map(|watched| Keeping {
             listings: listings.clone(),
             path: listing.path.clone(),
             watched,
+            began,
             subdirectories: Vec::new(),
         });
-        let mut digest = Digest::default();
-        // Removing an entry changes only the directory's own time.
-        digest.saw(entries.stat(c".").ok().and_then(|s| s.modified));
+        let digest = Digest::default();
         listing.stage = Stage::Reading { entries, listed: Sorted::new(view), read: 0, digest };
         match listing.advance() {
             Some(response) => response,
@@ -272,34 +268,22 @@ impl Listing {
         end
     }
 
-    /// The validators of the listing read: see the module comment. A
-    /// `Last-Modified` within the racy window of the read is left out, as
-    /// for files: a second-resolution date could not tell this listing
-    /// from one changed in the same second.
+    /// The validator of the listing read: see the module comment.
     fn validators(&self, digest: &Digest, listed: usize, more: Option<usize>) -> Validated {
         let mut hasher = DefaultHasher::new();
         (digest.sum, listed, more, self.view, &self.request_path).hash(&mut hasher);
         let options = &self.site.options;
         (options.dotfiles, options.follow_symlinks).hash(&mut hasher);
-        let etag = format!("\"listing-{:016x}\"", hasher.finish());
-        self.dated(etag, digest.latest)
-    }
-
-    /// The validators of a listing tagged `etag` whose latest time is `latest`.
-    fn dated(&self, etag: String, latest: Option<SystemTime>) -> Validated {
-        let window = self.site.options.racy_window;
-        let last_modified = latest.filter(|&t| !cache::is_racy(t, self.read_at, window)).and_then(date::format);
-        Validated { etag, last_modified, latest }
+        Validated { etag: format!("\"listing-{:016x}\"", hasher.finish()) }
     }
 
     fn key(&self) -> PageKey {
         PageKey { path: self.path.clone(), request_path: self.request_path.clone(), view: self.view }
     }
 
-    /// The answer from a kept page: its validators (the date judged racy
-    /// or not now, as a fresh read would), then 304/412 or the page.
+    /// The answer from a kept page: 304/412 or the page.
     fn answer_kept(&self, page: &KeptPage) -> Response {
-        let validated = self.dated(page.etag.clone(), page.latest);
+        let validated = Validated { etag: page.etag.clone() };
         if let Some(response) = self.precondition(&validated) {
             return response;
         }
@@ -321,28 +305,26 @@ impl Listing {
     /// watched (see the module comment).
     fn keep(&mut self, body: &Arc<[u8]>, validated: &Validated) {
         let Some(mut keeping) = self.keeping.take() else { return };
-        let page = KeptPage {
-            body: Arc::clone(body),
-            etag: validated.etag.clone(),
-            latest: validated.latest,
-            depends: Vec::new(),
-        };
+        let mut kept = keeping.listings.lock();
+        let until = kept.watches.trusted_from(keeping.began);
+        let page = KeptPage { body: Arc::clone(body), etag: validated.etag.clone(), until, depends: Vec::new() };
         let subdirectories = std::mem::take(&mut keeping.subdirectories);
-        keeping.listings.lock().keep(&self.site.root, self.key(), page, keeping.watched, subdirectories);
+        kept.keep(&self.site.root, self.key(), page, keeping.watched, subdirectories);
     }
 
-    /// 304 or 412 when the request's conditions say so.
+    /// 304 or 412 when the request's conditions say so. Without a
+    /// `Last-Modified`, date conditions do not apply (RFC 9110 §13.1.3,
+    /// §13.1.4), so `If-Modified-Since` alone always gets the page.
     fn precondition(&self, validated: &Validated) -> Option<Response> {
         let c = &self.conditions;
         let conditions = Conditions {
             if_match: c.if_match.as_deref(),
             if_none_match: c.if_none_match.as_deref(),
-            if_modified_since: c.if_modified_since.as_deref(),
-            if_unmodified_since: c.if_unmodified_since.as_deref(),
+            if_modified_since: None,
+            if_unmodified_since: None,
             if_range: None,
         };
-        let last_modified = validated.last_modified.as_deref().and_then(|d| httpdate::parse_http_date(d).ok());
-        let validators = Validators { etag: Some(&validated.etag), last_modified };
+        let validators = Validators { etag: Some(&validated.etag), last_modified: None };
         match precondition::evaluate(&conditions, &validators, true) {
             Precondition::Proceed => None,
             Precondition::NotModified => Some(with_validators(Response::new(304), validated)),
@@ -419,12 +401,11 @@ fn archive_name(path: &Path, site: &Site) -> Vec<u8> {
     name.unwrap_or_else(|| b"files".to_vec())
 }
 
-fn with_validators(mut response: Response, validated: &Validated) -> Response {
-    response = response.header("ETag", validated.etag.clone());
-    if let Some(date) = &validated.last_modified {
-        response = response.header("Last-Modified", date.clone());
-    }
-    response.header("Cache-Control", LISTING_CACHE_CONTROL).header("Vary", LISTING_VARY)
+fn with_validators(response: Response, validated: &Validated) -> Response {
+    response
+        .header("ETag", validated.etag.clone())
+        .header("Cache-Control", LISTING_CACHE_CONTROL)
+        .header("Vary", LISTING_VARY)
 }
 
 impl Preparation for Listing {
@@ -438,8 +419,17 @@ impl Preparation for Listing {
                 };
                 let Stage::Reading { listed, read, digest, .. } = stage else { return Some(Response::error(500)) };
                 let validated = self.validators(&digest, listed.len(), more);
+                // Read again past its interval and unchanged: the kept page,
+                // kept anew (a 304 too), without sorting or rendering.
+                let unchanged = self.due.take().filter(|(etag, _)| *etag == validated.etag);
+                if let Some((_, body)) = &unchanged {
+                    self.keep(body, &validated);
+                }
                 if let Some(response) = self.precondition(&validated) {
                     return Some(response);
+                }
+                if let Some((_, body)) = unchanged {
+                    return Some(self.page_response(Body::Shared(body), &validated));
                 }
                 self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more), validated);
                 // A small directory is answered in the same step.
@@ -491,7 +481,8 @@ struct PageKey {
 struct KeptPage {
     body: Arc<[u8]>,
     etag: String,
-    latest: Option<SystemTime>,
+    /// When its watches alone stop vouching for it (`cache_recheck`).
+    until: Instant,
     /// The watched paths (below the root) whose change drops the page: the
     /// directory and its listed subdirectories.
     depends: Vec<PathBuf>,
@@ -513,11 +504,22 @@ struct Kept {
     watches: Watches,
 }
 
+/// What a request finds kept for its page.
+enum Found<'k> {
+    /// A page its watches vouch for.
+    Current(&'k KeptPage),
+    /// A page kept past its interval, taken out to be checked by a new read.
+    Due(KeptPage),
+    Missing,
+}
+
 impl KeptListings {
     /// Kept listings watched by up to `watches` inotify watches
-    /// (`FileOptions::cache_watches`; 0 keeps none).
-    pub fn new(watches: usize) -> KeptListings {
-        let kept = Kept { pages: HashMap::new(), bytes: 0, watches: Watches::new(watches) };
+    /// (`FileOptions::cache_watches`; 0 keeps none), each page trusted on
+    /// its watches for `recheck` (`FileOptions::cache_recheck`).
+    pub fn new(watches: usize, recheck: Duration) -> KeptListings {
+        let watches = Watches::new(watches).with_recheck(recheck);
+        let kept = Kept { pages: HashMap::new(), bytes: 0, watches };
         KeptListings(Arc::new(Mutex::new(kept)))
     }
 
@@ -555,9 +557,21 @@ impl Kept {
         }
     }
 
-    fn get(&mut self, key: &PageKey) -> Option<&KeptPage> {
+    fn get(&mut self, key: &PageKey) -> Found<'_> {
         self.catch_up();
-        self.pages.get(key)
+        let now = self.watches.now();
+        match self.pages.get(key) {
+            None => Found::Missing,
+            Some(page) if now >= page.until => {
+                let Some(page) = self.pages.remove(key) else { return Found::Missing };
+                self.bytes -= page.body.len();
+                self.forget_unused(&page.depends);
+                Found::Due(page)
+            }
+            // Looked up again: the borrow checker cannot yet return the
+            // first lookup's reference from one arm only.
+            Some(_) => self.pages.get(key).map_or(Found::Missing, Found::Current),
+        }
     }
 
     /// Keeps `page` if its directory is still watched under `watched` and
@@ -617,12 +631,19 @@ mod tests {
     use crate::sys::notify;
     use std::fs;
 
+    /// Longer than any test takes: watches alone vouch for pages.
+    const RECHECK: Duration = Duration::from_secs(3600);
+
     fn key(path: &str) -> PageKey {
         PageKey { path: PathBuf::from(path), request_path: format!("/{path}/"), view: View::default() }
     }
 
     fn page(body: &[u8]) -> KeptPage {
-        KeptPage { body: Arc::from(body), etag: "\"t\"".into(), latest: None, depends: Vec::new() }
+        KeptPage { body: Arc::from(body), etag: "\"t\"".into(), until: far(), depends: Vec::new() }
+    }
+
+    fn far() -> Instant {
+        Instant::now() + RECHECK
     }
 
     /// Keeps a page for `dir` (and its `subdirectories`) as a listing would:
@@ -640,9 +661,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("d/sub")).unwrap();
         let root = Root::open(dir.path(), false).unwrap();
-        let listings = KeptListings::new(16);
+        let listings = KeptListings::new(16, RECHECK);
         let mut kept_listings = listings.lock();
-        let kept_now = |k: &mut Kept| k.get(&key("d")).is_some();
+        let kept_now = |k: &mut Kept| matches!(k.get(&key("d")), Found::Current(_));
         kept(&mut kept_listings, &root, "d", &["d/sub"], b"page");
         assert!(kept_now(&mut kept_listings));
         // A change in the folder, seen once request bytes were read.
@@ -667,13 +688,33 @@ mod tests {
     }
 
     #[test]
+    fn a_page_past_its_interval_is_taken_out_to_be_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("d")).unwrap();
+        let root = Root::open(dir.path(), false).unwrap();
+        let listings = KeptListings::new(16, RECHECK);
+        let mut kept_listings = listings.lock();
+        kept(&mut kept_listings, &root, "d", &[], b"page");
+        assert!(matches!(kept_listings.get(&key("d")), Found::Current(_)));
+        // Its interval over (as if kept long ago): handed back once, for
+        // the caller to compare with a new read, and no longer kept.
+        kept_listings.pages.get_mut(&key("d")).expect("kept").until = kept_listings.watches.now();
+        match kept_listings.get(&key("d")) {
+            Found::Due(page) => assert_eq!(&*page.body, b"page"),
+            _ => panic!("a page past its interval is due"),
+        }
+        assert!(matches!(kept_listings.get(&key("d")), Found::Missing));
+        assert_eq!((kept_listings.bytes, kept_listings.watches.watch_count()), (0, 0), "its bytes and watches went");
+    }
+
+    #[test]
     fn kept_pages_stay_within_their_byte_limit_and_need_watches() {
         let dir = tempfile::tempdir().unwrap();
         for d in ["a", "b", "c", "d"] {
             fs::create_dir(dir.path().join(d)).unwrap();
         }
         let root = Root::open(dir.path(), false).unwrap();
-        let listings = KeptListings::new(16);
+        let listings = KeptListings::new(16, RECHECK);
         let third = vec![0u8; KEPT_LISTING_BYTES / 3 + 1];
         for d in ["a", "b", "c"] {
             kept(&mut listings.lock(), &root, d, &[], &third);
@@ -681,9 +722,9 @@ mod tests {
         assert_eq!(listings.len(), 2, "two thirds and a bit fit, not three");
         assert!(listings.lock().bytes <= KEPT_LISTING_BYTES);
         kept(&mut listings.lock(), &root, "d", &[], &vec![0u8; KEPT_LISTING_BYTES + 1]);
-        assert!(listings.lock().get(&key("d")).is_none(), "larger than the limit");
+        assert!(matches!(listings.lock().get(&key("d")), Found::Missing), "larger than the limit");
         // No watches, nothing kept.
-        let unwatched = KeptListings::new(0);
+        let unwatched = KeptListings::new(0, RECHECK);
         let stamp = root.stamp(Path::new("a")).unwrap();
         assert_eq!(unwatched.lock().watches.watch(&root, Path::new("a"), stamp), None);
     }

@@ -11,16 +11,16 @@ use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{self, Described, FileCache};
+use super::cache::{Described, FileCache};
 use super::compress::{self, Levels, Streamed};
 use super::content_type;
 use super::directory::{KeptListings, Listing};
+use super::validators::Validity;
 use super::Site;
 use crate::http::date;
 use crate::http::encoding::{Coding, CodingSet, Preferences, COMPRESSED, STREAMED};
@@ -52,8 +52,9 @@ pub fn serve(
     // Fast path: a small file (or a directory's index) already checked
     // and cached by this worker, and still what the path names beneath the
     // root. Only regular files are ever cached, so a path that has become a
-    // directory, or lost its index, misses.
-    if request.header("range").is_none() {
+    // directory, or lost its index, misses. Ranges are cut from the cached
+    // bytes, so a range carries the same content ETag as the whole.
+    {
         // Only the first index name is tried here: a later one is served
         // only while the earlier ones are missing, which a hit cannot tell.
         let first_index = site.options.index.first().map_or("index.html", String::as_str);
@@ -63,8 +64,7 @@ pub fn serve(
         // a hit's user time in the profile) need not be looked up.
         let offer = if request.header("accept-encoding").is_none() {
             if let Some(entry) = cache.get(&site.root, &file) {
-                let body = Body::Shared(Arc::clone(&entry.body));
-                return answer(request, &entry.described, Source::Whole(body), site);
+                return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
             }
             // The file itself was the only answer, and it is not cached.
             None
@@ -81,15 +81,13 @@ pub fn serve(
                 if let Some(entry) = cache.get(&site.root, &file) {
                     let small = offer.pick(&file, Some(entry.body.len() as u64), site);
                     if small.is_some_and(|choice| choice.coding == Coding::Identity) {
-                        let body = Body::Shared(Arc::clone(&entry.body));
-                        return answer(request, &entry.described, Source::Whole(body), site);
+                        return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
                     }
                 }
             }
             Some((_, choice)) => {
                 if let Some(entry) = cache.get(&site.root, choice.path()) {
-                    let body = Body::Shared(Arc::clone(&entry.body));
-                    return answer(request, &entry.described, Source::Whole(body), site);
+                    return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
                 }
             }
             // Not acceptable, or not found: the full path decides.
@@ -332,10 +330,10 @@ fn serve_file(
         },
         None => original,
     };
-    let racy = cache::is_racy(cache::changed_at(&meta), read_at, site.options.racy_window);
-    let dated = dated_before(&meta, read_at);
-    let cacheable = cache.admits(meta.len()) && request.header("range").is_none();
-    if cacheable {
+    let window = site.options.racy_window;
+    // Every file the cache could hold is read whole, ranged requests too, so
+    // that each answer for it carries the same content ETag.
+    if cache.admits(meta.len()) {
         // Exactly the length `fstat` gave (`read_len`: one `read`). A file
         // that grows meanwhile is sent as it was when measured, as
         // `sendfile` would; the stamp it is cached with then no longer
@@ -344,13 +342,20 @@ fn serve_file(
             // Checked once per file version: the answer is kept in the
             // cached header lines.
             let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && content_type::is_utf8(&bytes, false));
-            let described = describe(&meta, racy, dated, (path, mime), &choice, true, utf8, site);
-            // Undated, it would stay undated in the cache after its second
-            // passed. Nor is it worth caching at every miss (`worth_caching`).
-            if !racy && dated && cache.worth_caching(choice.path(), meta.len()) {
+            let validity = Validity::of(&meta, Some(&bytes), read_at, window);
+            let described = describe(&meta, &validity, (path, mime), &choice, true, utf8, site);
+            let ranged = request.header("range").is_some();
+            // Undated (racy, or changed in this second), its metadata could
+            // not tell it from its next version, nor would it ever get a
+            // date in the cache. Nor is it worth caching at every miss
+            // (`worth_caching`).
+            if validity.dated && cache.worth_caching(choice.path(), meta.len()) {
                 let body: Arc<[u8]> = bytes.into();
                 cache.insert(choice.path().to_path_buf(), &meta, Arc::clone(&body), described.clone());
-                return answer(request, &described, Source::Whole(Body::Shared(body)), site);
+                return answer(request, &described, Source::Kept(body), site);
+            }
+            if ranged {
+                return answer(request, &described, Source::Kept(bytes.into()), site);
             }
             // Not cached: sent from the bytes as read, without a copy into an `Arc`.
             return answer(request, &described, Source::Whole(Body::Bytes(Cow::Owned(bytes))), site);
@@ -361,19 +366,9 @@ fn serve_file(
         }
     }
     let utf8 = original_utf8.unwrap_or_else(|| check_utf8 && prefix_is_utf8(&file, meta.len()));
-    let described = describe(&meta, racy, dated, (path, mime), &choice, true, utf8, site);
+    let validity = Validity::of(&meta, None, read_at, window);
+    let described = describe(&meta, &validity, (path, mime), &choice, true, utf8, site);
     answer(request, &described, Source::File(file, meta.len()), site)
-}
-
-/// Whether the file was last modified in an earlier second than `read_at`
-/// (the response's): only then may it carry `Last-Modified`. A date has
-/// whole seconds, so a file rewritten later in the same second would keep
-/// the date a client already holds, and `If-Modified-Since` would confirm
-/// its old copy (RFC 9110 §8.8.2.2; apt's "Hash Sum mismatch"). The ETag,
-/// with nanoseconds, still validates such a file.
-fn dated_before(meta: &Metadata, read_at: SystemTime) -> bool {
-    let now = read_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    u64::try_from(meta.mtime()).is_ok_and(|modified| modified < now)
 }
 
 /// Serves `path` compressed on the fly with `choice.coding`: from the
@@ -393,8 +388,6 @@ fn serve_compressed(
     }
     let options = &site.options;
     let levels = Levels::of(options.compress.unwrap_or(compress::DEFAULT_LEVEL));
-    let racy = cache::is_racy(cache::changed_at(&meta), read_at, options.racy_window);
-    let dated = dated_before(&meta, read_at);
     let mime = site.types.mime_of(path);
     let check_utf8 = content_type::needs_utf8_check(mime);
     if meta.len() > options.compress_max_file {
@@ -404,11 +397,13 @@ fn serve_compressed(
         let Some(permit) = site.streams.start(options.compress_streams) else {
             // Busy compressing other large files: this one goes as it is.
             let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
-            let described = describe(&meta, racy, dated, (path, mime), &identity, true, utf8, site);
+            let validity = Validity::of(&meta, None, read_at, options.racy_window);
+            let described = describe(&meta, &validity, (path, mime), &identity, true, utf8, site);
             return answer(request, &described, Source::File(file, meta.len()), site);
         };
         // Ranges are not served from a stream: no Accept-Ranges.
-        let described = describe(&meta, racy, dated, (path, mime), choice, false, utf8, site);
+        let validity = Validity::of(&meta, None, read_at, options.racy_window);
+        let described = describe(&meta, &validity, (path, mime), choice, false, utf8, site);
         let body = Streamed::new(file, choice.coding, levels, meta.len(), permit);
         return answer(request, &described, Source::Stream(Box::new(body)), site);
     }
@@ -423,33 +418,32 @@ fn serve_compressed(
             return Response::error(500);
         }
     };
-    let described = describe(&meta, racy, dated, (path, mime), choice, true, utf8, site);
+    // Tagged by the original's bytes, read whole here: the coding's suffix
+    // keeps it apart from the identity representation's tag.
+    let validity = Validity::of(&meta, Some(&bytes), read_at, options.racy_window);
+    let described = describe(&meta, &validity, (path, mime), choice, true, utf8, site);
     // Undated, it would stay undated in the cache after its second passed.
-    if !racy && dated {
+    if validity.dated {
         cache.keep_compressed(&site.root, path, &meta, choice.coding, Arc::clone(&body), described.clone());
     }
     answer(request, &described, Source::Kept(body), site)
 }
 
-/// Renders a representation's validators and header lines.
-/// A racy file (see `cache::is_racy`) gets no validators: its metadata
-/// cannot tell this version from the next one; one modified in the
-/// response's second (`dated` false) gets no `Last-Modified`.
-/// `ranges`: the representation answers `Range` (not a stream); `utf8`:
-/// the original's bytes are UTF-8, so a text type states that charset.
-#[allow(clippy::too_many_arguments)] // each is one fact about this representation
+/// Renders a representation's validators (as `validity` allows, see
+/// `validators`) and header lines. `ranges`: the representation answers
+/// `Range` (not a stream); `utf8`: the original's bytes are UTF-8, so a
+/// text type states that charset.
 fn describe(
     meta: &Metadata,
-    racy: bool,
-    dated: bool,
+    validity: &Validity,
     (original, mime): (&Path, &str),
     choice: &Choice,
     ranges: bool,
     utf8: bool,
     site: &Site,
 ) -> Described {
-    let etag = (!racy).then(|| compress::coded_etag(etag(meta), choice.coding));
-    let modified = if racy || !dated { None } else { meta.modified().ok() };
+    let etag = validity.etag.clone().map(|base| compress::coded_etag(base, choice.coding));
+    let modified = if validity.dated { meta.modified().ok() } else { None };
     let http_date = modified.and_then(date::format);
     // A time no HTTP date can express is no validator either.
     let last_modified = modified.filter(|_| http_date.is_some());
@@ -488,7 +482,8 @@ fn describe(
 enum Source {
     /// Bytes already in memory; only used when there is no `Range`.
     Whole(Body),
-    /// Compressed bytes in memory; ranges apply to them.
+    /// Bytes in memory (cached, read whole, or compressed and kept);
+    /// ranges apply to them.
     Kept(Arc<[u8]>),
     /// An open file of the given length.
     File(File, u64),
@@ -604,38 +599,6 @@ fn boundary() -> String {
     format!("rawserve-{:08x}{:016x}", nanos, n ^ (u64::from(std::process::id()) << 32))
 }
 
-/// A strong validator from size and modification time (nanoseconds): it
-/// changes whenever the file is rewritten, without reading its contents.
-/// No inode, so replicas serving copies made with their times (rsync -a,
-/// a container image) agree, and a revalidation landing on either gets
-/// its 304 (Apache 2.4 dropped the inode from its default for this reason).
-fn etag(meta: &Metadata) -> String {
-    let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-    etag_of(meta.len(), mtime_ns)
-}
-
-/// `"{size:x}-{mtime_ns:x}"`, written digit by digit: `format!` took a
-/// tenth of a miss's user time, most of it in its `i128` formatting.
-fn etag_of(len: u64, mtime_ns: i128) -> String {
-    let mut etag = String::with_capacity(2 + 16 + 1 + 32);
-    etag.push('"');
-    push_hex(&mut etag, u128::from(len));
-    etag.push('-');
-    // `{:x}` of a negative `i128` (a time before 1970) is its two's
-    // complement, which is what the cast gives.
-    push_hex(&mut etag, mtime_ns as u128);
-    etag.push('"');
-    etag
-}
-
-/// Appends `n` in lower-case hex without leading zeros, as `{:x}` does.
-fn push_hex(out: &mut String, n: u128) {
-    let digits = (128 - n.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(char::from(b"0123456789abcdef"[(n >> (i * 4)) as usize & 0xf]));
-    }
-}
-
 /// Whether the first `content_type::UTF8_PREFIX` bytes of `file` (of
 /// `len` bytes) are UTF-8, for a file too large to be read whole. Read
 /// with `pread`, so the file's offset stays where `sendfile` expects it.
@@ -706,23 +669,6 @@ mod tests {
 
     fn location(path: &str, query: &str, expected: &str) {
         assert_eq!(directory_location(path, query), expected, "{path:?} {query:?}");
-    }
-
-    fn etag_case(len: u64, mtime_ns: i128) {
-        assert_eq!(etag_of(len, mtime_ns), format!("\"{len:x}-{mtime_ns:x}\""), "{len} {mtime_ns}");
-    }
-
-    #[test]
-    fn etags_are_what_format_wrote() {
-        etag_case(0, 0);
-        etag_case(1, 15);
-        etag_case(16, 16);
-        etag_case(4096, 1_764_633_600_123_456_789);
-        etag_case(u64::MAX, i128::MAX);
-        // Before 1970, and the extremes.
-        etag_case(7, -1);
-        etag_case(7, -1_000_000_000);
-        etag_case(7, i128::MIN);
     }
 
     #[test]

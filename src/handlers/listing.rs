@@ -585,7 +585,8 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A UTC time split into its calendar fields, for the date column.
+/// A UTC time split into its calendar fields (by the `time` crate), for
+/// the date column and JSON's `mod_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Utc {
     year: u64,
@@ -604,18 +605,16 @@ impl Utc {
         if secs >= date::LIMIT_SECS {
             return None;
         }
-        let (days, rest) = (secs / 86_400, secs % 86_400);
-        // Howard Hinnant's civil_from_days, for days since 1970-01-01 >= 0.
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let doe = z % 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + u64::from(month <= 2);
-        Some(Utc { year, month, day, hour: rest / 3600, minute: rest % 3600 / 60, second: rest % 60 })
+        let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()?;
+        Some(Utc {
+            // 1970 to 9999, by the checks above.
+            year: u64::try_from(t.year()).ok()?,
+            month: u64::from(u8::from(t.month())),
+            day: u64::from(t.day()),
+            hour: u64::from(t.hour()),
+            minute: u64::from(t.minute()),
+            second: u64::from(t.second()),
+        })
     }
 
     /// `2026-12-01T21:54:08Z`, for JSON.
@@ -1094,10 +1093,22 @@ mod tests {
             })
         };
         assert_eq!(at(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(at(59).as_deref(), Some("1970-01-01T00:00:59Z"));
+        assert_eq!(at(86_399).as_deref(), Some("1970-01-01T23:59:59Z"));
+        assert_eq!(at(68_169_600).as_deref(), Some("1972-02-29T00:00:00Z"));
+        assert_eq!(at(94_694_399).as_deref(), Some("1972-12-31T23:59:59Z"));
+        assert_eq!(at(784_111_777).as_deref(), Some("1994-11-06T08:49:37Z"));
+        assert_eq!(at(946_684_799).as_deref(), Some("1999-12-31T23:59:59Z"));
         assert_eq!(at(951_782_400).as_deref(), Some("2000-02-29T00:00:00Z"));
         assert_eq!(at(1_709_164_799).as_deref(), Some("2024-02-28T23:59:59Z"));
+        assert_eq!(at(1_709_251_199).as_deref(), Some("2024-02-29T23:59:59Z"));
+        assert_eq!(at(2_147_483_648).as_deref(), Some("2038-01-19T03:14:08Z"));
+        // 2100 is no leap year.
+        assert_eq!(at(4_107_542_399).as_deref(), Some("2100-02-28T23:59:59Z"));
         assert_eq!(at(4_107_542_400).as_deref(), Some("2100-03-01T00:00:00Z"));
+        assert_eq!(at(HTTP_DATE_LIMIT_SECS - 1).as_deref(), Some("9999-12-31T23:59:59Z"));
         assert_eq!(at(HTTP_DATE_LIMIT_SECS), None);
+        assert_eq!(at(u64::MAX / 2), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod listing;
 mod pattern;
 pub(crate) mod router;
 mod static_files;
+mod validators;
 mod watches;
 
 use crate::config::FileOptions;

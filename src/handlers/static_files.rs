@@ -158,8 +158,8 @@ impl StaticFiles {
             site: Arc::clone(&self.site),
             cache: FileCache::new(options.cache_bytes, options.cache_max_file)
                 .with_compressed(CompressedCache::new(options.compress_cache_bytes))
-                .with_watches(options.cache_watches),
-            listings: KeptListings::new(options.cache_watches),
+                .with_watches(options.cache_watches, options.cache_recheck),
+            listings: KeptListings::new(options.cache_watches, options.cache_recheck),
             strip,
         }
     }

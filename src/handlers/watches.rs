@@ -37,11 +37,24 @@
 //! (`Worker::drive_batch`), so the one `read` happens after the last byte
 //! it must account for: one per poll batch rather than one per request.
 //!
-//! Not seen by inotify, and so not by this cache: writes through a shared
-//! `mmap`, and changes made on another machine to a network file system
-//! (NFS, SMB, FUSE) — as with lighttpd. The stamp check saw the latter only
-//! as far as the client's attribute cache allowed; serve such a root with
-//! `cache_watches` set to 0.
+//! **What inotify cannot see, and the bound on it.** No event comes for
+//! writes through a shared `mmap` (the kernel updates the file's times at
+//! the write fault, silently), for a file system mounted over a served
+//! folder or a file bind-mounted over a served file (the path now leads to
+//! other inodes, the watched ones are untouched), for an overlay's upper or
+//! lower layer written directly, or for changes made on another machine to
+//! a network file system. So a watch vouches for a path only for
+//! `FileOptions::cache_recheck` (1 s) after the path was last verified; the
+//! first hit after that checks the stamp through the path once (the same
+//! resolution as a fresh open, so a mount over any directory on the way is
+//! seen: another device or inode) and renews the trust. The time compared
+//! is [`Watches::now`], read when the events are read, after the request's
+//! bytes arrived: so a request that arrives more than `cache_recheck` after
+//! such a change is answered from a check made after it. What no metadata
+//! shows at all (a tmpfs updates a shared mapping's times only at the first
+//! write after it was made writable; data a network file system changed
+//! behind the client's attribute cache) no stat can see either: serve such
+//! a root with `cache_bytes` set to 0.
 //!
 //! Watches are bounded by `FileOptions::cache_watches` per worker and
 //! folder (and by the kernel's per-user `max_user_watches`, ENOSPC): a path
@@ -51,6 +64,7 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::sys::fs::{Root, Stamp};
 use crate::sys::notify::{self, Change, Notifier, WatchId};
@@ -88,11 +102,19 @@ pub struct Watches {
     read_at: u64,
     /// The kernel refused a watch (ENOSPC) since one was last given back.
     exhausted: bool,
+    /// How long a verified path is trusted on its watch alone
+    /// (`FileOptions::cache_recheck`).
+    recheck: Duration,
+    /// The clock when the events were last read for new request bytes, or
+    /// a path was last watched: never earlier than the arrival of the bytes
+    /// a hit now answers.
+    now: Instant,
 }
 
 impl Watches {
     /// Watches for one worker's caches, at most `limit` of them; none at
-    /// all if `limit` is 0 or the system has no inotify.
+    /// all if `limit` is 0 or the system has no inotify. A watch alone
+    /// vouches for nothing until [`Watches::with_recheck`] says how long.
     pub fn new(limit: usize) -> Watches {
         let notifier = if limit > 0 { Notifier::new().ok() } else { None };
         Watches {
@@ -103,7 +125,34 @@ impl Watches {
             next_serial: 1,
             read_at: notify::request_reads(),
             exhausted: false,
+            recheck: Duration::ZERO,
+            now: Instant::now(),
         }
+    }
+
+    /// The same watches, a verified path trusted on its watch alone for
+    /// `recheck` (`FileOptions::cache_recheck`; see the module comment).
+    pub fn with_recheck(mut self, recheck: Duration) -> Watches {
+        self.recheck = recheck;
+        self
+    }
+
+    /// The time a hit compares with the trust its path was given: when the
+    /// events were last read (see [`Watches::catch_up`]).
+    #[inline]
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Until when a path verified at `verified` (a [`Watches::now`]) is
+    /// trusted on its watch alone.
+    pub fn trusted_from(&self, verified: Instant) -> Instant {
+        verified.checked_add(self.recheck).unwrap_or(verified)
+    }
+
+    /// Until when a path verified now is trusted on its watch alone.
+    pub fn trusted_until(&self) -> Instant {
+        self.trusted_from(self.now)
     }
 
     /// Whether `path` is still watched under `serial`, the watching it was
@@ -134,6 +183,8 @@ impl Watches {
         if self.exhausted || self.watches.len() >= self.limit {
             return None;
         }
+        // The stamp below is taken after this: trust counts from here.
+        self.now = Instant::now();
         let mut placed = Vec::new();
         let mut prefix = PathBuf::new();
         let mut depth = 0usize;
@@ -175,6 +226,15 @@ impl Watches {
         }
     }
 
+    /// Throws the queued events away unread, as if the changes they report
+    /// had made none (for tests of what inotify cannot see).
+    #[cfg(test)]
+    pub fn discard_events(&self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.drain(|_| {});
+        }
+    }
+
     /// Watches placed now (for tests).
     #[cfg(test)]
     pub fn watch_count(&self) -> usize {
@@ -204,7 +264,8 @@ impl Watches {
 
     /// Reads the queued events if request bytes were read since the last
     /// time, and calls `stale` with each watched path they drop (after
-    /// dropping it here). Without new request bytes: no system call.
+    /// dropping it here); the clock too ([`Watches::now`]). Without new
+    /// request bytes, or with nothing watched: no system call.
     #[inline]
     pub fn catch_up(&mut self, stale: impl FnMut(&Path)) {
         let reads = notify::request_reads();
@@ -219,6 +280,9 @@ impl Watches {
     #[cold]
     fn read_events(&mut self, mut stale: impl FnMut(&Path)) {
         let Some(notifier) = &self.notifier else { return };
+        // After the socket reads it must account for (a vDSO call, no
+        // system call): see the module comment.
+        self.now = Instant::now();
         // Changed names, gathered first: the events borrow the notifier.
         let mut changed: Vec<PathBuf> = Vec::new();
         let mut everything = false;

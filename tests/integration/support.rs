@@ -384,6 +384,49 @@ pub fn have_tool(program: &str) -> bool {
     found
 }
 
+/// A file system mounted for one test (`mount ARGS TARGET`), unmounted when
+/// dropped, so also when the test fails. `None`, with the reason printed,
+/// where this process may not mount (not root): unless
+/// `RAWSERVE_REQUIRE_TOOLS` is set (CI runs as root), which makes that a
+/// failure.
+pub struct Mount {
+    target: PathBuf,
+}
+
+impl Mount {
+    pub fn new(args: &[&str], target: &Path) -> Option<Mount> {
+        let output = std::process::Command::new("mount").args(args).arg(target).output();
+        match output {
+            Ok(out) if out.status.success() => Some(Mount { target: target.to_path_buf() }),
+            other => {
+                let why = match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                assert!(
+                    std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
+                    "mount {args:?} is required (RAWSERVE_REQUIRE_TOOLS is set) but failed: {why}"
+                );
+                eprintln!("skipped: cannot mount {args:?} here (needs root): {why}");
+                None
+            }
+        }
+    }
+
+    /// Unmounts now (what dropping it does).
+    pub fn unmount(self) {}
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let unmounted = std::process::Command::new("umount").arg(&self.target).status().is_ok_and(|s| s.success());
+        if !unmounted {
+            // Still busy (a descriptor a failing test left open): detach it.
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.target).status();
+        }
+    }
+}
+
 impl Binary {
     /// Waits (bounded) for a log line containing `needle`; returns it.
     pub fn wait_for_log(&self, needle: &str) -> String {

@@ -98,3 +98,54 @@ fn wget_mirrors_a_tree_through_directory_listings() {
     // site/, a dir/, deeper/, deepest/, ünïcödé/, empty dir sibling/, empty dir/
     assert_eq!(listings, 7, "listings saved: {listings}\n{log}");
 }
+
+/// Sets `path`'s modification time to `secs_ago` seconds before now.
+fn age(path: &Path, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(secs_ago);
+    std::fs::File::open(path).and_then(|f| f.set_modified(when)).expect("set mtime");
+}
+
+/// `wget --mirror` once, then again after a file two folders down changed
+/// (same size, a later time): the second run must fetch it. Listings carry
+/// no `Last-Modified`, so wget cannot get a 304 for the top listing and stop
+/// there; it reads each listing again and revalidates each file by date.
+#[test]
+fn wget_mirror_again_fetches_a_file_changed_two_folders_down() {
+    if !have_tool("wget") {
+        return;
+    }
+    let root = tempfile::tempdir().expect("temp dir");
+    let site = root.path().join("site");
+    let deep = site.join("a/b/f.txt");
+    for (name, contents) in
+        [("top.txt", &b"top level\n"[..]), ("a/mid.txt", b"middle\n"), ("a/b/f.txt", b"version one\n")]
+    {
+        write(&site, name, contents);
+        age(&site.join(name), 100);
+    }
+    for dir in ["a/b", "a", ""] {
+        age(&site.join(dir), 100);
+    }
+    let server = serve_dir(root.path());
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let mirror = || {
+        let mut command = Command::new("wget");
+        command
+            .args(["--no-config", "--mirror", "-np", "-nH", "--timeout=10", "--tries=1", "-P"])
+            .arg(out_dir.path())
+            .arg(format!("http://{}/site/", server.local_addr()))
+            .current_dir(out_dir.path());
+        String::from_utf8_lossy(&run_ok(&mut command, WGET_LIMIT).stderr).into_owned()
+    };
+    let log = mirror();
+    let saved = out_dir.path().join("site/a/b/f.txt");
+    assert_eq!(std::fs::read(&saved).unwrap_or_default(), b"version one\n", "first mirror:\n{log}");
+
+    // Same size, in place, later than the copy wget dated by Last-Modified;
+    // the folders' own times do not move (an in-place write leaves them).
+    std::fs::write(&deep, b"version two\n").expect("rewrite");
+    age(&deep, 10);
+    let log = mirror();
+    assert_eq!(std::fs::read(&saved).expect("still mirrored"), b"version two\n", "second mirror:\n{log}");
+    assert_eq!(std::fs::read(out_dir.path().join("site/top.txt")).expect("top"), b"top level\n");
+}
