@@ -32,11 +32,12 @@ use std::ops::Range;
 use std::time::Instant;
 
 use crate::access_log::{Entry, Recorder};
+use crate::budget::{self, Taken};
 use crate::exchange::{self, Answer, Decision, Facts, Next, Persistence, Surroundings};
 use crate::http::response::{self, Body, Chunk, Preparation};
 use crate::proxy::{self, ProxyHeader};
 use crate::transport::Transport;
-use crate::worker::{Local, Phase, Shared, Taken};
+use crate::worker::{Local, Phase, Shared};
 
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
@@ -214,7 +215,7 @@ impl Connection {
     pub fn release_input(&mut self, shared: &Shared) -> usize {
         self.input = Vec::new();
         let released = std::mem::take(&mut self.budgeted);
-        shared.head_budget.release(released);
+        shared.budget.release(released);
         released
     }
 
@@ -382,7 +383,7 @@ impl Connection {
                     self.input.drain(..len);
                     // Over TLS what follows the header is the handshake: the transport's.
                     if self.transport.give_back(&self.input) {
-                        cx.local.freed_input_bytes += self.release_input(cx.shared);
+                        self.release_input(cx.shared);
                         // They wait in the transport, not the socket: read them next.
                         self.readiness.readable = true;
                     }
@@ -464,6 +465,17 @@ impl Connection {
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(false)),
+            Err(e) if budget::is_refusal(&e) => {
+                // A TLS record in progress found no room: an HTTP answer
+                // once the handshake allows one, else a close.
+                if self.transport.is_handshaking() {
+                    log::info!("{}: {e}; closing", self.peer);
+                    self.state = State::Closed;
+                } else {
+                    self.over_budget(cx);
+                }
+                return Ok(Some(false));
+            }
             Err(e) => return Err(e),
         };
         Ok(Some(self.take_input(bytes, cx)))
@@ -532,7 +544,7 @@ impl Connection {
                 if nothing_buffered && self.budgeted > 0 {
                     // Release the buffer of a head that arrived in pieces: an
                     // idle connection should hold no memory of its own.
-                    cx.local.freed_input_bytes += self.release_input(cx.shared);
+                    self.release_input(cx.shared);
                 }
                 if let State::Reading { head_started: started } = &mut self.state {
                     if head_started && !*started {
@@ -581,11 +593,11 @@ impl Connection {
         let needed = self.input.len() + bytes.len();
         if needed > self.budgeted {
             let capacity = needed.max(self.budgeted * 2).max(READ_CHUNK);
-            match cx.shared.head_budget.try_take(capacity - self.budgeted) {
+            match cx.shared.budget.try_take(capacity - self.budgeted) {
                 Taken::Yes => {}
                 Taken::NoFirst => {
                     log::warn!(
-                        "{}: request heads in progress hold the whole budget ({} bytes, \
+                        "{}: connections hold the whole memory budget ({} bytes, \
                          Config::max_pending_head_bytes); answering {OVER_BUDGET_STATUS} until there is room",
                         self.peer,
                         cx.shared.config.max_pending_head_bytes
@@ -604,13 +616,13 @@ impl Connection {
     /// The server's partial-head memory is spent: 503 and close, so one
     /// flood of unfinished heads cannot exhaust memory.
     fn over_budget(&mut self, cx: &mut Context) {
-        log::info!("{}: no room in the head memory budget; answering {OVER_BUDGET_STATUS}", self.peer);
+        log::info!("{}: no room in the memory budget; answering {OVER_BUDGET_STATUS}", self.peer);
         self.refuse(OVER_BUDGET_STATUS, cx);
     }
 
     /// Answers `status` and closes (lingering), dropping all input.
     fn refuse(&mut self, status: u16, cx: &mut Context) {
-        cx.local.freed_input_bytes += self.release_input(cx.shared);
+        self.release_input(cx.shared);
         self.discard = 0;
         if cx.shared.access_log.enabled() {
             Recorder { entry: &mut self.entry, spares: &mut cx.local.log }.record(
@@ -785,7 +797,7 @@ impl Connection {
                 // Shut our side so the client sees the end, then read and
                 // discard until it closes too.
                 let _ = self.transport.shutdown_write();
-                cx.local.freed_input_bytes += self.release_input(cx.shared);
+                self.release_input(cx.shared);
                 self.state = State::Lingering { discarded: 0 };
                 self.deadline = cx.now + cx.shared.config.linger_timeout;
             }
