@@ -5,20 +5,32 @@
 //!
 //! What is charged, and by whom: a connection's input buffer (an
 //! unfinished request head, a body being buffered, pipelined leftovers:
-//! `connection`), and what a TLS connection holds for a record still
+//! `connection`); what a TLS connection holds for a record still
 //! arriving, which rustls is only given once whole, or for a response its
-//! client does not read (`tls::stream`). Past the limit the connection gets
-//! a 503 (or is closed where no HTTP answer can be sent), and the first
-//! refusal of an episode is logged.
+//! client does not read (`tls::stream`); and the coder state of a file
+//! compressed while it is sent (`handlers::compress`). The first two are
+//! needed to answer at all: past the limit the connection gets a 503 (or
+//! is closed where no HTTP answer can be sent), and the first refusal of an
+//! episode is logged. Compression is only an optimisation: it takes from
+//! the budget only while everything held stays within a share of it
+//! ([`SPARE_SHARE`]), and past that the file goes uncompressed, so slow
+//! readers of compressed bodies can never crowd out request heads.
 //!
 //! Bytes released are counted, so the worker hands freed heap back to the
 //! OS (`sys::net::release_freed_memory`) once enough has been freed,
 //! whichever kind of holder freed it. This module owns the accounting
 //! only; what to do when a charge is refused is the holder's business.
 
+use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// The share of the budget that optional memory (compression state) may
+/// bring the total to, as a fraction `1 / SPARE_SHARE`: half, so that
+/// however many compressed responses stall, half of the budget is left
+/// for what every request needs (its head, its TLS records).
+pub const SPARE_SHARE: usize = 2;
 
 /// A byte budget shared by all workers of a server.
 #[derive(Debug)]
@@ -74,6 +86,14 @@ impl MemoryBudget {
         }
     }
 
+    /// Takes `bytes` of optional memory (what only saves bytes on the
+    /// wire, such as a coder's state) if everything held then stays within
+    /// `1 / SPARE_SHARE` of the budget. A refusal is not an episode: the
+    /// caller does without.
+    pub fn try_take_spare(&self, bytes: usize) -> bool {
+        self.take_within(bytes, self.limit / SPARE_SHARE)
+    }
+
     fn take_within(&self, bytes: usize, ceiling: usize) -> bool {
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
@@ -120,6 +140,15 @@ impl Charge {
         Charge { budget, bytes: 0 }
     }
 
+    /// A charge of `bytes` of optional memory (see
+    /// [`MemoryBudget::try_take_spare`]), or `None` when there is no room.
+    pub fn spare(budget: Arc<MemoryBudget>, bytes: usize) -> Option<Charge> {
+        if !budget.try_take_spare(bytes) {
+            return None;
+        }
+        Some(Charge { budget, bytes })
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -150,6 +179,25 @@ impl Drop for Charge {
     fn drop(&mut self) {
         self.budget.release(self.bytes);
     }
+}
+
+thread_local! {
+    /// The budget of the server whose worker runs on this thread.
+    static CURRENT: RefCell<Option<Arc<MemoryBudget>>> = const { RefCell::new(None) };
+}
+
+/// Makes `budget` the one [`current`] returns on this thread: each worker
+/// calls it as it starts. Why a thread-local: handlers are built before
+/// the server (and could serve two), so they cannot be handed its budget
+/// when made; but they always run on one of its workers.
+pub fn enter(budget: Arc<MemoryBudget>) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(budget));
+}
+
+/// The budget of the server this thread works for; `None` outside a
+/// worker (a handler called directly, in a unit test).
+pub fn current() -> Option<Arc<MemoryBudget>> {
+    CURRENT.with(|current| current.borrow().clone())
 }
 
 /// The error a holder returns through an `io` path when the budget
@@ -194,6 +242,23 @@ mod tests {
     }
 
     #[test]
+    fn spare_memory_stops_at_its_share_and_leaves_the_rest_to_requests() {
+        // (held before, asked, granted)
+        let cases = [(0, 50, true), (0, 51, false), (40, 10, true), (40, 11, false), (60, 1, false), (0, 0, true)];
+        for (held, asked, granted) in cases {
+            let budget = MemoryBudget::new(100);
+            assert_eq!(budget.try_take(held), Taken::Yes);
+            assert_eq!(budget.try_take_spare(asked), granted, "{held} held, {asked} asked");
+            assert_eq!(budget.used(), held + if granted { asked } else { 0 });
+        }
+        // Spare memory never starts an episode: the next refusal of a
+        // request is still the first.
+        let budget = MemoryBudget::new(100);
+        assert!(!budget.try_take_spare(80));
+        assert_eq!(budget.try_take(101), Taken::NoFirst);
+    }
+
+    #[test]
     fn charges_grow_within_the_budget_shrink_freely_and_are_given_back_on_drop() {
         let budget = Arc::new(MemoryBudget::new(100));
         let mut a = Charge::new(Arc::clone(&budget));
@@ -204,7 +269,15 @@ mod tests {
         assert_eq!(a.resize(20), Taken::Yes);
         assert_eq!(b.resize(50), Taken::Yes);
         assert_eq!(budget.used(), 70);
-        drop((a, b));
+        let spare = Charge::spare(Arc::clone(&budget), 10);
+        assert!(spare.is_none(), "70 held: no spare memory past 50");
+        drop(a);
+        let spare = Charge::spare(Arc::clone(&budget), 0).expect("50 held: nothing more is fine");
+        drop((b, spare));
+        assert_eq!(budget.used(), 0);
+        let spare = Charge::spare(Arc::clone(&budget), 50).expect("room");
+        assert_eq!(budget.used(), 50);
+        drop(spare);
         assert_eq!(budget.used(), 0);
     }
 
@@ -230,5 +303,14 @@ mod tests {
         assert!(refused.to_string().contains("a TLS record"));
         assert!(!is_refusal(&io::Error::from(io::ErrorKind::OutOfMemory)));
         assert!(!is_refusal(&io::Error::other("no room in the memory budget")));
+    }
+
+    #[test]
+    fn each_thread_sees_the_budget_it_entered() {
+        assert!(current().is_none());
+        let budget = Arc::new(MemoryBudget::new(7));
+        enter(Arc::clone(&budget));
+        assert_eq!(current().map(|b| b.limit()), Some(7));
+        std::thread::spawn(|| assert!(current().is_none())).join().expect("thread");
     }
 }

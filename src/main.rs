@@ -81,7 +81,8 @@ struct Args {
     /// Largest request body read or skipped to keep the connection (past it: 413)
     #[arg(env = "RAWSERVE_MAX_BODY_BYTES", long, value_name = "BYTES", default_value_t = 64 * 1024)]
     max_body_bytes: u64,
-    /// Memory all unfinished request heads may hold together (past it: 503 and close)
+    /// Memory connections may hold before they are answered or while they stall: unfinished
+    /// heads, TLS records in progress, compression state (past it: 503 and close, or uncompressed)
     #[arg(env = "RAWSERVE_MAX_PENDING_HEAD_BYTES", long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_pending_head_bytes: usize,
     /// Most entries shown in a directory listing (past it: a note in the page)
@@ -146,6 +147,10 @@ struct Args {
     /// Largest file compressed whole and kept; larger ones are compressed while sent
     #[arg(long, env = "RAWSERVE_COMPRESS_MAX_FILE", value_name = "BYTES", default_value_t = 256 << 10)]
     compress_max_file: u64,
+    /// Level (1-9) of files compressed while sent, anew per request: those over --compress-max-file
+    #[arg(long, env = "RAWSERVE_COMPRESS_STREAM_LEVEL", value_name = "LEVEL", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=9))]
+    compress_stream_level: u8,
 
     // Cache freshness (issue 14).
     /// inotify watches each worker places so cache hits need no stat; past them, or with 0
@@ -299,6 +304,7 @@ fn main() -> ExitCode {
     files.compress = args.compress.0;
     files.compress_cache_bytes = args.compress_cache_bytes;
     files.compress_max_file = args.compress_max_file;
+    files.compress_stream_level = args.compress_stream_level;
     files.cache_watches = args.cache_watches;
     match rawserve::raise_fd_limit() {
         // Leave room for files being sent and the server's own descriptors.

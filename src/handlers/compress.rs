@@ -13,7 +13,19 @@
 //! state, whatever the file's size. Which representation to send is decided
 //! in `http::encoding` and `files`; the headers are rendered by `files`.
 //!
+//! Streams are the one place where a client can make the server spend CPU
+//! and memory per request without bound, so they are held down three ways
+//! (issue 20): a cheaper level than kept bytes get
+//! ([`FileOptions::compress_stream_level`], 1 by default: measured below),
+//! a charge on the server's memory budget for each coder's state
+//! ([`stream_memory`], taken from the budget's spare share; with no room
+//! the file goes uncompressed), and a time slice per connection turn (the
+//! connection's `STREAM_TURN_TIME`). A coder's state is dropped as soon as
+//! its stream ends, and the charge released with it, which lets the worker
+//! hand the freed heap back to the OS.
+//!
 //! [`FileOptions::compress_max_file`]: crate::config::FileOptions::compress_max_file
+//! [`FileOptions::compress_stream_level`]: crate::config::FileOptions::compress_stream_level
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
@@ -25,6 +37,8 @@ use std::sync::Arc;
 
 use super::cache::Described;
 use super::watches::Watches;
+use crate::budget::{self, Charge};
+use crate::config::FileOptions;
 use crate::http::encoding::Coding;
 use crate::http::response::{Stream, STREAM_PIECE};
 use crate::sys::fs::{Root, Stamp};
@@ -44,8 +58,16 @@ const STREAM_SLICE: usize = STREAM_PIECE;
 /// response, grows with the window; 22 (the default) gains under 1 % on
 /// text for four times the memory.
 const STREAM_BROTLI_WINDOW: u32 = 20;
-/// Zstd's window for streamed bodies (1 MiB), for the same reason.
-const STREAM_ZSTD_WINDOW: u32 = 20;
+/// Smallest brotli window for streamed bodies: below 2^18, qualities 5 to 9
+/// switch to a hasher of 33 MiB (measured), whatever the file's size.
+const STREAM_BROTLI_MIN_WINDOW: u32 = 18;
+/// Zstd's window for streamed bodies (256 KiB). Measured on a 6 MiB text
+/// at level 1: 1.15 MiB of state and a ratio of 6.05, against 1.9 MiB and
+/// 6.30 with 2^20; the smaller state lets more streams into the budget.
+const STREAM_ZSTD_WINDOW: u32 = 18;
+/// Buffers a stream holds beside its coder: the slice read from the file,
+/// the coder's output, and the piece in the connection's output buffer.
+const STREAM_BUFFERS: usize = 3 * STREAM_SLICE;
 
 /// Whether a type is worth compressing: text, scripts, styles, data and
 /// markup, wasm and uncompressed fonts (as nginx's `gzip_types`, Caddy's and
@@ -125,7 +147,7 @@ impl Encoder {
                 Encoder::Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(levels.gzip)))
             }
             Coding::Brotli => {
-                let window = if streamed { fit.min(STREAM_BROTLI_WINDOW) } else { fit };
+                let window = if streamed { fit.clamp(STREAM_BROTLI_MIN_WINDOW, STREAM_BROTLI_WINDOW) } else { fit };
                 Encoder::Brotli(Box::new(brotli::CompressorWriter::new(Vec::new(), 16 * 1024, levels.brotli, window)))
             }
             Coding::Zstd => {
@@ -281,18 +303,74 @@ fn slot(coding: Coding) -> Option<usize> {
     }
 }
 
+/// The levels large files are compressed at while sent: the
+/// `compress_stream_level` of `options`, or their `compress` level if lower.
+///
+/// Why 1 by default: these bytes are made anew for every request, so CPU
+/// per byte is what a client can multiply. Measured on a 6 MiB text (the
+/// Rust book's HTML), 64 KiB slices, one core, MB/s of input and ratio:
+/// gzip 1 185, 3.2; gzip 6 40, 4.8; brotli 1 214, 3.9; brotli 4 101, 6.6;
+/// brotli 5 (the kept level) 59, 5.5 (flushed per slice it does worse
+/// than 4); zstd 1 523, 6.1; zstd 3 307, 7.0. Level 1 makes brotli 3.6
+/// times cheaper than before, zstd (what browsers get first) 1.5 times.
+/// nginx and Caddy compress on the fly at gzip 1 to 5.
+pub fn stream_levels(options: &FileOptions) -> Levels {
+    let kept = options.compress.unwrap_or(DEFAULT_LEVEL);
+    Levels::of(options.compress_stream_level.min(kept))
+}
+
+/// Memory one stream of `coding` at `levels` holds, at most: its coder's
+/// state at the streamed windows, and its buffers. Measured (glibc's
+/// `mallinfo2`, the largest in use while compressing a 6 MiB text in 64
+/// KiB slices) and rounded up by about 5 %; what the budget is charged.
+pub fn stream_memory(coding: Coding, levels: Levels) -> usize {
+    const KIB: usize = 1024;
+    let coder = match coding {
+        Coding::Identity => 0,
+        // miniz_oxide's deflate state: the same at every level.
+        Coding::Gzip => 430 * KIB,
+        // At a window of 2^20 (the streamed maximum), by quality 0 to 11.
+        Coding::Brotli => {
+            const BY_QUALITY: [usize; 12] = [330, 480, 2820, 2820, 3750, 4310, 5390, 11870, 20470, 37880, 12570, 12570];
+            BY_QUALITY[(levels.brotli as usize).min(11)] * KIB
+        }
+        // At a window of 2^18 (`STREAM_ZSTD_WINDOW`).
+        Coding::Zstd => {
+            let kib = match levels.zstd {
+                ..=1 => 1210,
+                2 => 1410,
+                3 => 1950,
+                4 => 3290,
+                5..=12 => 3830,
+                _ => 6250,
+            };
+            kib * KIB
+        }
+    };
+    coder + STREAM_BUFFERS
+}
+
 /// Streamed compressions in flight across all workers of one folder, so
 /// that many slow clients of a large file cannot make the server hold a
-/// coder state each without bound (`FileOptions::compress_streams`).
+/// coder state each without bound: at most `FileOptions::compress_streams`
+/// at once, each charged to the server's memory budget.
 #[derive(Debug, Default)]
 pub struct Streams(Arc<AtomicUsize>);
 
 impl Streams {
-    /// A permit for one more stream, or `None` when `limit` are running.
-    pub fn start(&self, limit: usize) -> Option<StreamPermit> {
+    /// A permit for one more stream holding `memory` bytes, or `None` when
+    /// `limit` are running or the budget of this worker's server has no
+    /// spare room for it (see `budget::MemoryBudget::try_take_spare`).
+    pub fn start(&self, limit: usize, memory: usize) -> Option<StreamPermit> {
+        let charge = match budget::current() {
+            Some(budget) => Some(Charge::spare(budget, memory)?),
+            // Outside a server's worker (a handler called directly): no budget.
+            None => None,
+        };
         let counter = &self.0;
+        // (A refusal here drops the charge, giving it back.)
         counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).ok()?;
-        Some(StreamPermit(Arc::clone(counter)))
+        Some(StreamPermit { running: Arc::clone(counter), _charge: charge })
     }
 
     #[cfg(test)]
@@ -302,13 +380,17 @@ impl Streams {
 }
 
 /// One running stream; dropping it (the response finished or the
-/// connection closed) frees its place.
+/// connection closed) frees its place and its share of the budget.
 #[derive(Debug)]
-pub struct StreamPermit(Arc<AtomicUsize>);
+pub struct StreamPermit {
+    running: Arc<AtomicUsize>,
+    /// Held for the stream's life; given back when the permit drops.
+    _charge: Option<Charge>,
+}
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -493,8 +575,8 @@ mod tests {
         let file = File::open(&path).unwrap();
         let streams = Streams::default();
         let mut body =
-            Streamed::new(file, coding, Levels::of(DEFAULT_LEVEL), data.len() as u64, streams.start(1).unwrap());
-        assert!(streams.start(1).is_none(), "one stream at a time");
+            Streamed::new(file, coding, Levels::of(DEFAULT_LEVEL), data.len() as u64, streams.start(1, 0).unwrap());
+        assert!(streams.start(1, 0).is_none(), "one stream at a time");
         let mut wire = Vec::new();
         let mut steps = 0;
         loop {
@@ -545,7 +627,7 @@ mod tests {
         fs::write(&path, text(1000)).unwrap();
         let file = File::open(&path).unwrap();
         let streams = Streams::default();
-        let mut body = Streamed::new(file, Coding::Zstd, Levels::of(3), 5000, streams.start(1).unwrap());
+        let mut body = Streamed::new(file, Coding::Zstd, Levels::of(3), 5000, streams.start(1, 0).unwrap());
         let mut out = Vec::new();
         assert!(body.fill(&mut out).unwrap(), "more to come after the first slice");
         assert_eq!(body.fill(&mut out).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
@@ -596,11 +678,65 @@ mod tests {
     #[test]
     fn stream_permits_are_bounded() {
         let streams = Streams::default();
-        let a = streams.start(2).unwrap();
-        let _b = streams.start(2).unwrap();
-        assert!(streams.start(2).is_none());
+        let a = streams.start(2, 0).unwrap();
+        let _b = streams.start(2, 0).unwrap();
+        assert!(streams.start(2, 0).is_none());
         drop(a);
-        assert!(streams.start(2).is_some());
-        assert!(streams.start(0).is_none());
+        assert!(streams.start(2, 0).is_some());
+        assert!(streams.start(0, 0).is_none());
+    }
+
+    #[test]
+    fn stream_permits_take_spare_memory_from_the_workers_budget_and_give_it_back() {
+        std::thread::spawn(|| {
+            let budget = Arc::new(crate::budget::MemoryBudget::new(1000));
+            crate::budget::enter(Arc::clone(&budget));
+            let streams = Streams::default();
+            let a = streams.start(10, 300).expect("room");
+            let b = streams.start(10, 200).expect("room: 500 is half");
+            assert_eq!(budget.used(), 500);
+            assert!(streams.start(10, 1).is_none(), "past the spare half: uncompressed");
+            assert_eq!(streams.running(), 2, "a refused stream takes no place");
+            drop(a);
+            assert_eq!(budget.used(), 200);
+            let c = streams.start(1, 100);
+            assert!(c.is_none(), "past the count, the memory taken is given back");
+            assert_eq!(budget.used(), 200);
+            drop(b);
+            assert_eq!((budget.used(), streams.running()), (0, 0));
+        })
+        .join()
+        .expect("the worker thread's checks pass");
+    }
+
+    #[test]
+    fn streams_are_cheaper_than_kept_bytes_and_charged_what_they_hold() {
+        let mut options = FileOptions::new("/");
+        assert_eq!(stream_levels(&options), Levels { gzip: 1, brotli: 1, zstd: 1 });
+        options.compress = Some(9);
+        options.compress_stream_level = 4;
+        assert_eq!(stream_levels(&options), Levels::of(4));
+        options.compress = Some(2);
+        assert_eq!(stream_levels(&options), Levels::of(2), "never above the kept level");
+        options.compress = None;
+        assert_eq!(stream_levels(&options), Levels::of(4), "(compress off never streams; the default caps)");
+        const KIB: usize = 1024;
+        // (coding, --compress level, at least, at most): each measured
+        // coder state plus three 64 KiB buffers.
+        let cases = [
+            (Coding::Gzip, 1, 600 * KIB, 650 * KIB),
+            (Coding::Gzip, 9, 600 * KIB, 650 * KIB),
+            (Coding::Brotli, 1, 640 * KIB, 700 * KIB),
+            (Coding::Brotli, 6, 4400 * KIB, 4600 * KIB),
+            (Coding::Brotli, 8, 20 << 20, 21 << 20),
+            (Coding::Zstd, 1, 1350 * KIB, 1450 * KIB),
+            (Coding::Zstd, 6, 2100 * KIB, 2200 * KIB),
+            (Coding::Zstd, 9, 6300 * KIB, 6500 * KIB),
+            (Coding::Identity, 6, 192 * KIB, 192 * KIB),
+        ];
+        for (coding, level, least, most) in cases {
+            let memory = stream_memory(coding, Levels::of(level));
+            assert!((least..=most).contains(&memory), "{coding:?} at {level}: {memory}");
+        }
     }
 }

@@ -391,7 +391,9 @@ fn serve_compressed(
         // Too large to keep: a prefix decides, read with pread before the
         // stream takes the file.
         let utf8 = check_utf8 && prefix_is_utf8(&file, meta.len());
-        let Some(permit) = site.streams.start(options.compress_streams) else {
+        let levels = compress::stream_levels(options);
+        let Some(permit) = site.streams.start(options.compress_streams, compress::stream_memory(choice.coding, levels))
+        else {
             // Busy compressing other large files: this one goes as it is.
             let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
             let described = describe(&meta, racy, dated, (path, mime), &identity, true, utf8, site);
