@@ -158,9 +158,13 @@ impl TlsStream {
             match bytes.first() {
                 None => return Ok(&[]),
                 Some(&HANDSHAKE_RECORD) => {
-                    let mut session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
-                    self.incoming.take(&mut session, &self.stream, bytes)?;
+                    let session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+                    // TLS from here on, so that a refusal of these bytes finds
+                    // a handshake (and closes) rather than answering in plain text.
                     self.mode = Mode::Tls(Box::new(session));
+                    if let Mode::Tls(session) = &mut self.mode {
+                        self.incoming.take(session, &self.stream, bytes)?;
+                    }
                 }
                 Some(_) => {
                     self.mode = Mode::Plain;
