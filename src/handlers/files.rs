@@ -394,7 +394,8 @@ fn serve_compressed(
         let levels = compress::stream_levels(options);
         let Some(permit) = site.streams.start(options.compress_streams, compress::stream_memory(choice.coding, levels))
         else {
-            // Busy compressing other large files: this one goes as it is.
+            // Busy compressing other large files (too many, or no spare
+            // memory in the budget): this one goes as it is.
             let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
             let described = describe(&meta, racy, dated, (path, mime), &identity, true, utf8, site);
             return answer(request, &described, Source::File(file, meta.len()), site);
