@@ -171,10 +171,23 @@ pub struct FileOptions {
         help = "Compressed bytes each worker keeps, so a file is compressed once per version"))]
     pub compress_cache_bytes: usize,
     /// Most large files being compressed while sent at once, server-wide;
-    /// past it they go out uncompressed. Each holds a coder's state and a
-    /// 64 KiB slice (a few MiB at most), so this bounds that memory.
+    /// past it they go out uncompressed. Each also charges its coder's
+    /// state and buffers (0.6 to 1.4 MiB at the default stream level) to the
+    /// server's memory budget (`Config::max_pending_head_bytes`), taking at
+    /// most half of it; without room there, too, the file goes uncompressed.
     #[cfg_attr(feature = "cli", arg(skip = file_defaults().compress_streams))]
     pub compress_streams: usize,
+    /// Level (1 to 9, `compress`'s scale) of files compressed while sent,
+    /// for every request: those larger than `compress_max_file`. Capped by
+    /// `compress`. 1 (gzip 1, brotli 1, zstd 1) by default: these bytes are
+    /// made anew per request, so their CPU is what a client can multiply;
+    /// measured on a 6 MiB text, brotli 1 compresses 214 MB/s to a ratio of
+    /// 3.9 where brotli 5 manages 59 MB/s, and zstd 1 523 MB/s at 6.1. nginx
+    /// and Caddy compress on the fly at gzip 1 to 5.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_COMPRESS_STREAM_LEVEL", value_name = "LEVEL",
+        default_value_t = file_defaults().compress_stream_level, value_parser = clap::value_parser!(u8).range(1..=9),
+        help = "Level (1-9) of files compressed while sent, anew per request: those over --compress-max-file"))]
+    pub compress_stream_level: u8,
 
     // Everyday-use settings (issue 9): what a directory answers with,
     // single-page apps, extra header fields, CORS and types.
@@ -288,6 +301,7 @@ impl FileOptions {
             compress_max_file: 256 << 10,
             compress_cache_bytes: 8 << 20,
             compress_streams: 32,
+            compress_stream_level: 1,
         }
     }
 }
@@ -337,14 +351,19 @@ pub struct Config {
         default_value_t = defaults().max_body_bytes,
         help = "Largest request body read or skipped to keep the connection (past it: 413)"))]
     pub max_body_bytes: u64,
-    /// Memory all connections together may hold for request heads still
-    /// arriving (and bodies being buffered, pipelined leftovers). Without a
-    /// total, 9,000 unfinished 16 KB heads held ~144 MB; past it, a
-    /// connection that needs more buffer is answered 503 and closed. 64 MiB
+    /// Memory all connections together may hold before they are answered
+    /// or while they stall: request heads still arriving (and bodies being
+    /// buffered, pipelined leftovers), TLS records still arriving, and the
+    /// state of files compressed while sent (which may take half of it; see
+    /// `budget`). Without a total, 9,000 unfinished 16 KB heads held ~144
+    /// MB, and 5,000 TLS clients stalled in mid-record ~98 MB; past it, a
+    /// connection that needs more is answered 503 and closed (a TLS one in
+    /// its handshake just closed), and a file is sent uncompressed. 64 MiB
     /// is 4,000 maximal heads, or far more realistic ones.
     #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_MAX_PENDING_HEAD_BYTES", value_name = "BYTES",
         default_value_t = defaults().max_pending_head_bytes,
-        help = "Memory all unfinished request heads may hold together (past it: 503 and close)"))]
+        help = "Memory connections may hold before they are answered or while they stall: unfinished \
+                heads, TLS records in progress, compression state (past it: 503 and close, or uncompressed)"))]
     pub max_pending_head_bytes: usize,
     /// Most connections open at once across all workers. Past it new
     /// connections are closed at once instead of queueing without bound.

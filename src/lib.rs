@@ -237,6 +237,7 @@
 #![cfg_attr(not(fuzzing), deny(missing_docs))]
 
 mod access_log;
+mod budget;
 mod clock;
 pub mod config;
 pub(crate) mod connection;

@@ -20,9 +20,11 @@ use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+use crate::budget::MemoryBudget;
 use crate::sys::net;
 use crate::tls::stream::TlsStream;
 use crate::tls::Tls;
@@ -42,12 +44,15 @@ pub enum Transport {
 
 impl Transport {
     /// Wraps an accepted socket, doing its per-socket set-up; over TLS
-    /// when the server has `tls` settings.
-    pub fn accepted(stream: TcpStream, tls: Option<&Tls>) -> io::Result<Transport> {
+    /// when the server has `tls` settings, its records in progress charged
+    /// to `budget` (plain TCP holds nothing of its own).
+    pub fn accepted(stream: TcpStream, tls: Option<&Tls>, budget: &Arc<MemoryBudget>) -> io::Result<Transport> {
         net::prepare_accepted(&stream)?;
         Ok(match tls {
             None => Transport::Plain(stream),
-            Some(tls) => Transport::Tls(Box::new(TlsStream::new(stream, tls.server_config().clone()))),
+            Some(tls) => {
+                Transport::Tls(Box::new(TlsStream::new(stream, tls.server_config().clone(), Arc::clone(budget))))
+            }
         })
     }
 

@@ -13,7 +13,7 @@
 use std::io::{self, Write};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,6 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::access_log::{AccessLog, LogBuffer, FLUSH_WHEN_IDLE};
+use crate::budget::{self, MemoryBudget};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Turn};
@@ -48,6 +49,15 @@ const TIMER_TICK: Duration = Duration::from_millis(100);
 /// the loop does not spin on EMFILE while the pending connection waits.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Longest a worker gives turns to connections that yielded before it
+/// polls again (`Worker::drive_ready`). A turn of a compressed stream is
+/// itself bounded (`connection`'s `STREAM_TURN_TIME`), so with 2 ms a
+/// request to a worker busy with 16 such streams waits a few milliseconds,
+/// not 16 turns (issue 20: `/hello` p99 ≤ 50 ms with 32 brotli clients
+/// looping on a 6 MiB file). A poll with nothing new costs about a
+/// microsecond, so the slice costs the streams nothing measurable.
+const READY_SLICE: Duration = Duration::from_millis(2);
+
 /// `Retry-After` (seconds) in the 503 for connections past the cap.
 const RETRY_AFTER: &str = "1";
 /// Output buffers larger than this are freed instead of going back to the
@@ -57,11 +67,22 @@ const KEEP_OUT_CAPACITY: usize = 80 * 1024;
 /// Spare output buffers a worker keeps: enough for the connections that
 /// write at the same moment; more would only be idle memory.
 const POOLED_BUFFERS: usize = 32;
-/// Input memory freed by this worker's connections after which freed heap
-/// is handed back to the OS (glibc keeps it otherwise): large enough that
+/// Budgeted memory freed (by any worker: input buffers, TLS records,
+/// coder states) after which freed heap is handed back to the OS (glibc
+/// keeps it otherwise, in every worker's arena): large enough that
 /// ordinary traffic never pays for a trim, small enough that a flood of
-/// partial heads does not stay resident.
+/// partial heads, TLS records or compressed streams does not stay resident.
 const TRIM_AFTER_FREED_BYTES: usize = 8 << 20;
+/// Budgeted memory freed after which the freed heap is handed back anyway
+/// once a timer tick passes with nothing more freed (a flood has ended):
+/// what was freed since the last trim would otherwise stay resident until
+/// another `TRIM_AFTER_FREED_BYTES` are freed, possibly never. Ordinary
+/// traffic frees far less between quiet ticks than a flood's tail.
+const TRIM_QUIET_BYTES: usize = 256 << 10;
+/// Connection-table slots a worker keeps however few connections it has;
+/// past it, a table four times larger than its connections is shrunk as
+/// far as its last connection allows (5,000 connections leave 1.4 MiB).
+const KEPT_SLOTS: usize = 1024;
 
 /// Server-wide life cycle, read by every worker after each wake-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,22 +103,23 @@ pub struct Shared {
     phase: AtomicU8,
     /// Open connections across all workers, for `Config::max_connections`.
     pub connections: AtomicUsize,
-    /// Input buffer bytes held by connections (partial heads, pipelined
-    /// leftovers, bodies being buffered), for `Config::max_pending_head_bytes`.
-    pub head_budget: MemoryBudget,
+    /// What connections hold before they are answered or while they stall
+    /// (input buffers, TLS records in progress, compression state), for
+    /// `Config::max_pending_head_bytes`; see `budget`.
+    pub budget: Arc<MemoryBudget>,
     /// Where every worker's access lines go.
     pub access_log: AccessLog,
 }
 
 impl Shared {
     pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
-        let head_budget = MemoryBudget::new(config.max_pending_head_bytes);
+        let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
         Shared {
             config,
             router,
             phase: AtomicU8::new(Phase::Running as u8),
             connections: AtomicUsize::new(0),
-            head_budget,
+            budget,
             access_log,
         }
     }
@@ -113,61 +135,6 @@ impl Shared {
     /// Moves the phase forward (never back).
     pub fn advance(&self, to: Phase) {
         self.phase.fetch_max(to as u8, Ordering::AcqRel);
-    }
-}
-
-/// A byte budget shared by all workers.
-pub struct MemoryBudget {
-    used: AtomicUsize,
-    limit: usize,
-    /// A request was refused since the last one that fitted, so a flood
-    /// is logged once per episode rather than once per connection.
-    exhausted: AtomicBool,
-}
-
-/// Whether [`MemoryBudget::try_take`] found room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Taken {
-    Yes,
-    /// No room, and this is the first refusal since the budget last had room.
-    NoFirst,
-    No,
-}
-
-impl MemoryBudget {
-    pub fn new(limit: usize) -> MemoryBudget {
-        MemoryBudget { used: AtomicUsize::new(0), limit, exhausted: AtomicBool::new(false) }
-    }
-
-    /// Takes `bytes` from the budget if they fit.
-    pub fn try_take(&self, bytes: usize) -> Taken {
-        let fits = self
-            .used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.limit)
-            })
-            .is_ok();
-        match fits {
-            true if self.exhausted.load(Ordering::Relaxed) => {
-                self.exhausted.store(false, Ordering::Relaxed);
-                Taken::Yes
-            }
-            true => Taken::Yes,
-            false if self.exhausted.swap(true, Ordering::Relaxed) => Taken::No,
-            false => Taken::NoFirst,
-        }
-    }
-
-    /// The most bytes it lends.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// Returns `bytes` taken earlier.
-    pub fn release(&self, bytes: usize) {
-        if bytes > 0 {
-            self.used.fetch_sub(bytes, Ordering::Relaxed);
-        }
     }
 }
 
@@ -200,8 +167,6 @@ pub struct Local {
     pub buffers: BufferPool,
     /// Date strings, refreshed once per loop turn.
     pub clock: Clock,
-    /// Input bytes released since heap memory was last handed back.
-    pub freed_input_bytes: usize,
     /// Access lines not yet written, and spare entry buffers.
     pub log: LogBuffer,
 }
@@ -230,18 +195,15 @@ pub struct Worker {
     /// The server is draining; the worker exits at this instant at the latest.
     grace_deadline: Option<Instant>,
     next_sweep: Instant,
+    /// The budget's count of bytes released since the last trim, as this
+    /// worker saw it at its last sweep (`Worker::release_memory`).
+    released_seen: usize,
 }
 
 impl Local {
     /// What a worker with this router lends its connections.
     pub fn new(router: LocalRouter) -> Local {
-        Local {
-            router,
-            buffers: BufferPool::default(),
-            clock: Clock::new(),
-            freed_input_bytes: 0,
-            log: LogBuffer::default(),
-        }
+        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default() }
     }
 }
 
@@ -260,6 +222,9 @@ impl Worker {
     /// their factories, and never leave it (so they need not be `Send`).
     /// `listeners` are registered with `poll` already.
     pub fn new(id: usize, poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>) -> Worker {
+        // Handlers on this thread (compressed streams) charge this server's
+        // budget; set before they are made, so a factory may see it too.
+        budget::enter(Arc::clone(&shared.budget));
         let router = shared.router.for_worker(id);
         Worker {
             id,
@@ -276,6 +241,7 @@ impl Worker {
             accept_starved: false,
             grace_deadline: None,
             next_sweep: Instant::now() + TIMER_TICK,
+            released_seen: 0,
         }
     }
 
@@ -313,9 +279,7 @@ impl Worker {
                 }
             }
             self.drive_batch(now);
-            for key in std::mem::take(&mut self.ready) {
-                self.drive(key, now);
-            }
+            self.drive_ready(now);
             if self.accept_paused_until.is_some_and(|t| now >= t) {
                 self.accept_paused_until = None;
                 self.accept(now);
@@ -371,6 +335,32 @@ impl Worker {
     fn drive(&mut self, key: usize, now: Instant) {
         let turn = self.drive_once(key, now, None);
         self.settle(key, turn);
+    }
+
+    /// Gives the connections that yielded with work left (compressed
+    /// streams, downloads, listings in slices) another turn each, in order,
+    /// until `READY_SLICE` has passed; those left over go first after the
+    /// next poll. So however many such connections a worker has, a new
+    /// connection or a ready socket waits at most about `READY_SLICE` and
+    /// one turn before it is served, not one turn of each of them.
+    fn drive_ready(&mut self, now: Instant) {
+        if self.ready.is_empty() {
+            return; // the usual case: no clock read
+        }
+        let mut ready = std::mem::take(&mut self.ready);
+        let started = Instant::now();
+        let mut served = 0;
+        for &key in &ready {
+            if served > 0 && started.elapsed() >= READY_SLICE {
+                break;
+            }
+            self.drive(key, now);
+            served += 1;
+        }
+        ready.drain(..served);
+        // Then those that yielded again just now.
+        ready.append(&mut self.ready);
+        self.ready = ready;
     }
 
     /// Drives the connections of one poll batch (`self.batch`): first each
@@ -435,9 +425,13 @@ impl Worker {
         // A response cut off (client gone, timeout) is logged with what it sent.
         connection.finish_entry(&mut self.local, &self.shared);
         connection.release_entry(&mut self.local);
-        self.local.freed_input_bytes += connection.release_input(&self.shared);
+        connection.release_input(&self.shared);
         drop(connection);
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        if self.connections.is_empty() {
+            // The last one: no sweep will come until the next connection.
+            self.release_memory(true);
+        }
     }
 
     /// Accepts every pending connection (edge-triggered: until WouldBlock).
@@ -488,7 +482,7 @@ impl Worker {
                 }
                 continue;
             }
-            let transport = match Transport::accepted(stream, self.shared.config.tls.as_ref()) {
+            let transport = match Transport::accepted(stream, self.shared.config.tls.as_ref(), &self.shared.budget) {
                 Ok(transport) => transport,
                 Err(e) => {
                     self.shared.connections.fetch_sub(1, Ordering::Relaxed);
@@ -552,9 +546,31 @@ impl Worker {
             let turn = connection.expire(&mut cx);
             self.settle(key, turn);
         }
-        if self.local.freed_input_bytes >= TRIM_AFTER_FREED_BYTES {
-            self.local.freed_input_bytes = 0;
+        self.release_memory(false);
+    }
+
+    /// Hands memory freed by connections back to the OS (glibc keeps freed
+    /// heap otherwise): once `TRIM_AFTER_FREED_BYTES` of budgeted memory
+    /// were freed, or `TRIM_QUIET_BYTES` and then a tick with nothing more
+    /// (or this worker is `idle`: it has no connection left, and will not
+    /// tick again until it has one). So RSS returns near its resting level
+    /// after a flood of half-sent heads, stalled TLS records or compressed
+    /// streams (issue 20).
+    fn release_memory(&mut self, idle: bool) {
+        let connections = &mut self.connections;
+        if connections.capacity() > KEPT_SLOTS && connections.len() < connections.capacity() / 4 {
+            connections.shrink_to_fit();
+        }
+        let budget = &self.shared.budget;
+        let released = budget.released();
+        let quiet = idle || released == self.released_seen;
+        let due = if quiet { TRIM_QUIET_BYTES } else { TRIM_AFTER_FREED_BYTES };
+        if budget.released_at_least(due) {
+            log::debug!("worker {}: handing freed heap back ({} bytes still budgeted)", self.id, budget.used());
             sys::net::release_freed_memory();
+            self.released_seen = 0;
+        } else {
+            self.released_seen = released;
         }
     }
 
@@ -575,23 +591,5 @@ impl Worker {
             self.settle(key, turn);
         }
         log::debug!("worker {}: draining; {} connections still busy", self.id, self.connections.len());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_refuses_past_its_limit_and_logs_once_per_episode() {
-        let budget = MemoryBudget::new(10);
-        assert_eq!(budget.try_take(6), Taken::Yes);
-        assert_eq!(budget.try_take(5), Taken::NoFirst);
-        assert_eq!(budget.try_take(5), Taken::No);
-        assert_eq!(budget.try_take(4), Taken::Yes);
-        assert_eq!(budget.try_take(1), Taken::NoFirst);
-        budget.release(10);
-        assert_eq!(budget.try_take(10), Taken::Yes);
-        assert_eq!(budget.try_take(usize::MAX), Taken::NoFirst);
     }
 }

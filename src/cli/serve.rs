@@ -105,10 +105,13 @@ pub fn serve(cli: Cli) -> Result<(), String> {
             }
             received += 1;
             if received == 1 {
-                // Draining first (health answers 503 from here on), then say so.
-                handle.shutdown();
-                notify("STOPPING=1");
+                // Said first: with nothing in flight the workers end at
+                // once, and the process with them, before a line after
+                // `shutdown` could be written. Health answers 503 from
+                // `shutdown` on.
                 log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
+                notify("STOPPING=1");
+                handle.shutdown();
             } else {
                 log::warn!("second signal: stopping now");
                 std::process::exit(1);

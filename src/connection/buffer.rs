@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use crate::worker::{MemoryBudget, Taken};
+use crate::budget::{MemoryBudget, Taken};
 
 /// Least a buffer takes from the budget at once: the size of one read.
 const MIN_CHARGE: usize = 4096;
@@ -48,7 +48,7 @@ impl Buffer {
                 Taken::Yes => {}
                 Taken::NoFirst => {
                     log::warn!(
-                        "{peer}: requests in progress hold the whole input budget ({} bytes, \
+                        "{peer}: connections hold the whole memory budget ({} bytes, \
                          Config::max_pending_head_bytes); answering 503 until there is room",
                         budget.limit()
                     );
@@ -63,13 +63,11 @@ impl Buffer {
         true
     }
 
-    /// Frees the bytes and gives their share back to `budget`; returns
-    /// the bytes given back (the worker counts them to trim its heap).
-    pub fn release(&mut self, budget: &MemoryBudget) -> usize {
+    /// Frees the bytes and gives their share back to `budget` (which
+    /// counts what is freed, for the workers to hand it back to the OS).
+    pub fn release(&mut self, budget: &MemoryBudget) {
         self.bytes = Vec::new();
-        let released = std::mem::take(&mut self.charged);
-        budget.release(released);
-        released
+        budget.release(std::mem::take(&mut self.charged));
     }
 
     /// Whether the buffer holds a share of the budget.
@@ -95,7 +93,8 @@ mod tests {
         assert!(b.is_empty());
         a.consume(5);
         assert_eq!(a.len(), 5000);
-        assert_eq!(a.release(&budget), 8192);
+        a.release(&budget);
+        assert_eq!(budget.used(), 0);
         assert!(b.append(&[0; 2000], &budget, peer), "room again");
     }
 }

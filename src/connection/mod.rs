@@ -222,13 +222,12 @@ impl Connection {
     }
 
     /// Gives back this connection's share of the memory budget (the
-    /// worker calls it before dropping the connection); returns the bytes.
-    pub fn release_input(&mut self, shared: &Shared) -> usize {
-        let mut released = self.input.release(&shared.head_budget);
+    /// worker calls it before dropping the connection).
+    pub fn release_input(&mut self, shared: &Shared) {
+        self.input.release(&shared.budget);
         if let State::Receiving(receiving) = &mut self.state {
-            released += receiving.release(&shared.head_budget);
+            receiving.release(&shared.budget);
         }
-        released
     }
 
     /// Writes the access-log line of a response that has ended, fully sent
@@ -454,7 +453,7 @@ impl Connection {
         } else if self.skip.is_some() {
             log::debug!("{}: shutting down; closing after the rest of the request body", self.peer);
             let _ = self.transport.shutdown_write();
-            cx.local.freed_input_bytes += self.release_input(cx.shared);
+            self.release_input(cx.shared);
             self.skip = None;
             self.state = State::Lingering { discarded: 0 };
             self.deadline = cx.now + cx.shared.config.linger_timeout;
@@ -510,7 +509,7 @@ impl Connection {
     /// Answers `status` and closes (lingering), dropping all input and any
     /// body being received.
     fn refuse(&mut self, status: u16, cx: &mut Context) {
-        cx.local.freed_input_bytes += self.release_input(cx.shared);
+        self.release_input(cx.shared);
         self.skip = None;
         if cx.shared.access_log.enabled() {
             if self.entry.is_pending() {
@@ -530,7 +529,7 @@ impl Connection {
 
     /// Drops the connection at once (nothing more can be said on it).
     fn close_now(&mut self, cx: &mut Context) {
-        cx.local.freed_input_bytes += self.release_input(cx.shared);
+        self.release_input(cx.shared);
         self.skip = None;
         self.state = State::Closed;
     }
@@ -608,7 +607,7 @@ impl Connection {
                 // Shut our side so the client sees the end, then read and
                 // discard until it closes too.
                 let _ = self.transport.shutdown_write();
-                cx.local.freed_input_bytes += self.release_input(cx.shared);
+                self.release_input(cx.shared);
                 self.skip = None;
                 self.state = State::Lingering { discarded: 0 };
                 self.deadline = cx.now + cx.shared.config.linger_timeout;

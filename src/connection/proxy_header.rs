@@ -26,7 +26,7 @@ impl Connection {
                     self.input.consume(len);
                     // Over TLS what follows the header is the handshake: the transport's.
                     if self.transport.give_back(self.input.as_slice()) {
-                        cx.local.freed_input_bytes += self.release_input(cx.shared);
+                        self.release_input(cx.shared);
                         // They wait in the transport, not the socket: read them next.
                         self.readiness.readable = true;
                     }
@@ -56,7 +56,7 @@ impl Connection {
                 Ok(bytes) => {
                     let drained = Transport::SHORT_READ_MEANS_DRAINED && bytes.len() < room;
                     self.readiness.readable = !drained || self.readiness.read_closed;
-                    if !self.input.append(bytes, &cx.shared.head_budget, self.peer) {
+                    if !self.input.append(bytes, &cx.shared.budget, self.peer) {
                         self.state = State::Closed;
                         return Ok(true);
                     }

@@ -9,6 +9,7 @@ use std::io;
 use std::mem::MaybeUninit;
 
 use super::{service_for, Connection, Context, State, READ_CHUNK};
+use crate::budget;
 use crate::http1::exchange::{self, Decision, Persistence};
 
 impl Connection {
@@ -49,6 +50,17 @@ impl Connection {
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Some(false)),
+            Err(e) if budget::is_refusal(&e) => {
+                // A TLS record in progress found no room: an HTTP answer
+                // once the handshake allows one, else a close.
+                if self.transport.is_handshaking() {
+                    log::info!("{}: {e}; closing", self.peer);
+                    self.state = State::Closed;
+                } else {
+                    self.over_budget(cx);
+                }
+                return Ok(Some(false));
+            }
             Err(e) => return Err(e),
         };
         Ok(Some(self.take_input(bytes, cx)))
@@ -71,7 +83,7 @@ impl Connection {
                 Step::Wait { .. } => {}
             }
         }
-        if !rest.is_empty() && !self.input.append(rest, &cx.shared.head_budget, self.peer) {
+        if !rest.is_empty() && !self.input.append(rest, &cx.shared.budget, self.peer) {
             match &mut self.state {
                 // A response is already queued: it goes out, then the
                 // connection closes; the pipelined bytes are dropped.
@@ -130,7 +142,7 @@ impl Connection {
                 if nothing_buffered && self.input.is_charged() {
                     // Release the buffer of a head that arrived in pieces: an
                     // idle connection should hold no memory of its own.
-                    cx.local.freed_input_bytes += self.input.release(&cx.shared.head_budget);
+                    self.input.release(&cx.shared.budget);
                 }
                 if let State::Reading { head_started: started } = &mut self.state {
                     if head_started && !*started {

@@ -12,13 +12,13 @@ use std::mem::MaybeUninit;
 
 use super::buffer::Buffer;
 use super::{service_for, Connection, Context, State};
+use crate::budget::{self, MemoryBudget};
 use crate::handlers::BodySink;
 use crate::http::response::Response;
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode::CONTINUE;
 use crate::http1::exchange::{self, Framing, Receive};
 use crate::service;
-use crate::worker::MemoryBudget;
 
 /// Bytes asked of the socket per read while a body arrives: uploads are
 /// large, and 64 KiB reads take a tenth of the system calls of 4 KiB ones.
@@ -55,11 +55,10 @@ enum Interim {
 }
 
 impl Receiving {
-    /// Gives back the budget share of a body buffered whole; the bytes.
-    pub fn release(&mut self, budget: &MemoryBudget) -> usize {
-        match &mut self.target {
-            Target::Whole { buffer, .. } => buffer.release(budget),
-            Target::Stream(_) => 0,
+    /// Gives back the budget share of a body buffered whole.
+    pub fn release(&mut self, budget: &MemoryBudget) {
+        if let Target::Whole { buffer, .. } = &mut self.target {
+            buffer.release(budget);
         }
     }
 }
@@ -81,7 +80,7 @@ impl Connection {
         let target = match target {
             exchange::Target::Whole { buffer: head, head_len } => {
                 let mut buffer = Buffer::default();
-                if !buffer.append(&head, &cx.shared.head_budget, self.peer) {
+                if !buffer.append(&head, &cx.shared.budget, self.peer) {
                     self.over_budget(cx);
                     return;
                 }
@@ -144,7 +143,7 @@ impl Connection {
             };
             self.input = input;
             match fed {
-                Fed::Ended => cx.local.freed_input_bytes += self.input.release(&cx.shared.head_budget),
+                Fed::Ended => self.input.release(&cx.shared.budget),
                 Fed::More(_) => self.input.consume(used),
                 Fed::Done(_) => {
                     self.input.consume(used);
@@ -179,6 +178,11 @@ impl Connection {
                 return Ok(false);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
+            Err(e) if budget::is_refusal(&e) => {
+                // A TLS record of the body found no room in the memory budget.
+                self.over_budget(cx);
+                return Ok(true);
+            }
             Err(e) => return Err(e),
         };
         *budget = budget.saturating_sub(bytes.len() as u64);
@@ -188,7 +192,7 @@ impl Connection {
             Fed::Done(used) => {
                 // What follows the body is the next request.
                 let rest = &bytes[used..];
-                if !rest.is_empty() && !self.input.append(rest, &cx.shared.head_budget, self.peer) {
+                if !rest.is_empty() && !self.input.append(rest, &cx.shared.budget, self.peer) {
                     self.over_budget(cx);
                     return Ok(true);
                 }
@@ -215,7 +219,7 @@ impl Connection {
             if !piece.data.is_empty() {
                 let fits = match &mut receiving.target {
                     Target::Whole { buffer, .. } => {
-                        if !buffer.append(piece.data, &cx.shared.head_budget, self.peer) {
+                        if !buffer.append(piece.data, &cx.shared.budget, self.peer) {
                             self.over_budget(cx);
                             return Fed::Ended;
                         }
@@ -249,7 +253,7 @@ impl Connection {
                 let facts = self.facts(cx);
                 let mut service = service_for(&mut self.entry, cx);
                 let answer = exchange::complete_whole(buffer.as_slice(), head_len, &facts, &mut service);
-                cx.local.freed_input_bytes += buffer.release(&cx.shared.head_budget);
+                buffer.release(&cx.shared.budget);
                 self.queue(answer, cx);
             }
             Target::Stream(sink) => {
@@ -270,7 +274,7 @@ impl Connection {
         drop(receiving);
         let facts = self.facts(cx);
         self.entry.set_status(response.status);
-        cx.local.freed_input_bytes += self.input.release(&cx.shared.head_budget);
+        self.input.release(&cx.shared.budget);
         self.queue(exchange::complete_stream(response, framing, body_read, &facts), cx);
     }
 

@@ -394,8 +394,11 @@ fn serve_compressed(
         // Too large to keep: a prefix decides, read with pread before the
         // stream takes the file.
         let utf8 = check_utf8 && prefix_is_utf8(&file, meta.len());
-        let Some(permit) = site.streams.start(options.compress_streams) else {
-            // Busy compressing other large files: this one goes as it is.
+        let levels = compress::stream_levels(options);
+        let Some(permit) = site.streams.start(options.compress_streams, compress::stream_memory(choice.coding, levels))
+        else {
+            // Busy compressing other large files (too many, or no spare
+            // memory in the budget): this one goes as it is.
             let identity = Choice { original: path, coding: Coding::Identity, sibling: None, varies: choice.varies };
             let validity = Validity::of(&meta, None, read_at, options.racy_window);
             let described = describe(&meta, &validity, (path, mime), &identity, true, utf8, site);

@@ -56,14 +56,6 @@ pub fn recv_append(socket: impl AsFd, out: &mut Vec<u8>, max: usize) -> io::Resu
     Ok(received)
 }
 
-/// `recv(2)` into an initialised `buffer` (for readers such as rustls's
-/// `read_tls` that take `io::Read`); returns the bytes received, 0 at end
-/// of stream.
-pub fn recv_initialised(socket: impl AsFd, buffer: &mut [u8]) -> io::Result<usize> {
-    let (received, _) = rustix::net::recv(socket, buffer, RecvFlags::empty())?;
-    Ok(received)
-}
-
 /// `pread(2)` of up to `buffer.len()` bytes of `file` at `offset` into
 /// `buffer`, which need not be initialised; returns the bytes read (empty at
 /// the end of the file). For bodies that must pass through user space

@@ -8,9 +8,12 @@
 //! sentence. The protocol choices are rustls's safe defaults (TLS 1.2 and
 //! 1.3, its cipher suites and groups) with ALPN `http/1.1`, resumption by
 //! tickets (and session IDs), and the `ring` provider. How the bytes of a
-//! connection pass through the session is [`stream`]'s business; when to
-//! read, write and time out stays with `connection`.
+//! connection pass through the session is [`stream`]'s business (received
+//! records reach it whole through `incoming`, which charges those still
+//! arriving to the memory budget); when to read, write and time out stays
+//! with `connection`.
 
+mod incoming;
 pub mod stream;
 
 use std::fmt;

@@ -9,6 +9,7 @@ mod compression;
 mod core_http;
 mod curl;
 mod everyday;
+mod floods;
 mod hardening;
 mod hostile;
 mod idle;

@@ -441,6 +441,13 @@ impl Binary {
         }
     }
 
+    /// A `/proc/PID/status` figure in KiB (`"VmRSS:"`, `"VmHWM:"`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field}"));
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("a number of KiB")
+    }
+
     /// CPU time (user + system) the child has used, in clock ticks.
     pub fn cpu_ticks(&self) -> u64 {
         let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("/proc stat");
