@@ -191,7 +191,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tls = Tls::self_signed(&[])?;
-//! println!("SHA-256 fingerprint {}", tls.fingerprint());
+//! println!("SHA-256 fingerprint {}", tls.fingerprint().unwrap_or_default());
 //! let mut config = Config::new();
 //! config.addr = "127.0.0.1:0".parse()?;
 //! config.tls = Some(tls);
@@ -241,6 +241,7 @@ mod budget;
 mod clock;
 pub mod config;
 pub(crate) mod connection;
+mod context;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;

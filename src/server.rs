@@ -16,9 +16,10 @@ use mio::{Poll, Waker};
 
 use crate::access_log::{AccessLog, LogDestination};
 use crate::config::Config;
+use crate::context::{Phase, Shared};
 use crate::handlers::{FolderError, Router};
 use crate::sys::net;
-use crate::worker::{self, Phase, Shared, Worker, WAKER};
+use crate::worker::{self, Worker, WAKER};
 
 /// Why a server could not start. Each says what the user should fix.
 #[derive(Debug)]

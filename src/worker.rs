@@ -13,7 +13,7 @@
 use std::io::{self, Write};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,12 +21,10 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::access_log::{AccessLog, LogBuffer, FLUSH_WHEN_IDLE};
-use crate::budget::{self, MemoryBudget};
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::connection::{Connection, Context, Turn};
-use crate::handlers::{LocalRouter, Router};
+use crate::access_log::FLUSH_WHEN_IDLE;
+use crate::budget;
+use crate::connection::{Connection, Turn};
+use crate::context::{Context, Local, Phase, Shared};
 use crate::http::response::Response;
 use crate::http1::encode;
 use crate::sys;
@@ -60,13 +58,6 @@ const READY_SLICE: Duration = Duration::from_millis(2);
 
 /// `Retry-After` (seconds) in the 503 for connections past the cap.
 const RETRY_AFTER: &str = "1";
-/// Output buffers larger than this are freed instead of going back to the
-/// pool. It fits a head plus the largest cached file (64 KiB by default),
-/// so serving cached files allocates nothing.
-const KEEP_OUT_CAPACITY: usize = 80 * 1024;
-/// Spare output buffers a worker keeps: enough for the connections that
-/// write at the same moment; more would only be idle memory.
-const POOLED_BUFFERS: usize = 32;
 /// Budgeted memory freed (by any worker: input buffers, TLS records,
 /// coder states) after which freed heap is handed back to the OS (glibc
 /// keeps it otherwise, in every worker's arena): large enough that
@@ -83,93 +74,6 @@ const TRIM_QUIET_BYTES: usize = 256 << 10;
 /// past it, a table four times larger than its connections is shrunk as
 /// far as its last connection allows (5,000 connections leave 1.4 MiB).
 const KEPT_SLOTS: usize = 1024;
-
-/// Server-wide life cycle, read by every worker after each wake-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Accepting and serving.
-    Running,
-    /// Not accepting; finishing in-flight responses until the grace period ends.
-    Draining,
-    /// Stop now, dropping whatever is open.
-    Stopping,
-}
-
-/// What the workers share (read-only, apart from the counters).
-pub struct Shared {
-    pub config: Config,
-    /// Each worker makes its own `LocalRouter` from it.
-    pub router: Router,
-    phase: AtomicU8,
-    /// Open connections across all workers, for `Config::max_connections`.
-    pub connections: AtomicUsize,
-    /// What connections hold before they are answered or while they stall
-    /// (input buffers, TLS records in progress, compression state), for
-    /// `Config::max_pending_head_bytes`; see `budget`.
-    pub budget: Arc<MemoryBudget>,
-    /// Where every worker's access lines go.
-    pub access_log: AccessLog,
-}
-
-impl Shared {
-    pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
-        let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
-        Shared {
-            config,
-            router,
-            phase: AtomicU8::new(Phase::Running as u8),
-            connections: AtomicUsize::new(0),
-            budget,
-            access_log,
-        }
-    }
-
-    pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
-            0 => Phase::Running,
-            1 => Phase::Draining,
-            _ => Phase::Stopping,
-        }
-    }
-
-    /// Moves the phase forward (never back).
-    pub fn advance(&self, to: Phase) {
-        self.phase.fetch_max(to as u8, Ordering::AcqRel);
-    }
-}
-
-/// Output buffers lent to connections while they write a response, so an
-/// idle connection holds none and the hot path allocates none.
-#[derive(Debug, Default)]
-pub struct BufferPool {
-    free: Vec<Vec<u8>>,
-}
-
-impl BufferPool {
-    pub fn take(&mut self) -> Vec<u8> {
-        self.free.pop().unwrap_or_default()
-    }
-
-    pub fn give(&mut self, mut buffer: Vec<u8>) {
-        if buffer.capacity() > 0 && buffer.capacity() <= KEEP_OUT_CAPACITY && self.free.len() < POOLED_BUFFERS {
-            buffer.clear();
-            self.free.push(buffer);
-        }
-    }
-}
-
-/// What one worker owns and lends to its connections, one at a time.
-pub struct Local {
-    /// This worker's copy of the router: its own per-worker handlers,
-    /// among them each `StaticFiles`' small-file cache.
-    pub router: LocalRouter,
-    /// Spare output buffers.
-    pub buffers: BufferPool,
-    /// Date strings, refreshed once per loop turn.
-    pub clock: Clock,
-    /// Access lines not yet written, and spare entry buffers.
-    pub log: LogBuffer,
-}
 
 pub struct Worker {
     id: usize,
@@ -198,13 +102,6 @@ pub struct Worker {
     /// The budget's count of bytes released since the last trim, as this
     /// worker saw it at its last sweep (`Worker::release_memory`).
     released_seen: usize,
-}
-
-impl Local {
-    /// What a worker with this router lends its connections.
-    pub fn new(router: LocalRouter) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default() }
-    }
 }
 
 /// Registers every one of `listeners` with `poll` (under `LISTENER`), for

@@ -164,7 +164,9 @@ fn tls_settings(cli: &Cli) -> Result<Option<Tls>, String> {
 /// The start-up lines about the certificate, straight to standard error
 /// (not the log, which RUST_LOG may silence).
 fn describe_tls(tls: &Tls, written_to: Option<&Path>) {
-    eprintln!("rawserve: TLS certificate SHA-256 fingerprint {}", tls.fingerprint());
+    if let Some(fingerprint) = tls.fingerprint() {
+        eprintln!("rawserve: TLS certificate SHA-256 fingerprint {fingerprint}");
+    }
     if tls.self_signed_pem().is_some() {
         eprintln!(
             "rawserve: the certificate is self-signed for {} (browsers warn until you trust it)",

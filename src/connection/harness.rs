@@ -9,14 +9,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Connection, Context, Turn};
+use super::{Connection, Turn};
 use crate::access_log::{AccessLog, LogDestination, LogFormat};
 use crate::config::Config;
+use crate::context::Context;
+use crate::context::{Local, Shared};
 use crate::handlers::{Router, StaticFiles};
 use crate::http1::exchange::Persistence;
 use crate::transport::fake::{Event, FakeStream};
 use crate::transport::Transport;
-use crate::worker::{Local, Shared};
 
 /// One thing the client saw, summarised so conversations can be compared.
 #[derive(Debug, Clone, PartialEq, Eq)]

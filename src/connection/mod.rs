@@ -49,13 +49,13 @@ use std::time::Instant;
 use self::buffer::Buffer;
 use self::receive::Receiving;
 use crate::access_log::{Entry, Recorder};
+use crate::context::{Context, Local, Phase, Shared};
 use crate::http::response::{Body, Chunk, Preparation};
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode;
 use crate::http1::exchange::{self, Answer, Framing, Next, Persistence};
 use crate::service::{self, Service};
 use crate::transport::Transport;
-use crate::worker::{Local, Phase, Shared};
 
 /// Bytes asked of the socket per read. Requests are rarely larger, and the
 /// buffer grows (up to `Config::max_head_bytes`) when one is.
@@ -128,16 +128,6 @@ pub enum Turn {
     Yield,
     /// Closed; drop it.
     Closed,
-}
-
-/// What the worker lends its connections while driving them.
-pub struct Context<'a> {
-    pub shared: &'a Shared,
-    /// This worker's router (and so its file caches), buffers and clock.
-    pub local: &'a mut Local,
-    pub now: Instant,
-    /// The server is shutting down: finish the current response, take no more.
-    pub draining: bool,
 }
 
 /// What the socket has told us, valid in every state.

@@ -7,7 +7,8 @@
 use std::io;
 use std::mem::MaybeUninit;
 
-use super::{Connection, Context, State};
+use super::{Connection, State};
+use crate::context::Context;
 use crate::proxy::{self, ProxyHeader};
 use crate::transport::Transport;
 

@@ -8,8 +8,9 @@
 use std::io;
 use std::mem::MaybeUninit;
 
-use super::{service_for, Connection, Context, State, READ_CHUNK};
+use super::{service_for, Connection, State, READ_CHUNK};
 use crate::budget;
+use crate::context::Context;
 use crate::http1::exchange::{self, Decision, Persistence};
 
 impl Connection {

@@ -11,8 +11,9 @@ use std::io;
 use std::mem::MaybeUninit;
 
 use super::buffer::Buffer;
-use super::{service_for, Connection, Context, State};
+use super::{service_for, Connection, State};
 use crate::budget::{self, MemoryBudget};
+use crate::context::Context;
 use crate::handlers::BodySink;
 use crate::http::response::Response;
 use crate::http1::body::BodyDecoder;

@@ -6,7 +6,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::{Connection, Context, State};
+use super::{Connection, State};
+use crate::context::Context;
 use crate::http::response::Chunk;
 use crate::http1::encode;
 use crate::http1::exchange::Persistence;

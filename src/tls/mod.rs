@@ -43,8 +43,9 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 #[derive(Clone)]
 pub struct Tls {
     config: Arc<ServerConfig>,
-    /// The end-entity certificate, DER.
-    leaf: CertificateDer<'static>,
+    /// The end-entity certificate, DER (`None` for settings handed in
+    /// whole, whose certificates are their resolver's business).
+    leaf: Option<CertificateDer<'static>>,
     /// The certificate in PEM when it was generated here (to be written out).
     generated_pem: Option<String>,
     /// The names a generated certificate covers.
@@ -176,15 +177,47 @@ impl Tls {
         // default in-memory session-ID cache stays for TLS 1.2 clients
         // without ticket support.
         config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
-        Ok(Tls { config: Arc::new(config), leaf, generated_pem, names })
+        Ok(Tls { config: Arc::new(config), leaf: Some(leaf), generated_pem, names })
+    }
+
+    /// Serves HTTPS with rustls settings made by the caller: a certificate
+    /// resolver (SNI, ACME, certificates reloaded at run time), client
+    /// certificates, another crypto provider, a session cache. The ALPN
+    /// list is set to what rawserve speaks (`http/1.1`), replacing the
+    /// settings' own: offering a protocol the server then does not speak
+    /// would break every client that picks it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rawserve::Tls;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let made = Tls::self_signed(&[])?;
+    /// # let pem = made.self_signed_pem().unwrap_or_default().to_string();
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    /// # std::fs::write(&cert, &pem)?;
+    /// // Any rustls::ServerConfig, built as the application needs.
+    /// let resolver = Arc::new(rustls::server::ResolvesServerCertUsingSni::new());
+    /// let config = rustls::ServerConfig::builder().with_no_client_auth().with_cert_resolver(resolver);
+    /// let tls = Tls::from_server_config(Arc::new(config));
+    /// assert_eq!(tls.fingerprint(), None, "its certificates are the resolver's");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_server_config(config: Arc<ServerConfig>) -> Tls {
+        let mut config = Arc::unwrap_or_clone(config);
+        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        Tls { config: Arc::new(config), leaf: None, generated_pem: None, names: Vec::new() }
     }
 
     /// The SHA-256 fingerprint of the certificate, as `openssl x509
-    /// -fingerprint -sha256` prints it (`AB:CD:…`).
-    pub fn fingerprint(&self) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, &self.leaf);
+    /// -fingerprint -sha256` prints it (`AB:CD:…`); `None` for settings
+    /// handed in whole ([`Tls::from_server_config`]).
+    pub fn fingerprint(&self) -> Option<String> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.leaf.as_ref()?);
         let hex: Vec<String> = digest.as_ref().iter().map(|byte| format!("{byte:02X}")).collect();
-        hex.join(":")
+        Some(hex.join(":"))
     }
 
     /// The generated certificate in PEM (for `curl --cacert`), or `None`
@@ -301,7 +334,7 @@ mod tests {
         let tls = Tls::self_signed(&[lan, IpAddr::V4(Ipv4Addr::LOCALHOST)]).expect("generated");
         assert_eq!(tls.names(), ["localhost", "127.0.0.1", "::1", "192.168.1.20"]);
         assert!(tls.self_signed_pem().is_some_and(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----")));
-        let fingerprint = tls.fingerprint();
+        let fingerprint = tls.fingerprint().expect("a certificate of its own");
         assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
         assert!(fingerprint.split(':').all(|byte| byte.len() == 2 && byte.chars().all(|c| c.is_ascii_hexdigit())));
         assert_eq!(tls.server_config().alpn_protocols, vec![b"http/1.1".to_vec()]);

@@ -773,3 +773,38 @@ fn streamed_bodies_compressed_text_and_folder_tars_work_over_tls() {
     let names = String::from_utf8(run_ok(&mut command, IO_TIMEOUT).stdout).expect("UTF-8");
     assert!(names.contains("nested/file.txt"), "{names}");
 }
+
+/// An embedder's own rustls settings (here: a certificate chosen per SNI
+/// name by a resolver, offering h2 as well): served as given, but with the
+/// ALPN list rawserve speaks, so a client that would pick h2 gets HTTP/1.1.
+#[test]
+fn a_server_config_made_by_the_embedder_is_served_with_its_certificates() {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["app.example".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing = provider.key_provider.load_private_key(key.serialize_der().try_into().expect("PKCS#8")).expect("key");
+    let certified = rustls::sign::CertifiedKey::new(vec![cert.der().clone()], signing);
+    let mut resolver = rustls::server::ResolvesServerCertUsingSni::new();
+    resolver.add("app.example", certified).expect("the name is the certificate's");
+    let mut settings = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    settings.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = Tls::from_server_config(Arc::new(settings));
+    assert_eq!(tls.fingerprint(), None);
+    let server = TestServer::start_with(move |config| config.tls = Some(tls));
+
+    let mut client_config = Arc::unwrap_or_clone(client_config_for(cert.pem().as_bytes()));
+    client_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = ServerName::try_from("app.example").expect("a DNS name");
+    let session = ClientConnection::new(Arc::new(client_config), name).expect("client session");
+    let mut client = StreamOwned::new(session, connect(server.addr()));
+    let r = exchange(&mut client, "GET /hello.txt HTTP/1.1\r\nHost: app.example\r\n\r\n", false);
+    assert_eq!((r.status, r.text().as_str()), (200, "hello file\n"));
+    assert_eq!(client.conn.alpn_protocol(), Some(&b"http/1.1"[..]), "never h2, which it does not speak");
+}
