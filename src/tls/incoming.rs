@@ -15,7 +15,7 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 
-use super::stream::flush_session;
+use super::outgoing::flush_session;
 use crate::budget::{self, Charge, MemoryBudget, Taken};
 
 /// Bytes of a TLS record header: content type, version, length.

@@ -14,6 +14,7 @@
 //! with `connection`.
 
 mod incoming;
+mod outgoing;
 pub mod stream;
 
 use std::fmt;

@@ -27,7 +27,7 @@
 //! plaintext not yet read, so it never holds more than one record's.
 
 use std::fs::File;
-use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::sync::Arc;
@@ -35,8 +35,9 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
-use super::incoming::{self, Incoming, RECV_CHUNK};
-use crate::budget::{Charge, MemoryBudget};
+use super::incoming::{Incoming, RECV_CHUNK};
+use super::outgoing::flush_session;
+use crate::budget::{Charge, MemoryBudget, Taken};
 use crate::sys::net;
 
 /// The TLS record content type "handshake", the first byte of every
@@ -49,6 +50,18 @@ const SNIFF_CHUNK: usize = 4096;
 /// in memory (this, on the worker's stack, and as much ciphertext in the
 /// session) whatever the file's size.
 const FILE_CHUNK: usize = 64 * 1024;
+/// Plaintext encrypted at once when the memory budget has no room for the
+/// ciphertext of a whole `FILE_CHUNK`: one full TLS record. The ciphertext
+/// of a response waits in the session while the socket is full; it is
+/// charged to the budget before it is made, and without room a response
+/// goes on a record at a time, uncharged, rather than being cut: a client
+/// that reads slowly (or a busy machine) is never refused for it, and one
+/// that stops reading holds at most this much outside the budget, about
+/// what the kernel holds for any TCP connection.
+const FRUGAL_CHUNK: usize = 16 * 1024;
+/// Ciphertext per plaintext byte, as an upper bound: a record's header,
+/// tag and padding (at most 5 + 16 + 256 bytes) per 16 KiB record.
+const RECORD_OVERHEAD: usize = 5 + 16 + 256;
 
 /// What the connection turned out to speak.
 enum Mode {
@@ -78,8 +91,12 @@ pub struct TlsStream {
     /// Ciphertext received and not yet given to the session.
     incoming: Incoming,
     /// Ciphertext the session holds because the socket would not take it
-    /// (a client that stops reading mid-response), in the budget.
+    /// (a client that stops reading mid-response), in the budget: taken
+    /// before a chunk is encrypted (`room_for`), shrunk as it drains.
     unsent: Charge,
+    /// The budget had no room for the last chunk (see `FRUGAL_CHUNK`):
+    /// logged once per such episode.
+    frugal: bool,
 }
 
 impl TlsStream {
@@ -93,6 +110,7 @@ impl TlsStream {
             read_early: false,
             incoming: Incoming::new(Arc::clone(&budget)),
             unsent: Charge::new(budget),
+            frugal: false,
         }
     }
 
@@ -234,9 +252,10 @@ impl TlsStream {
             Mode::Plain | Mode::Sniffing(_) => return net::send(&self.stream, bytes, more),
         };
         flush_session(session, &self.stream, more)?;
-        let taken = session.writer().write(bytes)?;
+        let room = room_for(bytes.len().min(FILE_CHUNK), &mut self.unsent, &mut self.frugal);
+        let taken = session.writer().write(&bytes[..room])?;
         flush_session(session, &self.stream, more).or_else(ignore_would_block)?;
-        charge_unsent(session, &mut self.unsent)?;
+        shrink_charge(session, &mut self.unsent);
         Ok(taken)
     }
 
@@ -251,7 +270,7 @@ impl TlsStream {
         };
         flush_session(session, &self.stream, true)?;
         let mut chunk = [const { MaybeUninit::<u8>::uninit() }; FILE_CHUNK];
-        let want = count.min(FILE_CHUNK);
+        let want = room_for(count.min(FILE_CHUNK), &mut self.unsent, &mut self.frugal);
         let read = net::read_file_at(file, &mut chunk[..want], *offset)?;
         if read.is_empty() {
             return Ok(0);
@@ -263,7 +282,7 @@ impl TlsStream {
         // The last piece of the range goes out without "more", so the
         // kernel does not hold its final partial segment back.
         flush_session(session, &self.stream, taken < count).or_else(ignore_would_block)?;
-        charge_unsent(session, &mut self.unsent)?;
+        shrink_charge(session, &mut self.unsent);
         Ok(taken)
     }
 
@@ -276,7 +295,7 @@ impl TlsStream {
         match &mut self.mode {
             Mode::Tls(session) => {
                 let flushed = flush_session(session, &self.stream, false);
-                charge_unsent(session, &mut self.unsent)?;
+                shrink_charge(session, &mut self.unsent);
                 flushed
             }
             Mode::Plain | Mode::Sniffing(_) => Ok(()),
@@ -327,18 +346,47 @@ fn holds_nothing(session: &mut ServerConnection) -> bool {
         && no_plaintext(session)
 }
 
-/// Charges the ciphertext `session` holds because the socket would not
-/// take it: at most one chunk of a response (`FILE_CHUNK`, or what one
-/// `write` took) plus record overhead, but a client that stops reading
-/// holds it until the send timeout, and thousands of them would hold it
-/// outside any limit. Past the budget the connection ends.
-fn charge_unsent(session: &mut ServerConnection, unsent: &mut Charge) -> io::Result<()> {
+/// How much of `want` plaintext bytes to encrypt now: all of it when the
+/// budget can hold its ciphertext (charged to `unsent` before it is made),
+/// else one record's worth, uncharged (see `FRUGAL_CHUNK`); the first
+/// time the budget has no room in an episode, a warning.
+fn room_for(want: usize, unsent: &mut Charge, frugal: &mut bool) -> usize {
+    if want <= FRUGAL_CHUNK {
+        // One record at most: no more than a refusal would allow anyway,
+        // and no atomic operations for an ordinary small response.
+        return want;
+    }
+    let ciphertext = want + want.div_ceil(FRUGAL_CHUNK) * RECORD_OVERHEAD;
+    match unsent.resize(unsent.bytes().max(ciphertext)) {
+        Taken::Yes => {
+            *frugal = false;
+            want
+        }
+        refused => {
+            if refused == Taken::NoFirst && !*frugal {
+                log::warn!(
+                    "the memory budget is spent ({} bytes, Config::max_pending_head_bytes): TLS responses \
+                     go out a record at a time until there is room",
+                    unsent.budget().limit()
+                );
+            }
+            *frugal = true;
+            want.min(FRUGAL_CHUNK)
+        }
+    }
+}
+
+/// Gives back the share of `unsent` the socket has taken: what is left is
+/// the ciphertext the session still holds (no more than was charged).
+fn shrink_charge(session: &mut ServerConnection, unsent: &mut Charge) {
     let pending = match session.wants_write() {
         false => 0,
         // Only on this path: exact, and cheap with nothing received pending.
         true => session.process_new_packets().map_or(unsent.bytes(), |state| state.tls_bytes_to_write()),
     };
-    incoming::charge(unsent, pending, "a TLS response its client does not read")
+    if pending < unsent.bytes() {
+        unsent.resize(pending);
+    }
 }
 
 /// Lets rustls shrink its own record buffer (to 4 KiB) once the socket is
@@ -355,17 +403,6 @@ fn shrink_record_buffer(session: &mut ServerConnection) {
     let _ = session.read_tls(&mut Drained);
 }
 
-/// Writes the session's pending ciphertext until none is left (`Ok`) or
-/// the socket would block (`WouldBlock`).
-pub(super) fn flush_session(session: &mut ServerConnection, stream: &TcpStream, more: bool) -> io::Result<()> {
-    while session.wants_write() {
-        if session.write_tls(&mut SocketWriter { stream, more })? == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-    }
-    Ok(())
-}
-
 /// Treats "the socket would block" as done for now: what is left waits in
 /// the session for the next writability.
 fn ignore_would_block(e: io::Error) -> io::Result<()> {
@@ -373,26 +410,5 @@ fn ignore_would_block(e: io::Error) -> io::Result<()> {
         Ok(())
     } else {
         Err(e)
-    }
-}
-
-/// The socket as rustls's `write_tls` sink: the records it has queued go
-/// out in one `sendmsg`, with the connection's "more follows" hint.
-struct SocketWriter<'a> {
-    stream: &'a TcpStream,
-    more: bool,
-}
-
-impl Write for SocketWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        net::send(self.stream, bytes, self.more)
-    }
-
-    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        net::send_vectored(self.stream, slices, self.more)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
