@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{Described, FileCache};
+use super::cache::FileCache;
 use super::compress::{self, Levels, Streamed};
 use super::content_type;
+use super::described::Described;
 use super::directory::{KeptListings, Listing};
 use super::validators::Validity;
 use super::Site;
@@ -95,7 +96,7 @@ pub fn serve(
         }
     }
     // Taken before the open, so that it is no later than the moment the
-    // metadata is read (see `cache::is_racy`).
+    // metadata is read (see `validators::is_racy`).
     let read_at = SystemTime::now();
     let node = match site.root.open_node(&path) {
         Ok(node) => node,
