@@ -453,6 +453,8 @@ mod tests {
             assert!(cache.get(&root, Path::new(rel)).is_some());
         }
         let Some(Proof::Watched { until, .. }) = proof(&cache, "d/f") else { panic!("d/f is watched") };
+        // g's watch was placed after f's, so its interval ends a little later.
+        let Some(Proof::Watched { until: g_until, .. }) = proof(&cache, "d/g") else { panic!("d/g is watched") };
         // A change no event reports (a write through a shared mapping, a
         // mount over the path): here, f changes and its events are thrown
         // away unread.
@@ -462,14 +464,16 @@ mod tests {
         if Instant::now() + Duration::from_millis(10) < until {
             assert!(cache.get(&root, Path::new("d/f")).is_some(), "within its interval the watch alone vouches");
         }
-        // Past the interval, the next hit (of bytes read after it) checks.
-        while Instant::now() <= until {
-            std::thread::sleep(until - Instant::now());
+        // Past the interval (both files'), the next hit (of bytes read
+        // after it) checks.
+        let past = until.max(g_until);
+        while Instant::now() <= past {
+            std::thread::sleep(past - Instant::now());
         }
         crate::sys::notify::note_request_read();
         assert!(cache.get(&root, Path::new("d/f")).is_none(), "checked once its interval ran out");
         // An unchanged file is checked, found current, and trusted again.
-        let Some(Proof::Watched { until: before, .. }) = proof(&cache, "d/g") else { panic!("d/g is watched") };
+        let before = g_until;
         assert!(cache.get(&root, Path::new("d/g")).is_some());
         let Some(Proof::Watched { until: after, .. }) = proof(&cache, "d/g") else { panic!("d/g still watched") };
         assert!(after > before, "its trust was renewed");
