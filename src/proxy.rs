@@ -7,13 +7,23 @@
 //! table-tested below. The connection decides when a PROXY header is
 //! expected (`Config::proxy_protocol`) and the exchange when forwarding
 //! headers are believed (`Config::trusted_proxies`); the address found is
-//! used for the access log only, never for access decisions.
+//! used for the access log only, never for access decisions. [`canonical`]
+//! (IPv4-mapped addresses as IPv4) is shared with the access log.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use crate::access_log::canonical;
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, what a `::` socket
+/// reports for IPv4 clients) as the IPv4 addresses they are. Here because
+/// which address a client has is this module's question; the access log
+/// logs addresses so too.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
 
 /// A block of addresses, `10.0.0.0/8` or `2001:db8::/32`; a bare address
 /// is a block of one.

@@ -10,7 +10,7 @@
 //! every common reader understand); the bodies are read here.
 //!
 //! The archive holds what the listings show, by the same rule
-//! ([`directory::listable`]): no hidden names, no entry a request would be
+//! ([`listable`]): no hidden names, no entry a request would be
 //! refused, files opened beneath the root (`sys::fs::Root`) like any
 //! request. Directories reached through a symlink are left out (a link to
 //! `..` would otherwise repeat the tree forever), as are directories deeper
@@ -34,7 +34,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use percent_encoding::{percent_encode, NON_ALPHANUMERIC};
 use tar::{EntryType, Header};
 
-use super::{directory, Site};
+use super::listable::listable;
+use super::Site;
 use crate::http::response::{Body, Response, Stream, STREAM_PIECE};
 use crate::sys::fs::{Entries, EntryKind, Node};
 
@@ -172,7 +173,7 @@ impl Archive {
     fn add(&mut self, name: &CStr, out: &mut Vec<u8>) {
         let depth = self.stack.len();
         let Some(level) = self.stack.last() else { return };
-        let Some(entry) = directory::listable(&self.site, &level.entries, &level.path, name) else { return };
+        let Some(entry) = listable(&self.site, &level.entries, &level.path, name) else { return };
         let path = level.path.join(OsStr::from_bytes(name.to_bytes()));
         let mut inside = level.inside.clone();
         inside.extend_from_slice(name.to_bytes());

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::cache::Described;
+use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::Coding;
 use crate::sys::fs::{Root, Stamp};
@@ -246,7 +246,7 @@ impl CompressedCache {
     }
 
     /// Keeps `body`, `coding` of the file whose metadata is `meta` (not
-    /// racy, see `cache::is_racy`). Entries of another version of the file
+    /// racy, see `validators::is_racy`). Entries of another version of the file
     /// are dropped; others are evicted (in no particular order) to make room.
     pub fn insert(
         &mut self,

@@ -33,12 +33,14 @@
 //! tree with its times agree; but a same-size rewrite whose mtime is
 //! restored keeps the tag. A file changed within the racy window gets
 //! none, as its metadata may not yet tell it from its next version.
+//!
+//! **Racy files.** [`is_racy`] says whether a file's metadata can vouch
+//! for its bytes yet; `files` asks it before either cache keeps a file,
+//! since a cache, like a metadata ETag, trusts the metadata.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::time::{Duration, SystemTime};
-
-use super::cache;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Hex digits of the BLAKE3 digest kept in a content ETag: 32, 128 bits,
 /// so that crafting two files with one tag takes about 2⁶⁴ digests.
@@ -59,7 +61,7 @@ impl Validity {
     /// The validators of the file whose metadata is `meta`, read at
     /// `read_at`; `content` is its bytes when they were read whole.
     pub fn of(meta: &Metadata, content: Option<&[u8]>, read_at: SystemTime, racy_window: Duration) -> Validity {
-        let racy = cache::is_racy(cache::changed_at(meta), read_at, racy_window);
+        let racy = is_racy(changed_at(meta), read_at, racy_window);
         let etag = match content {
             Some(bytes) => Some(content_etag(bytes)),
             None if racy => None,
@@ -67,6 +69,32 @@ impl Validity {
         };
         Validity { etag, dated: !racy && dated_before(meta.mtime(), read_at) }
     }
+}
+
+/// Whether a file last changed at `changed` (its later of ctime and mtime)
+/// may still change without its metadata showing it, as seen at `read_at`,
+/// the moment its bytes or metadata were read: less than `window`
+/// (`Config::racy_window`, 1 s) before it, or later (a clock set back, a
+/// future timestamp). Kernels before 6.13, ramfs and NFS advance file
+/// timestamps once per clock tick (up to 10 ms) or coarser, so a same-size
+/// rewrite within one tick leaves (size, mtime, ctime) unchanged; 1 s
+/// covers every tick, as git's "racy git" rule does for its index. A racy
+/// file is neither cached nor given validators, so nothing can later
+/// confirm bytes that differ from what is on disk.
+pub fn is_racy(changed: SystemTime, read_at: SystemTime, window: Duration) -> bool {
+    match read_at.duration_since(changed) {
+        Ok(age) => age < window,
+        Err(_) => true,
+    }
+}
+
+/// The later of a file's change and modification times.
+pub fn changed_at(meta: &Metadata) -> SystemTime {
+    let ctime = u64::try_from(meta.ctime())
+        .ok()
+        .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, meta.ctime_nsec() as u32)))
+        .unwrap_or(UNIX_EPOCH);
+    meta.modified().map_or(ctime, |mtime| mtime.max(ctime))
 }
 
 /// The strong ETag of bytes read whole: the first [`DIGEST_HEX_DIGITS`] hex
@@ -134,7 +162,34 @@ fn dated_before(mtime_secs: i64, read_at: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
+
+    fn racy(changed_ms_before_read: i64, expected: bool) {
+        let read_at = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let changed = if changed_ms_before_read >= 0 {
+            read_at - Duration::from_millis(changed_ms_before_read as u64)
+        } else {
+            read_at + Duration::from_millis(changed_ms_before_read.unsigned_abs())
+        };
+        let window = Duration::from_secs(1);
+        assert_eq!(is_racy(changed, read_at, window), expected, "changed {changed_ms_before_read} ms before the read");
+    }
+
+    #[test]
+    fn racy_files() {
+        racy(0, true);
+        racy(1, true);
+        racy(999, true);
+        racy(1000, false);
+        racy(1001, false);
+        racy(86_400_000, false);
+        // In the future: a clock set back, or a timestamp set ahead.
+        racy(-1, true);
+        racy(-86_400_000, true);
+        // A zero window trusts any past change, never a future one.
+        let now = SystemTime::now();
+        assert!(!is_racy(now, now, Duration::ZERO));
+        assert!(is_racy(now + Duration::from_secs(1), now, Duration::ZERO));
+    }
 
     fn content(bytes: &[u8], expected: &str) {
         assert_eq!(content_etag(bytes), expected, "{:?}", String::from_utf8_lossy(bytes));

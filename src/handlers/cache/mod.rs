@@ -17,7 +17,7 @@
 //! edited, replaced or removed file misses, and so does a path that a
 //! swapped symlink or a moved directory now leads out of the root. Files
 //! changed too recently for their timestamps to prove anything are never
-//! cached: `files` checks [`is_racy`] before inserting. Which files
+//! cached: `files` checks `validators::is_racy` before inserting. Which files
 //! qualify, and what the headers say, is decided by `files`; each worker
 //! owns one cache, so there is no locking. Keys are paths relative to the
 //! root.
@@ -27,7 +27,7 @@
 //! watch on nearly every request and hit almost never. So while the cache
 //! has room a file is cached at its first miss, but once caching it would
 //! evict another, only at its second miss within a recent window
-//! ([`Doorkeeper`], the doorkeeper of TinyLFU): a file asked for once
+//! ([`doorkeeper`], the doorkeeper of TinyLFU): a file asked for once
 //! costs no cache bookkeeping and evicts nothing. And an entry is watched
 //! only at its first hit, so one evicted unhit never cost a watch: that
 //! hit checks the stamp as an unwatched hit always does, then places the
@@ -36,72 +36,19 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::Metadata;
-use std::hash::BuildHasher;
-use std::ops::Range;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+mod doorkeeper;
 
 use super::compress::{CompressedCache, Kept};
+use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::{Coding, CodingSet, COMPRESSED};
 use crate::sys::fs::{Root, Stamp};
-
-/// Whether a file last changed at `changed` (its later of ctime and mtime)
-/// may still change without its metadata showing it, as seen at `read_at`,
-/// the moment its bytes or metadata were read: less than `window`
-/// (`Config::racy_window`, 1 s) before it, or later (a clock set back, a
-/// future timestamp). Kernels before 6.13, ramfs and NFS advance file
-/// timestamps once per clock tick (up to 10 ms) or coarser, so a same-size
-/// rewrite within one tick leaves (size, mtime, ctime) unchanged; 1 s
-/// covers every tick, as git's "racy git" rule does for its index. A racy
-/// file is neither cached nor given validators, so nothing can later
-/// confirm bytes that differ from what is on disk.
-pub fn is_racy(changed: SystemTime, read_at: SystemTime, window: Duration) -> bool {
-    match read_at.duration_since(changed) {
-        Ok(age) => age < window,
-        Err(_) => true,
-    }
-}
-
-/// The later of a file's change and modification times.
-pub fn changed_at(meta: &Metadata) -> SystemTime {
-    let ctime = u64::try_from(meta.ctime())
-        .ok()
-        .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, meta.ctime_nsec() as u32)))
-        .unwrap_or(UNIX_EPOCH);
-    meta.modified().map_or(ctime, |mtime| mtime.max(ctime))
-}
-
-/// A representation's validators and header lines, rendered once by
-/// `files` and kept here with the bytes, so a hit renders nothing.
-#[derive(Debug, Clone)]
-pub struct Described {
-    /// `None` for a racy file: no validator, nothing to confirm later.
-    pub etag: Option<Arc<str>>,
-    /// `None` for a racy file, or a time no HTTP date can express.
-    pub last_modified: Option<SystemTime>,
-    /// The representation's `Content-Type` (multipart parts repeat it).
-    pub content_type: Arc<str>,
-    /// Header lines, validators first (`ETag`, `Last-Modified`,
-    /// `Cache-Control`, `Vary`), then content metadata from `content_at`
-    /// on (`Content-Type`, `Content-Encoding`, `Accept-Ranges`). A 304 sends
-    /// only the first part.
-    pub headers: Arc<[u8]>,
-    pub content_at: usize,
-}
-
-impl Described {
-    pub fn all_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.headers.len()))
-    }
-
-    pub fn validator_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.content_at))
-    }
-}
+use doorkeeper::Doorkeeper;
 
 /// How a hit learns that an entry is still what its path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,57 +80,6 @@ pub struct Entry {
 /// foldhash's. The keys of `entries` are files that exist beneath the root,
 /// so a client cannot fill the map with colliding paths.
 type PathHasher = foldhash::fast::RandomState;
-
-/// Bits in a [`Doorkeeper`]: 8 KiB per worker and folder.
-const DOORKEEPER_BITS: usize = 1 << 16;
-
-/// Misses a [`Doorkeeper`] remembers before it starts afresh: the window
-/// within which a second miss admits a file. A sixteenth of its bits, so
-/// that a first miss passes for a second one (two paths on one bit) at
-/// most one time in sixteen; and a few thousand misses, about as many
-/// small files as the default 8 MiB cache holds, so a file asked for again
-/// before a cache of that size could have evicted it gets in.
-const DOORKEEPER_WINDOW: usize = DOORKEEPER_BITS / 16;
-
-/// Which paths missed recently, one bit per path hash (a Bloom filter of
-/// one hash function): TinyLFU's doorkeeper, which keeps files asked for
-/// once out of the cache. Cleared every [`DOORKEEPER_WINDOW`] misses, so
-/// it remembers only the recent ones. A false "seen" admits a file early,
-/// which is all it can do wrong.
-#[derive(Debug)]
-struct Doorkeeper {
-    bits: Vec<u64>,
-    marked: usize,
-    /// Hashes the paths.
-    hasher: PathHasher,
-}
-
-impl Doorkeeper {
-    fn new() -> Doorkeeper {
-        Doorkeeper { bits: vec![0; DOORKEEPER_BITS / 64], marked: 0, hasher: PathHasher::default() }
-    }
-
-    /// Whether `path` was marked in the current window; marks it if not.
-    fn saw(&mut self, path: &Path) -> bool {
-        self.seen_before(self.hasher.hash_one(key(path)))
-    }
-
-    /// Whether `hash` was marked in the current window; marks it if not.
-    fn seen_before(&mut self, hash: u64) -> bool {
-        let bit = hash as usize % DOORKEEPER_BITS;
-        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-        if self.bits[word] & mask != 0 {
-            return true;
-        }
-        if self.marked >= DOORKEEPER_WINDOW {
-            self.bits.fill(0);
-            self.marked = 0;
-        }
-        self.bits[word] |= mask;
-        self.marked += 1;
-        false
-    }
-}
 
 /// Which of `file.br` / `file.zst` / `file.gz` exist, as of the directory's stamp.
 #[derive(Debug, Clone, Copy)]
@@ -326,11 +222,11 @@ impl FileCache {
         if self.bytes as u64 + len <= self.limit_bytes as u64 {
             return true;
         }
-        self.doorkeeper.saw(path)
+        self.doorkeeper.saw(key(path))
     }
 
     /// Caches `body`, read from the file whose metadata is `meta` (which
-    /// the caller has found not racy, see [`is_racy`]).
+    /// the caller has found not racy, see `validators::is_racy`).
     pub fn insert(&mut self, path: PathBuf, meta: &Metadata, body: Arc<[u8]>, described: Described) -> Option<&Entry> {
         let entry = Entry { stamp: Stamp::of(meta), proof: Proof::Unhit, body, described };
         if !self.admits(entry.body.len() as u64) {
@@ -425,6 +321,7 @@ mod tests {
     use std::fs;
     use std::io::Write;
     use std::os::unix::fs::symlink;
+    use std::time::SystemTime;
 
     /// Longer than any test takes: watches alone vouch for entries.
     const RECHECK: Duration = Duration::from_secs(3600);
@@ -437,34 +334,6 @@ mod tests {
             headers: Arc::from(&b""[..]),
             content_at: 0,
         }
-    }
-
-    fn racy(changed_ms_before_read: i64, expected: bool) {
-        let read_at = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let changed = if changed_ms_before_read >= 0 {
-            read_at - Duration::from_millis(changed_ms_before_read as u64)
-        } else {
-            read_at + Duration::from_millis(changed_ms_before_read.unsigned_abs())
-        };
-        let window = Duration::from_secs(1);
-        assert_eq!(is_racy(changed, read_at, window), expected, "changed {changed_ms_before_read} ms before the read");
-    }
-
-    #[test]
-    fn racy_files() {
-        racy(0, true);
-        racy(1, true);
-        racy(999, true);
-        racy(1000, false);
-        racy(1001, false);
-        racy(86_400_000, false);
-        // In the future: a clock set back, or a timestamp set ahead.
-        racy(-1, true);
-        racy(-86_400_000, true);
-        // A zero window trusts any past change, never a future one.
-        let now = SystemTime::now();
-        assert!(!is_racy(now, now, Duration::ZERO));
-        assert!(is_racy(now + Duration::from_secs(1), now, Duration::ZERO));
     }
 
     fn admit(cache: &mut FileCache, rel: &str, meta: &Metadata, body: &[u8]) -> bool {
@@ -488,22 +357,6 @@ mod tests {
         assert!(!cache.worth_caching(Path::new("d/g"), 41));
         assert!(cache.worth_caching(Path::new("d/f"), 41), "second miss");
         assert!(cache.worth_caching(Path::new("d/f"), 41));
-    }
-
-    #[test]
-    fn the_doorkeeper_forgets_after_its_window() {
-        let mut door = Doorkeeper::new();
-        assert!(!door.seen_before(7));
-        assert!(door.seen_before(7));
-        assert!(door.seen_before(7 + DOORKEEPER_BITS as u64), "one bit per hash modulo its size");
-        // Fill the window with other marks: the next new mark starts afresh.
-        let mut hash = 8;
-        while door.marked < DOORKEEPER_WINDOW {
-            door.seen_before(hash);
-            hash += 1;
-        }
-        assert!(!door.seen_before(hash), "marked in a fresh window");
-        assert!(!door.seen_before(7), "forgotten with the old window");
     }
 
     #[test]
@@ -600,6 +453,8 @@ mod tests {
             assert!(cache.get(&root, Path::new(rel)).is_some());
         }
         let Some(Proof::Watched { until, .. }) = proof(&cache, "d/f") else { panic!("d/f is watched") };
+        // g's watch was placed after f's, so its interval ends a little later.
+        let Some(Proof::Watched { until: g_until, .. }) = proof(&cache, "d/g") else { panic!("d/g is watched") };
         // A change no event reports (a write through a shared mapping, a
         // mount over the path): here, f changes and its events are thrown
         // away unread.
@@ -609,14 +464,16 @@ mod tests {
         if Instant::now() + Duration::from_millis(10) < until {
             assert!(cache.get(&root, Path::new("d/f")).is_some(), "within its interval the watch alone vouches");
         }
-        // Past the interval, the next hit (of bytes read after it) checks.
-        while Instant::now() <= until {
-            std::thread::sleep(until - Instant::now());
+        // Past the interval (both files'), the next hit (of bytes read
+        // after it) checks.
+        let past = until.max(g_until);
+        while Instant::now() <= past {
+            std::thread::sleep(past - Instant::now());
         }
         crate::sys::notify::note_request_read();
         assert!(cache.get(&root, Path::new("d/f")).is_none(), "checked once its interval ran out");
         // An unchanged file is checked, found current, and trusted again.
-        let Some(Proof::Watched { until: before, .. }) = proof(&cache, "d/g") else { panic!("d/g is watched") };
+        let before = g_until;
         assert!(cache.get(&root, Path::new("d/g")).is_some());
         let Some(Proof::Watched { until: after, .. }) = proof(&cache, "d/g") else { panic!("d/g still watched") };
         assert!(after > before, "its trust was renewed");

@@ -1,35 +1,42 @@
-//! Static files: map the path, pick the representation, apply the
-//! request's conditions and ranges, describe the answer as a `Response`.
+//! Static files: map the path to a file, a directory's index or its
+//! listing, open and read it, and hand the representation to be answered.
 //!
+//! The work is split as lighttpd splits `mod_staticfile` from
+//! `http_response_send_file`: [`choice`] decides which representation
+//! answers (the file, a precompressed sibling or the file compressed here)
+//! and is table-tested; [`answer`] renders its validators and headers and
+//! applies the request's conditions and ranges, in RFC 9110's order; this
+//! module opens and reads what was chosen, keeps what the caches may keep,
+//! and handles what is missing (`clean_urls`, `spa`, the custom 404 page).
 //! Path safety is `safe_path`'s; precondition, range and content-coding
 //! rules are in `http::precondition`, `http::range` and `http::encoding`
-//! (one home each); the listing page is `listing`'s. This module only
-//! strings them together in RFC 9110's order. The body stays an open file
-//! for the connection to `sendfile`.
+//! (one home each); the listing page is `listing`'s. The body stays an
+//! open file for the connection to `sendfile`.
 
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{Described, FileCache};
+mod answer;
+mod choice;
+
+use super::cache::FileCache;
 use super::compress::{self, Levels, Streamed};
 use super::content_type;
 use super::directory::{KeptListings, Listing};
 use super::validators::Validity;
 use super::Site;
-use crate::http::date;
-use crate::http::encoding::{Coding, CodingSet, Preferences, COMPRESSED, STREAMED};
-use crate::http::precondition::{self, Conditions, Precondition, Validators};
-use crate::http::range::{self, RangeOutcome};
-use crate::http::request::{Request, Version};
-use crate::http::response::{write_field, Body, Chunk, Response};
+use crate::http::encoding::Coding;
+use crate::http::request::Request;
+use crate::http::response::{Body, Response};
 use crate::safe_path;
 use crate::sys::fs::{read_len, Entries, Node};
+use answer::{answer, describe, Source};
+use choice::{Choice, Offer};
 
 /// The custom not-found page, looked up in the root.
 const NOT_FOUND_PAGE: &str = "404.html";
@@ -71,7 +78,7 @@ pub fn serve(
         } else {
             Some(Offer::of(request, &file, site, cache))
         };
-        match offer.as_ref().and_then(|offer| offer.pick(&file, None, site).map(|choice| (offer, choice))) {
+        match offer.as_ref().and_then(|offer| offer.pick(&file, None, &site.options).map(|choice| (offer, choice))) {
             Some((offer, choice)) if choice.on_the_fly() => {
                 if let Some(kept) = cache.compressed(&site.root, &file, choice.coding) {
                     return answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
@@ -79,7 +86,7 @@ pub fn serve(
                 // Nothing kept: perhaps the file is too small to compress,
                 // which its uncompressed entry shows.
                 if let Some(entry) = cache.get(&site.root, &file) {
-                    let small = offer.pick(&file, Some(entry.body.len() as u64), site);
+                    let small = offer.pick(&file, Some(entry.body.len() as u64), &site.options);
                     if small.is_some_and(|choice| choice.coding == Coding::Identity) {
                         return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
                     }
@@ -95,7 +102,7 @@ pub fn serve(
         }
     }
     // Taken before the open, so that it is no later than the moment the
-    // metadata is read (see `cache::is_racy`).
+    // metadata is read (see `validators::is_racy`).
     let read_at = SystemTime::now();
     let node = match site.root.open_node(&path) {
         Ok(node) => node,
@@ -207,91 +214,6 @@ fn status_page(status: u16, site: &Site) -> Response {
     }
 }
 
-/// Which representation of a file to send: the file itself, a
-/// precompressed sibling (`file.br`, `file.zst`, `file.gz`) or the file
-/// compressed here.
-struct Choice<'p> {
-    original: &'p Path,
-    coding: Coding,
-    sibling: Option<PathBuf>,
-    /// The type is negotiable (worth compressing), so every answer, the
-    /// identity one too, says `Vary: Accept-Encoding`.
-    varies: bool,
-}
-
-impl Choice<'_> {
-    fn path(&self) -> &Path {
-        self.sibling.as_deref().unwrap_or(self.original)
-    }
-
-    /// Compressed here rather than read from a sibling.
-    fn on_the_fly(&self) -> bool {
-        self.coding != Coding::Identity && self.sibling.is_none()
-    }
-}
-
-/// What a request for one file can be answered with: the client's
-/// `Accept-Encoding` and the siblings that exist. Siblings are looked for
-/// only beside types worth compressing (as nginx's `gzip_types`): nobody
-/// ships `photo.jpg.gz`, and not looking saves a lookup per image or video
-/// request; nor when the request has no `Accept-Encoding`, which can only
-/// be answered with identity.
-struct Offer<'s> {
-    /// The file's type, looked up once per request.
-    mime: &'s str,
-    negotiable: bool,
-    preferences: Preferences,
-    siblings: CodingSet,
-    version: Version,
-}
-
-impl<'s> Offer<'s> {
-    fn of(request: &Request, path: &Path, site: &'s Site, cache: &mut FileCache) -> Offer<'s> {
-        let mime = site.types.mime_of(path);
-        let negotiable = compress::worth_compressing(mime);
-        let header = if negotiable { request.header("accept-encoding") } else { None };
-        let siblings = match header {
-            Some(_) => {
-                let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
-                cache.siblings(&site.root, path, exists)
-            }
-            None => CodingSet::NONE,
-        };
-        Offer { mime, negotiable, preferences: Preferences::parse(header), siblings, version: request.version() }
-    }
-
-    /// The representation of `path`, a file of `size` bytes (`None`: not
-    /// known yet, taken as large enough to compress); `None` when nothing
-    /// acceptable exists (406). On the fly the server makes every coding,
-    /// for files at least `compress_min_bytes` long or when identity is
-    /// refused; a file to be streamed (larger than `compress_max_file`)
-    /// needs chunked framing, so not for HTTP/1.0 clients.
-    fn pick<'p>(&self, path: &'p Path, size: Option<u64>, site: &Site) -> Option<Choice<'p>> {
-        let options = &site.options;
-        let streamed = size.is_some_and(|n| n > options.compress_max_file);
-        let small = size.is_some_and(|n| n < options.compress_min_bytes);
-        let made = if options.compress.is_none()
-            || !self.negotiable
-            || (small && self.preferences.accepts_identity())
-            || (streamed && self.version == Version::HTTP_10)
-        {
-            CodingSet::NONE
-        } else {
-            CodingSet::ALL
-        };
-        let order = if streamed { STREAMED } else { COMPRESSED };
-        let coding = self.preferences.choose(self.siblings, made, order)?;
-        let sibling = self.siblings.contains(coding).then(|| sibling_path(path, coding));
-        Some(Choice { original: path, coding, sibling, varies: self.negotiable })
-    }
-}
-
-fn sibling_path(path: &Path, coding: Coding) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(coding.extension());
-    PathBuf::from(name)
-}
-
 /// Serves the regular file at `path`, already open as `original`, its
 /// precompressed sibling, or the file compressed here.
 fn serve_file(
@@ -303,7 +225,7 @@ fn serve_file(
     cache: &mut FileCache,
 ) -> Response {
     let offer = Offer::of(request, path, site, cache);
-    let Some(mut choice) = offer.pick(path, Some(original.1.len()), site) else {
+    let Some(mut choice) = offer.pick(path, Some(original.1.len()), &site.options) else {
         // RFC 9110 §12.5.3: identity refused and no coding acceptable.
         return Response::error(406).header("Vary", "Accept-Encoding");
     };
@@ -430,176 +352,6 @@ fn serve_compressed(
         cache.keep_compressed(&site.root, path, &meta, choice.coding, Arc::clone(&body), described.clone());
     }
     answer(request, &described, Source::Kept(body), site)
-}
-
-/// Renders a representation's validators (as `validity` allows, see
-/// `validators`) and header lines. `ranges`: the representation answers
-/// `Range` (not a stream); `utf8`: the original's bytes are UTF-8, so a
-/// text type states that charset.
-fn describe(
-    meta: &Metadata,
-    validity: &Validity,
-    (original, mime): (&Path, &str),
-    choice: &Choice,
-    ranges: bool,
-    utf8: bool,
-    site: &Site,
-) -> Described {
-    let etag = validity.etag.clone().map(|base| compress::coded_etag(base, choice.coding));
-    let modified = if validity.dated { meta.modified().ok() } else { None };
-    let http_date = modified.and_then(date::format);
-    // A time no HTTP date can express is no validator either.
-    let last_modified = modified.filter(|_| http_date.is_some());
-    let content_type = content_type::content_type(mime, utf8).into_owned();
-    let mut headers = Vec::with_capacity(256);
-    if let Some(etag) = &etag {
-        write_field(&mut headers, "ETag", etag);
-    }
-    if let Some(http_date) = &http_date {
-        write_field(&mut headers, "Last-Modified", http_date);
-    }
-    write_field(&mut headers, "Cache-Control", site.headers.cache_control(original));
-    if choice.varies {
-        write_field(&mut headers, "Vary", "Accept-Encoding");
-    }
-    // `--header` and CORS fields, before `content_at` so a 304 has them too.
-    site.headers.write_fields(&mut headers);
-    let content_at = headers.len();
-    write_field(&mut headers, "Content-Type", &content_type);
-    if choice.coding != Coding::Identity {
-        write_field(&mut headers, "Content-Encoding", choice.coding.token());
-    }
-    if ranges {
-        write_field(&mut headers, "Accept-Ranges", "bytes");
-    }
-    Described {
-        etag: etag.map(Into::into),
-        last_modified,
-        content_type: content_type.into(),
-        headers: headers.into(),
-        content_at,
-    }
-}
-
-/// Where the body comes from.
-enum Source {
-    /// Bytes already in memory; only used when there is no `Range`.
-    Whole(Body),
-    /// Bytes in memory (cached, read whole, or compressed and kept);
-    /// ranges apply to them.
-    Kept(Arc<[u8]>),
-    /// An open file of the given length.
-    File(File, u64),
-    /// An open file compressed as it is sent; a `Range` is ignored.
-    Stream(Box<Streamed>),
-}
-
-/// Applies the request's preconditions and ranges (RFC 9110 §13.2.2, §14)
-/// to a described representation.
-fn answer(request: &Request, described: &Described, source: Source, site: &Site) -> Response {
-    let validators = Validators { etag: described.etag.as_deref(), last_modified: described.last_modified };
-    let conditions = Conditions {
-        if_match: request.header("if-match"),
-        if_none_match: request.header("if-none-match"),
-        if_modified_since: request.header("if-modified-since"),
-        if_unmodified_since: request.header("if-unmodified-since"),
-        if_range: request.header("if-range"),
-    };
-    match precondition::evaluate(&conditions, &validators, true) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            let mut response = Response::new(304);
-            response.raw_headers = described.validator_headers();
-            return response;
-        }
-        Precondition::Failed => return Response::error(412),
-    }
-    let mut response = Response::new(200);
-    response.raw_headers = described.all_headers();
-    let (pieces, len) = match source {
-        Source::Whole(body) => return response.body(body),
-        Source::Stream(body) => return response.body(Body::Stream(body)),
-        Source::Kept(bytes) if request.header("range").is_none() => return response.body(Body::Shared(bytes)),
-        Source::Kept(bytes) => {
-            let len = bytes.len() as u64;
-            (Pieces::Kept(bytes), len)
-        }
-        Source::File(file, len) => (Pieces::File(file), len),
-    };
-    let ranges = match request.header("range") {
-        Some(header) if precondition::if_range_allows(conditions.if_range, &validators) => {
-            range::parse(header, len, site.options.max_ranges)
-        }
-        _ => RangeOutcome::Full,
-    };
-    match ranges {
-        RangeOutcome::Full => response.body(pieces.body(vec![Chunk::Range { offset: 0, len }])),
-        RangeOutcome::Single(r) => {
-            response.status = 206;
-            response
-                .header("Content-Range", r.content_range(len))
-                .body(pieces.body(vec![Chunk::Range { offset: r.start, len: r.len() }]))
-        }
-        RangeOutcome::Multiple(ranges) => {
-            // The parts carry the representation's type; the response's is
-            // multipart, so only the validator lines are kept.
-            response.raw_headers = described.validator_headers();
-            let parts = range::multipart(&ranges, len, &described.content_type, &boundary());
-            let mut chunks = Vec::with_capacity(ranges.len() * 2 + 1);
-            for (head, r) in parts.part_heads.iter().zip(&ranges) {
-                chunks.push(Chunk::Bytes(head.clone()));
-                chunks.push(Chunk::Range { offset: r.start, len: r.len() });
-            }
-            chunks.push(Chunk::Bytes(parts.trailer.clone()));
-            response.status = 206;
-            response
-                .header("Content-Type", parts.content_type())
-                .header("Accept-Ranges", "bytes")
-                .body(pieces.body(chunks))
-        }
-        RangeOutcome::Unsatisfiable => Response::error(416)
-            .header("Content-Range", range::unsatisfied_content_range(len))
-            .header("Accept-Ranges", "bytes"),
-    }
-}
-
-/// What the ranges of a body are cut from.
-enum Pieces {
-    /// An open file: the pieces are sent with `sendfile`.
-    File(File),
-    /// Kept compressed bytes: the pieces are copied out.
-    Kept(Arc<[u8]>),
-}
-
-impl Pieces {
-    fn body(self, chunks: Vec<Chunk>) -> Body {
-        match self {
-            Pieces::File(file) => Body::File { file, chunks },
-            Pieces::Kept(bytes) => {
-                let mut out = Vec::new();
-                for chunk in chunks {
-                    match chunk {
-                        Chunk::Bytes(head) => out.extend_from_slice(&head),
-                        // OK: the ranges were parsed against `bytes.len()`.
-                        Chunk::Range { offset, len } => {
-                            out.extend_from_slice(&bytes[offset as usize..][..len as usize])
-                        }
-                        Chunk::Stream { .. } => {}
-                    }
-                }
-                Body::Bytes(Cow::Owned(out))
-            }
-        }
-    }
-}
-
-/// A multipart boundary unlikely to occur in any file: process-unique and
-/// time-seeded.
-fn boundary() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("rawserve-{:08x}{:016x}", nanos, n ^ (u64::from(std::process::id()) << 32))
 }
 
 /// Whether the first `content_type::UTF8_PREFIX` bytes of `file` (of

@@ -1,5 +1,5 @@
-//! Opening files beneath the served root, race-free, and reading
-//! directories relative to an open handle.
+//! Opening files beneath the served root, race-free; reading directories
+//! relative to an open handle is [`entries`]'s.
 //!
 //! The root is opened once ([`Root::open`]) and every later open is relative
 //! to that descriptor, so no path is ever resolved twice (the check-then-open
@@ -20,18 +20,20 @@
 //! with a refusal is the caller's business. This module uses rustix's safe
 //! API only: there is no `unsafe` here.
 
-use std::ffi::CStr;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[cfg(target_os = "linux")]
 use rustix::fs::ResolveFlags;
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+
+mod entries;
+
+pub use entries::Entries;
 
 /// Most symlinks followed while resolving one path, as the kernel's
 /// `MAXSYMLINKS` (40): more is a loop, or an attack on the walk's time.
@@ -89,19 +91,6 @@ pub enum EntryKind {
     Other,
 }
 
-/// One directory entry's facts, as `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`
-/// gives them.
-#[derive(Debug, Clone, Copy)]
-pub struct EntryStat {
-    pub kind: EntryKind,
-    pub size: u64,
-    pub modified: Option<SystemTime>,
-    /// Names the inode has (a file changed through another is not seen by
-    /// a watch on this directory).
-    pub links: u64,
-    pub stamp: Stamp,
-}
-
 /// What identifies a file's current contents without reading them: the
 /// cache compares it at every hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +127,7 @@ impl Stamp {
     // The field types of `struct stat` differ per architecture, hence the
     // widening casts.
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    fn of_stat(stat: &rustix::fs::Stat) -> Stamp {
+    pub(super) fn of_stat(stat: &rustix::fs::Stat) -> Stamp {
         Stamp {
             dev: stat.st_dev as u64,
             ino: stat.st_ino as u64,
@@ -151,7 +140,7 @@ impl Stamp {
 }
 
 /// The kind of file a `stat` describes.
-fn kind_of(stat: &rustix::fs::Stat) -> EntryKind {
+pub(super) fn kind_of(stat: &rustix::fs::Stat) -> EntryKind {
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => EntryKind::File,
         FileType::Directory => EntryKind::Directory,
@@ -458,66 +447,6 @@ fn push_components(pending: &mut Vec<Vec<u8>>, path: &[u8]) {
     let start = pending.len();
     pending.extend(path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec));
     pending[start..].reverse();
-}
-
-/// The entries of an open directory, read with `getdents` from the handle.
-pub struct Entries {
-    dir: Dir,
-}
-
-impl Entries {
-    /// Reads the directory `dir` (from [`Root::open_node`]).
-    pub fn new(dir: OwnedFd) -> io::Result<Entries> {
-        Ok(Entries { dir: Dir::new(dir)? })
-    }
-
-    /// Calls `each` with the next entry's name (never `.` or `..`); `None`
-    /// at the end. A read error ends the listing as if it were the end.
-    pub fn next_name<T>(&mut self, each: impl FnOnce(&CStr) -> T) -> Option<T> {
-        loop {
-            let entry = self.dir.read()?.ok()?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            return Some(each(name));
-        }
-    }
-
-    /// The entry `name`'s facts, relative to the directory handle, without
-    /// following a symlink.
-    pub fn stat(&self, name: &CStr) -> io::Result<EntryStat> {
-        let dir = self.dir.fd()?;
-        let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        let kind = kind_of(&stat);
-        let modified = u64::try_from(stat.st_mtime)
-            .ok()
-            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::new(secs, stat.st_mtime_nsec as u32)));
-        Ok(EntryStat {
-            kind,
-            size: u64::try_from(stat.st_size).unwrap_or(0),
-            modified,
-            // A u32 on some architectures.
-            #[allow(clippy::useless_conversion)]
-            links: u64::from(stat.st_nlink),
-            stamp: Stamp::of_stat(&stat),
-        })
-    }
-
-    /// The stamp of the directory itself, as open.
-    pub fn stamp(&self) -> io::Result<Stamp> {
-        Ok(Stamp::of_stat(&rustix::fs::fstat(self.dir.fd()?)?))
-    }
-
-    /// Whether the server may use the entry `name` (following a symlink):
-    /// read a file, or search a directory. Checked with the effective IDs
-    /// (`faccessat(AT_EACCESS)`), as opening it would be; a listing leaves
-    /// out what a request for it would answer 403.
-    pub fn usable(&self, name: &CStr, is_dir: bool) -> bool {
-        let Ok(dir) = self.dir.fd() else { return false };
-        let access = if is_dir { rustix::fs::Access::EXEC_OK } else { rustix::fs::Access::READ_OK };
-        rustix::fs::accessat(dir, name, access, AtFlags::EACCESS).is_ok()
-    }
 }
 
 #[cfg(test)]
