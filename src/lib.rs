@@ -211,11 +211,18 @@
 //! Everything else is the server's own:
 //!
 //! - `server`: bind, start workers, shut down. `worker`: one event loop,
-//!   accepting and timers, owning its [`Router`] copy.
-//! - `connection`: the per-connection state machine.
-//! - `http`: request parsing, response serialisation (one encode path),
-//!   preconditions, ranges, content codings.
+//!   accepting and timers, owning its [`Router`] copy (made on its thread).
+//!   `context`: what a connection is lent while it is driven.
+//! - `connection`: the HTTP/1 connection's state machine (reading heads,
+//!   receiving bodies, sending responses), performing what `http1` decides.
+//! - `http1`: HTTP/1.x framing without I/O — heads, the request body
+//!   decoder, each exchange and its persistence, the one encode path.
+//! - `service`: the version-independent service (health, routing, panics,
+//!   the access-log record) that a protocol layer calls per request.
+//! - `http`: version-independent semantics — [`Request`], [`Response`],
+//!   header fields, preconditions, ranges, content codings, dates.
 //! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
+//! - `budget`: the one memory budget for what connections hold.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
 //! - `access_log`: the access log's formats, per-worker buffers and sink.
