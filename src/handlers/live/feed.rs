@@ -168,7 +168,7 @@ impl Events for Subscription {
 fn event(out: &mut Vec<u8>, id: &str, kind: &str, data: &str) {
     let _ = write!(Text(out), "id: {id}\nevent: {kind}\n");
     for line in data.split('\n') {
-        let _ = write!(Text(out), "data: {line}\n");
+        let _ = writeln!(Text(out), "data: {line}");
     }
     out.push(b'\n');
 }
