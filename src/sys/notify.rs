@@ -143,16 +143,18 @@ mod imp {
         /// no second resolution of the served path. ENOSPC when the user's
         /// `max_user_watches` is reached.
         pub fn watch(&self, fd: BorrowedFd<'_>, directory: bool) -> io::Result<WatchId> {
-            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            let flags = if directory { directory_events() } else { file_events() };
-            Ok(inotify::add_watch(&self.fd, path, flags)?)
+            self.add(fd, if directory { directory_events() } else { file_events() })
         }
 
         /// Watches the folder open as `fd` for live reload: saves, and
         /// names coming and going (read with [`Notifier::drain_events`]).
         pub fn watch_folder(&self, fd: BorrowedFd<'_>) -> io::Result<WatchId> {
+            self.add(fd, folder_events())
+        }
+
+        fn add(&self, fd: BorrowedFd<'_>, flags: WatchFlags) -> io::Result<WatchId> {
             let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            Ok(inotify::add_watch(&self.fd, path, folder_events())?)
+            Ok(inotify::add_watch(&self.fd, path, flags)?)
         }
 
         /// The descriptor, to wait on it in a poll set (readable: events).
@@ -178,7 +180,8 @@ mod imp {
                         } else if flags.intersects(ReadFlags::DELETE | ReadFlags::MOVED_FROM) {
                             What::Vanished
                         } else {
-                            // DELETE_SELF, MOVE_SELF, IGNORED, UNMOUNT.
+                            // DELETE_SELF, MOVE_SELF, IGNORED, UNMOUNT; and
+                            // a cache watch's MODIFY or ATTRIB.
                             What::WatchGone
                         };
                         let name = event.file_name().map(|name| name.to_bytes());
@@ -193,35 +196,21 @@ mod imp {
             }
         }
 
-        /// Stops watching; the kernel's IN_IGNORED for it may still follow.
-        pub fn unwatch(&self, id: WatchId) {
-            // EINVAL: the kernel removed it already (its inode is gone).
-            let _ = inotify::remove_watch(&self.fd, id);
-        }
-
         /// Reads every queued event, without blocking. An error other than
         /// "nothing queued" is reported as an overflow: the caller then
         /// trusts nothing it watched.
         pub fn drain(&self, mut each: impl FnMut(Change<'_>)) {
-            let mut buffer = [MaybeUninit::<u8>::uninit(); EVENT_BUFFER];
-            let mut reader = inotify::Reader::new(self.fd.as_fd(), &mut buffer);
-            loop {
-                match reader.next() {
-                    Ok(event) => {
-                        let flags = event.events();
-                        if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
-                            each(Change::Overflow);
-                        } else if let Some(name) = event.file_name() {
-                            each(Change::Entry(event.wd(), name.to_bytes()));
-                        } else {
-                            each(Change::Itself(event.wd()));
-                        }
-                    }
-                    Err(rustix::io::Errno::AGAIN) => return,
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(_) => return each(Change::Overflow),
-                }
-            }
+            self.drain_events(|event| match (event.what, event.name) {
+                (What::Overflow, _) => each(Change::Overflow),
+                (_, Some(name)) => each(Change::Entry(event.watch, name)),
+                (_, None) => each(Change::Itself(event.watch)),
+            });
+        }
+
+        /// Stops watching; the kernel's IN_IGNORED for it may still follow.
+        pub fn unwatch(&self, id: WatchId) {
+            // EINVAL: the kernel removed it already (its inode is gone).
+            let _ = inotify::remove_watch(&self.fd, id);
         }
     }
 }

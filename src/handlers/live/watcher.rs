@@ -2,7 +2,8 @@
 //! instance with a watch on every folder under the root (hidden ones
 //! left out, at most [`MAX_FOLDERS`]), its events gathered into bursts
 //! (`changes::Burst`) and each burst, once the folder has been quiet for
-//! [`QUIET`], published to the [`Feed`], which wakes the workers.
+//! [`QUIET`] (longer for a long burst: [`MAX_QUIET`]), published to the
+//! [`Feed`], which wakes the workers.
 //!
 //! One thread for the whole server rather than an inotify instance per
 //! worker: the watches are kernel memory (about 1 KiB each, counted
@@ -37,6 +38,12 @@ use crate::sys::notify::{Notifier, WatchId, What};
 /// another, whatever its length; while a page hears a save about 30 ms
 /// after it (bench/live-reload: p50 of rename to event).
 pub const QUIET: Duration = Duration::from_millis(30);
+/// Longest quiet a burst waits for. A burst that has lasted a while (a
+/// script saving fifty times, a slow build, an editor saving many files)
+/// waits for as long a quiet as it has lasted, between [`QUIET`] and this,
+/// so a pause in it (the saving process descheduled on a busy machine)
+/// does not split it into two reloads; a single save keeps its 30 ms.
+const MAX_QUIET: Duration = Duration::from_millis(250);
 /// Longest a burst is held when the folder never goes quiet (a build
 /// writing for seconds): the pages hear about it at least this often.
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -95,8 +102,7 @@ fn run(mut poll: Poll, mut tree: Tree, feed: &Feed) {
     // When the current burst began and last grew.
     let mut pending: Option<(Instant, Instant)> = None;
     loop {
-        let due = pending.map(|(first, last)| (last + QUIET).min(first + MAX_WAIT));
-        let timeout = due.map(|due| due.saturating_duration_since(Instant::now()));
+        let timeout = pending.map(|(first, last)| due(first, last).saturating_duration_since(Instant::now()));
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -112,7 +118,7 @@ fn run(mut poll: Poll, mut tree: Tree, feed: &Feed) {
             pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
         }
         if let Some((first, last)) = pending {
-            if now >= (last + QUIET).min(first + MAX_WAIT) {
+            if now >= due(first, last) {
                 pending = None;
                 if let Some(change) = burst.finish() {
                     log::debug!("live reload: {change:?}");
@@ -121,6 +127,14 @@ fn run(mut poll: Poll, mut tree: Tree, feed: &Feed) {
             }
         }
     }
+}
+
+/// When a burst that began at `first` and last grew at `last` is
+/// published: after a quiet as long as it has lasted (at least [`QUIET`],
+/// at most [`MAX_QUIET`]), and at the latest [`MAX_WAIT`] after it began.
+fn due(first: Instant, last: Instant) -> Instant {
+    let quiet = last.duration_since(first).clamp(QUIET, MAX_QUIET);
+    (last + quiet).min(first + MAX_WAIT)
 }
 
 /// The watched folders of one root.
@@ -222,5 +236,29 @@ impl Tree {
             }
         }
         noted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(lasted_ms: u64, due_after_last_ms: u64) {
+        let first = Instant::now();
+        let last = first + Duration::from_millis(lasted_ms);
+        assert_eq!(due(first, last), last + Duration::from_millis(due_after_last_ms), "a burst of {lasted_ms} ms");
+    }
+
+    #[test]
+    fn a_burst_waits_for_a_quiet_as_long_as_itself() {
+        case(0, 30);
+        case(10, 30);
+        case(30, 30);
+        case(100, 100);
+        case(250, 250);
+        case(500, 250);
+        // Never past a second after it began.
+        case(900, 100);
+        case(1000, 0);
     }
 }
