@@ -116,7 +116,15 @@ fn chromium_reloads_once_for_a_burst_of_fifty_saves() {
     let site = site();
     let server = serve(site.path());
     let said = drive("burst", &format!("http://{}", server.local_addr()), site.path(), &[]);
-    assert_eq!(said, "{\"loads\":2,\"text\":\"save 49\"}");
+    assert!(said.starts_with("{\"loads\":") && said.contains(",\"text\":\"save 49\","), "{said}");
+    let number = |key: &str| -> usize {
+        let at = said.find(&format!("\"{key}\":")).expect(key) + key.len() + 3;
+        said[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("a number")
+    };
+    // One reload (the first load and one more), unless the saving loop was
+    // descheduled past the debounce (see `live_reload`'s burst test).
+    let (loads, pauses) = (number("loads"), number("pauses"));
+    assert!(loads >= 2 && loads <= 2 + pauses, "{said}");
 }
 
 #[test]

@@ -225,13 +225,22 @@ fn hidden_folders_never_trigger_and_a_burst_is_one_event() {
     std::fs::write(root.join(".git/HEAD"), b"ref").unwrap();
     std::fs::write(root.join(".index.html.swp"), b"swap").unwrap();
     assert!(!stream.try_wait_for("event:", SILENCE), "hidden names triggered: {}", stream.received);
+    let mut saved = Vec::with_capacity(50);
     for i in 0..50 {
+        saved.push(Instant::now());
         save(&root, "index.html", format!("<p>save {i}</p>").as_bytes());
     }
     stream.wait_for("event: reload", HEARD);
     // Anything more would come within the silence.
     stream.try_wait_for("nothing of the sort", SILENCE);
-    assert_eq!(stream.count("reload"), 1, "50 saves in a burst: {}", stream.received);
+    // A burst is saves closer together than the debounce's 30 ms: on a
+    // loaded machine this loop may be descheduled for longer, and a pause
+    // that long rightly ends a burst (a long burst waits longer, so only
+    // the first pauses can): those are counted, and only they excuse a
+    // second event.
+    let pauses = saved.windows(2).filter(|w| w[1] - w[0] >= Duration::from_millis(30)).count();
+    let events = stream.count("reload");
+    assert!(events >= 1 && events <= 1 + pauses, "50 saves, {pauses} pauses: {events} events: {}", stream.received);
 }
 
 #[test]
