@@ -246,6 +246,15 @@ pub struct FileOptions {
         help = "Let scripts on other origins read responses: `--cors` (or RAWSERVE_CORS=1) for any origin, \
                 `--cors=https://a.example,https://b.example` for those only"))]
     pub cors: std::option::Option<Cors>,
+    /// Live reload, for building a site: every HTML page the folder serves
+    /// carries a small script that listens on `/.rawserve/live` (server-
+    /// sent events) and reloads the page when a file under the root
+    /// changes, or swaps a changed stylesheet in place. One thread watches
+    /// the folder (inotify, hidden folders left out). Off by default: a
+    /// published site has no use for it.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_LIVE_RELOAD", value_parser = boolish(),
+        help = "Reload open pages when a file under ROOT changes (stylesheets are swapped in place)"))]
+    pub live_reload: bool,
     /// `Content-Type` by file extension, over the built-in table.
     #[cfg_attr(
         feature = "cli",
@@ -295,6 +304,7 @@ impl FileOptions {
             headers: Vec::new(),
             cache_control_for: Vec::new(),
             cors: None,
+            live_reload: false,
             mime: Vec::new(),
             compress: Some(DEFAULT_COMPRESS_LEVEL),
             compress_min_bytes: 512,

@@ -16,6 +16,7 @@ use crate::budget::MemoryBudget;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::handlers::{LocalRouter, Router};
+use crate::http::response::Wake;
 
 /// Output buffers larger than this are freed instead of going back to the
 /// pool. It fits a head plus the largest cached file (64 KiB by default),
@@ -109,12 +110,15 @@ pub struct Local {
     pub clock: Clock,
     /// Access lines not yet written, and spare entry buffers.
     pub log: LogBuffer,
+    /// Wakes this worker's event loop from another thread: a shutdown, or
+    /// pushed events for its listening connections (`Events::listen`).
+    pub waker: Wake,
 }
 
 impl Local {
-    /// What a worker with this router lends its connections.
-    pub fn new(router: LocalRouter) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default() }
+    /// What a worker with this router and waker lends its connections.
+    pub fn new(router: LocalRouter, waker: Wake) -> Local {
+        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default(), waker }
     }
 }
 

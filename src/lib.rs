@@ -120,7 +120,9 @@
 //! prefix is removed before the file is looked up. [`FileOptions`] holds
 //! its settings, among them the index names, single-page-app fallback
 //! (`spa`), clean URLs, added header fields and `Cache-Control` by glob,
-//! [`Cors`] and type overrides. Those values are typed
+//! [`Cors`], type overrides and live reload ([`FileOptions::live_reload`]:
+//! pages reload when a file changes, listening on [`LIVE_RELOAD_PATH`]).
+//! Those values are typed
 //! ([`config::HeaderField`], [`config::CacheRule`], [`config::MimeOverride`])
 //! and checked where they are made or parsed, with a [`config::SettingError`]
 //! that names the flag and variable; a folder that cannot be served makes
@@ -268,7 +270,7 @@ pub use access_log::{LogDestination, LogFormat};
 pub use config::{Config, Cors, FileOptions};
 pub use handlers::{
     BodySink, Endpoint, FolderError, Handler, IntoResponse, Router, Started, StaticFiles, StreamingHandler,
-    WorkerHandler,
+    WorkerHandler, LIVE_RELOAD_PATH,
 };
 pub use http::request::Request;
 pub use http::response::{HeaderError, Response, StaticField};

@@ -80,7 +80,7 @@ pub struct Server {
 #[derive(Clone)]
 pub struct ShutdownHandle {
     shared: Arc<Shared>,
-    wakers: Arc<Vec<Waker>>,
+    wakers: Arc<Vec<Arc<Waker>>>,
 }
 
 impl ShutdownHandle {
@@ -155,7 +155,7 @@ impl Server {
         let mut wakers = Vec::with_capacity(threads);
         for _ in 0..threads {
             let poll = Poll::new().map_err(StartError::Setup)?;
-            wakers.push(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?);
+            wakers.push(Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Setup)?));
             polls.push(poll);
         }
         let access_log =
@@ -164,14 +164,14 @@ impl Server {
                 _ => StartError::Setup(e),
             })?;
         let shared = Arc::new(Shared::new(config, router, access_log));
-        let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers) };
+        let handle = ShutdownHandle { shared: Arc::clone(&shared), wakers: Arc::new(wakers.clone()) };
 
         let mut server = Server { local_addrs, handle, workers: Vec::with_capacity(threads) };
         // Each worker makes its handlers on its own thread (factories run
         // there) and says when it is ready; `start` returns once all are,
         // so a factory's work is done before the first request.
         let (ready, started) = std::sync::mpsc::channel::<bool>();
-        for (id, poll) in polls.into_iter().enumerate() {
+        for (id, (poll, waker)) in polls.into_iter().zip(wakers).enumerate() {
             let own = listeners.iter().map(|l| l.try_clone().map(mio::net::TcpListener::from_std));
             let mut own: Vec<_> = own.collect::<Result<_, _>>().map_err(StartError::Setup)?;
             worker::register_listeners(&poll, &mut own).map_err(StartError::Setup)?;
@@ -180,7 +180,7 @@ impl Server {
             let thread = std::thread::Builder::new()
                 .name(format!("rawserve-worker-{id}"))
                 .spawn(move || {
-                    let made = catch_unwind(AssertUnwindSafe(|| Worker::new(id, poll, own, shared)));
+                    let made = catch_unwind(AssertUnwindSafe(|| Worker::new(id, poll, own, shared, waker)));
                     let _ = ready.send(made.is_ok());
                     if let Ok(worker) = made {
                         worker.run();

@@ -25,7 +25,7 @@ use crate::access_log::FLUSH_WHEN_IDLE;
 use crate::budget;
 use crate::connection::{Connection, Turn};
 use crate::context::{Context, Local, Phase, Shared};
-use crate::http::response::Response;
+use crate::http::response::{Response, Wake};
 use crate::http1::encode;
 use crate::sys;
 use crate::transport::Transport;
@@ -117,8 +117,9 @@ pub fn register_listeners(poll: &Poll, listeners: &mut [TcpListener]) -> io::Res
 impl Worker {
     /// Worker `id`, on its own thread: its handlers are made here, by
     /// their factories, and never leave it (so they need not be `Send`).
-    /// `listeners` are registered with `poll` already.
-    pub fn new(id: usize, poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>) -> Worker {
+    /// `listeners` are registered with `poll` already; `waker` wakes
+    /// `poll` (under `WAKER`).
+    pub fn new(id: usize, poll: Poll, listeners: Vec<TcpListener>, shared: Arc<Shared>, waker: Wake) -> Worker {
         // Handlers on this thread (compressed streams) charge this server's
         // budget; set before they are made, so a factory may see it too.
         budget::enter(Arc::clone(&shared.budget));
@@ -133,7 +134,7 @@ impl Worker {
             batch_ahead: Vec::new(),
             batch_input: Vec::with_capacity(BATCH_INPUT_BYTES),
             shared,
-            local: Local::new(router),
+            local: Local::new(router, waker),
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -164,7 +165,9 @@ impl Worker {
                             self.accept(now);
                         }
                     }
-                    WAKER => {}
+                    // A shutdown (the phase, below), or events for the
+                    // connections that listen for them.
+                    WAKER => self.wake_listeners(now),
                     Token(key) => {
                         if let Some(connection) = self.connections.get_mut(key) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -303,6 +306,18 @@ impl Worker {
                 log::warn!("worker {}: panic while driving a connection; closing it", self.id);
                 Turn::Closed
             }
+        }
+    }
+
+    /// Drives every connection that listens for pushed events (live
+    /// reload), so those with something new send it. A wake-up is rare (a
+    /// saved file, a shutdown), and a pass over the table touches no
+    /// socket of a connection that does not listen.
+    fn wake_listeners(&mut self, now: Instant) {
+        let keys: Vec<usize> =
+            self.connections.iter().filter(|(_, connection)| connection.is_listening()).map(|(key, _)| key).collect();
+        for key in keys {
+            self.drive(key, now);
         }
     }
 

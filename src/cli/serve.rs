@@ -67,7 +67,7 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     // A `hello` of the site's own wins over the built-in page; decided
     // here, so that `/hello` itself never costs a lookup.
     let own_hello = std::fs::symlink_metadata(files.root.join("hello")).is_ok();
-    let (cors, headers) = (files.cors.clone(), files.headers.clone());
+    let (cors, headers, live) = (files.cors.clone(), files.headers.clone(), files.live_reload);
     let static_files = StaticFiles::with_options(files).map_err(|e| startup::explain(&StartError::from(e)))?;
     let mut router = Router::new();
     if !own_hello && single.is_none() {
@@ -80,7 +80,10 @@ pub fn serve(cli: Cli) -> Result<(), String> {
         // Only `/` and `/NAME` answer; everything else is a 404.
         Some(name) => {
             let encoded = percent_encoding::utf8_percent_encode(&name.to_string_lossy(), PATH_SEGMENT).to_string();
-            router.get("/", static_files.clone()).get(&format!("/{encoded}"), static_files)
+            let router = router.get("/", static_files.clone());
+            // The page's event stream, answered by the same folder.
+            let router = if live { router.get(rawserve::LIVE_RELOAD_PATH, static_files.clone()) } else { router };
+            router.get(&format!("/{encoded}"), static_files)
         }
         None => router.fallback(static_files),
     };
@@ -122,6 +125,9 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let urls = startup::urls(server.local_addrs(), scheme);
     announce(&root, why, single.is_some(), &urls, threads);
+    if live {
+        eprintln!("rawserve: live reload is on: open pages reload when a file under {} changes", root.display());
+    }
     if let Some(tls) = &tls {
         describe_tls(tls, cli.tls_write_cert.as_deref());
     }

@@ -45,6 +45,8 @@ pub struct Client {
 pub struct Harness {
     shared: Shared,
     local: Local,
+    /// What the worker's waker wakes (nothing waits on it here).
+    _poll: mio::Poll,
 }
 
 impl Harness {
@@ -56,10 +58,13 @@ impl Harness {
         // OK to expect: a harness is only made over a directory the caller made.
         let files = StaticFiles::new(root).expect("the harness root is a directory");
         let router = routes.fallback(files);
-        let local = Local::new(router.for_worker(0));
+        // OK to expect: a poll instance and its waker are two descriptors.
+        let poll = mio::Poll::new().expect("a poll instance");
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("a waker"));
+        let local = Local::new(router.for_worker(0), waker);
         // OK to expect: an access log that goes nowhere cannot fail to open.
         let log = AccessLog::open(&LogDestination::Off, LogFormat::Combined).expect("no access log");
-        Harness { shared: Shared::new(config, router, log), local }
+        Harness { shared: Shared::new(config, router, log), local, _poll: poll }
     }
 
     /// Plays a client that sends `chunks` one after another (each read in

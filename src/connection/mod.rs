@@ -5,7 +5,8 @@
 //!  AwaitingProxyHeader ──header──▶ Reading   (with Config::proxy_protocol; else closed)
 //!  Reading ──answer──▶ Writing ──sent, Next::Read──▶ Reading (a skipped body first)
 //!     │  ├─answer later─▶ Preparing ──a slice per turn, then──▶ Writing
-//!     │  └─route reads the body─▶ Receiving ──body done or refused──▶ Writing
+//!     │  ├─route reads the body─▶ Receiving ──body done or refused──▶ Writing
+//!     │  └─an events body─▶ Listening ──client gone, stalled, shutdown──▶ Closed
 //!     │                   ├──── sent, Next::Linger ──▶ Lingering ──EOF / timeout──▶ Closed
 //!     │                   └──── sent, Next::Close, or a write error ─────────────▶ Closed
 //!     └── draining with nothing complete, EOF, a read error, an idle timeout ────▶ Closed
@@ -21,7 +22,8 @@
 //! buffer (`buffer`, charged to the server's memory budget), timeouts and
 //! the turn budget. Receiving a body a route reads is `receive`; sending a
 //! response is `send`; the PROXY header that may open a connection is
-//! `proxy_header`. It counts the bytes a response actually sent and hands
+//! `proxy_header`; holding a response open for pushed events (live
+//! reload) is `listen`. It counts the bytes a response actually sent and hands
 //! its access-log entry to the worker's log buffer when the response ends
 //! (sent, or cut off), see [`Connection::finish_entry`]. Over TLS the same
 //! states apply: the handshake happens inside the transport's reads
@@ -31,6 +33,7 @@
 mod buffer;
 #[cfg(any(test, fuzzing))]
 pub mod harness;
+mod listen;
 mod proxy_header;
 mod read;
 mod receive;
@@ -47,6 +50,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use self::buffer::Buffer;
+use self::listen::Listening;
 use self::receive::Receiving;
 use crate::access_log::{Entry, Recorder};
 use crate::context::{Context, Local, Phase, Shared};
@@ -108,6 +112,10 @@ enum State {
         /// How the connection continues once this response is sent.
         persistence: Persistence,
     },
+    /// A response whose body is pushed as things happen (server-sent
+    /// events): its head is sent; it waits for its source's wake-ups, the
+    /// keep-alive deadline or the client's close (see `listen`).
+    Listening(Box<Listening>),
     /// The last response closed the connection while the client may still be
     /// sending; our side is shut: read and discard until the client closes,
     /// so it is not sent a reset before it has read the answer.
@@ -331,6 +339,7 @@ impl Connection {
                     Ok(false) => Ok(false),
                     Err(e) => Err(e),
                 },
+                State::Listening(_) => self.listen(cx),
                 State::Lingering { .. } => return self.linger(),
                 State::Closed => return Turn::Closed,
             };
@@ -363,6 +372,7 @@ impl Connection {
                 self.refuse(408, cx);
                 self.drive(cx)
             }
+            State::Listening(_) => self.expire_listening(cx),
             // Idle keep-alive, a silent new connection, a stalled reader, or
             // a client that will not close: drop without a word.
             _ => {
@@ -411,6 +421,8 @@ impl Connection {
             State::Preparing { persistence: persistence @ Persistence::KeepAlive, .. } => {
                 *persistence = Persistence::Close
             }
+            // Pushed events never finish: not a response in flight.
+            State::Listening(_) => return self.end_listening(cx),
             _ => {}
         }
         self.drive(cx)
@@ -546,6 +558,9 @@ impl Connection {
         if let Body::Later(work) = answer.response.body {
             self.state = State::Preparing { work, framing: answer.framing, persistence: answer.persistence };
             return;
+        }
+        if matches!(answer.response.body, Body::Events(_)) && !answer.framing.head_only {
+            return self.start_listening(answer.response, answer.framing.http10, cx);
         }
         #[cfg(any(test, fuzzing))]
         self.transport.trace(crate::transport::fake::Event::Answer {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use globset::{GlobSet, GlobSetBuilder};
 
-use super::cors;
+use super::{cors, live};
 use crate::config::{check_cache_control, origin_of, Cors, FileOptions, Setting, SettingError};
 use crate::http::request::Request;
 use crate::http::response::{write_field, Body, Preparation, Response};
@@ -27,6 +27,10 @@ use crate::http::response::{write_field, Body, Preparation, Response};
 pub struct FolderHeaders {
     /// `--header` fields, checked when they were made.
     extra: Vec<(String, String)>,
+    /// With live reload: `extra` for HTML answers, each
+    /// `Content-Security-Policy` amended to allow its script
+    /// (`live::page::amend_policy`).
+    extra_html: Option<Vec<(String, String)>>,
     cache_globs: GlobSet,
     /// The `Cache-Control` value of each glob, by the glob's index.
     cache_values: Vec<String>,
@@ -42,7 +46,15 @@ impl FolderHeaders {
     /// user may have set by hand without parsing (the default
     /// `Cache-Control`, listed CORS origins).
     pub fn new(options: &FileOptions) -> Result<FolderHeaders, SettingError> {
-        let extra = options.headers.iter().map(|f| (f.name().to_string(), f.value().to_string())).collect();
+        let extra: Vec<(String, String)> =
+            options.headers.iter().map(|f| (f.name().to_string(), f.value().to_string())).collect();
+        let extra_html = options.live_reload.then(|| {
+            let amend = |(name, value): &(String, String)| match name.eq_ignore_ascii_case("content-security-policy") {
+                true => (name.clone(), live::page::amend_policy(value)),
+                false => (name.clone(), value.clone()),
+            };
+            extra.iter().map(amend).collect()
+        });
         check_cache_control(&options.cache_control)?;
         let mut globs = GlobSetBuilder::new();
         for rule in &options.cache_control_for {
@@ -62,6 +74,7 @@ impl FolderHeaders {
         Ok(FolderHeaders {
             nothing: options.headers.is_empty() && cors.is_none(),
             extra,
+            extra_html,
             cache_globs,
             cache_values,
             default_cache: options.cache_control.clone(),
@@ -86,11 +99,21 @@ impl FolderHeaders {
         }
     }
 
+    /// The user's fields for an answer that is (`html`) or is not a page
+    /// that gets live reload's script.
+    fn extra(&self, html: bool) -> &[(String, String)] {
+        match &self.extra_html {
+            Some(amended) if html => amended,
+            _ => &self.extra,
+        }
+    }
+
     /// Writes the fields every response of the folder carries (the user's
     /// and the request-independent CORS ones) as header lines, for a
-    /// file's cached head.
-    pub fn write_fields(&self, out: &mut Vec<u8>) {
-        for (name, value) in &self.extra {
+    /// file's cached head; `html`: the file is a page that gets live
+    /// reload's script.
+    pub fn write_fields(&self, out: &mut Vec<u8>, html: bool) {
+        for (name, value) in self.extra(html) {
             write_field(out, name, value);
         }
         match &self.cors {
@@ -114,7 +137,8 @@ impl FolderHeaders {
         }
         if response.raw_headers.is_none() && !matches!(response.body, Body::Later(_)) {
             let preflight = response.headers.iter().any(|(n, _)| n == "Access-Control-Allow-Methods");
-            for (name, value) in &self.extra {
+            let html = response.headers.iter().any(|(n, v)| n == "Content-Type" && live::is_html(v));
+            for (name, value) in self.extra(html) {
                 response.headers.push((Cow::Owned(name.clone()), Cow::Owned(value.clone())));
             }
             if let Some(cors) = self.cors.as_ref().filter(|_| !preflight) {
@@ -130,7 +154,9 @@ impl FolderHeaders {
         if let Body::Later(work) = response.body {
             // A listing still being prepared: decorate the page it becomes.
             let origin = self.cors.as_ref().and_then(|cors| cors::allow_origin(cors, request));
-            let extra = Decorate { work, origin, extra: self.extra.clone(), cors: self.cors.clone() };
+            // A listing: its page gets the script (a JSON one has no use
+            // for a policy, amended or not).
+            let extra = Decorate { work, origin, extra: self.extra(true).to_vec(), cors: self.cors.clone() };
             return Response::later(Box::new(extra));
         }
         // A file: only an origin echoed from the list is per request.

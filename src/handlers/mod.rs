@@ -18,6 +18,7 @@ mod files;
 mod headers;
 mod listable;
 mod listing;
+mod live;
 mod pattern;
 pub(crate) mod router;
 mod static_files;
@@ -30,6 +31,7 @@ use crate::http::response::Response;
 use crate::sys::fs::Root;
 use http::StatusCode;
 
+pub use live::EVENTS_PATH as LIVE_RELOAD_PATH;
 pub(crate) use router::LocalRouter;
 pub use router::{Endpoint, Router};
 pub use static_files::{FolderError, StaticFiles};
@@ -205,4 +207,6 @@ pub struct Site {
     pub types: content_type::ContentTypes,
     /// Large files being compressed while sent, by all workers.
     pub streams: compress::Streams,
+    /// `options.live_reload`: the watching thread and its pages' feed.
+    pub live: Option<live::LiveReload>,
 }

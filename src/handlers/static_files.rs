@@ -20,6 +20,7 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
+use super::live::{self, LiveReload};
 use super::{files, Site, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
@@ -36,6 +37,9 @@ pub enum FolderError {
     /// A setting of [`FileOptions`] that was set by hand cannot be used (an
     /// index name, a CORS origin, the default `Cache-Control`).
     Setting(SettingError),
+    /// [`FileOptions::live_reload`] is on, but the folder cannot be
+    /// watched (no inotify on this system, or none left to this user).
+    LiveReload(PathBuf, io::Error),
 }
 
 impl fmt::Display for FolderError {
@@ -44,6 +48,9 @@ impl fmt::Display for FolderError {
             FolderError::Root(path, e) => write!(f, "cannot serve {}: {e}", path.display()),
             FolderError::NotDirectory(path) => write!(f, "cannot serve {}: not a directory", path.display()),
             FolderError::Setting(e) => e.fmt(f),
+            FolderError::LiveReload(path, e) => {
+                write!(f, "cannot watch {} for --live-reload: {e} (it needs Linux's inotify)", path.display())
+            }
         }
     }
 }
@@ -54,6 +61,7 @@ impl std::error::Error for FolderError {
             FolderError::Root(_, e) => Some(e),
             FolderError::NotDirectory(_) => None,
             FolderError::Setting(e) => Some(e),
+            FolderError::LiveReload(_, e) => Some(e),
         }
     }
 }
@@ -71,7 +79,10 @@ impl From<SettingError> for FolderError {
 /// the folder (no `..`, no symlink escapes unless allowed, no dotfiles
 /// unless allowed, `/.well-known/` excepted); `OPTIONS` and CORS
 /// preflights answered with 204, and whatever [`FileOptions`] adds
-/// (single-page-app fallback, clean URLs, header fields, CORS, types).
+/// (single-page-app fallback, clean URLs, header fields, CORS, types,
+/// live reload: pages listen on `/.rawserve/live`, which this handler
+/// answers when a request for it reaches it; a folder mounted under a
+/// prefix route needs that path routed to it too).
 ///
 /// ```
 /// use rawserve::config::{CacheRule, HeaderField, MimeOverride, SettingError};
@@ -130,6 +141,7 @@ impl StaticFiles {
     /// checked when they were made.
     pub fn with_options(options: FileOptions) -> Result<StaticFiles, FolderError> {
         let root = options.root.canonicalize().map_err(|e| FolderError::Root(options.root.clone(), e))?;
+        let canonical = root.clone();
         if !root.is_dir() {
             return Err(FolderError::NotDirectory(options.root.clone()));
         }
@@ -147,7 +159,11 @@ impl StaticFiles {
         if let Err(e) = std::fs::read_dir(&options.root).and_then(|_| std::fs::metadata(options.root.join("."))) {
             return Err(FolderError::Root(options.root.clone(), e));
         }
-        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default() }) })
+        let live = match options.live_reload {
+            true => Some(LiveReload::start(&canonical).map_err(|e| FolderError::LiveReload(options.root.clone(), e))?),
+            false => None,
+        };
+        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default(), live }) })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the
@@ -182,6 +198,13 @@ impl WorkerHandler for FolderHandler {
 
 impl FolderHandler {
     fn answer(&mut self, request: &Request<'_>) -> Response {
+        if let Some(live) = self.site.live.as_ref().filter(|_| request.path() == live::EVENTS_PATH) {
+            // The pages' event stream, wherever the folder is mounted (the
+            // script asks for this path from the server's root).
+            if request.method() == Method::GET || request.method() == Method::HEAD {
+                return live.events(request);
+            }
+        }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             if request.method() == Method::OPTIONS {
                 return cors::options(self.site.headers.cors(), request);

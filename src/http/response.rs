@@ -83,6 +83,29 @@ pub(crate) trait Preparation: Send + std::fmt::Debug {
     fn advance(&mut self) -> Option<Response>;
 }
 
+/// How a source of [`Events`] asks to be heard: the worker's waker, which
+/// makes its event loop drive the connections that listen.
+pub(crate) type Wake = Arc<mio::Waker>;
+
+/// A body that never ends by itself: pieces the server pushes whenever
+/// something happens (server-sent events), on a connection held open
+/// until the client goes or the server stops. Crate-internal, like
+/// [`Stream`]; live reload's subscriptions are the one kind.
+pub(crate) trait Events: Send + std::fmt::Debug {
+    /// Asks for `wake` to be woken whenever there may be something new
+    /// (called when the connection starts listening, before the first
+    /// [`next`](Events::next)).
+    fn listen(&mut self, wake: &Wake);
+
+    /// Appends what happened since the last call (the first call: the
+    /// stream's opening); false when there is nothing.
+    fn next(&mut self, out: &mut Vec<u8>) -> bool;
+
+    /// Appends a piece that says nothing, so that proxies and clients that
+    /// close quiet connections keep this one.
+    fn keep_alive(&self, out: &mut Vec<u8>);
+}
+
 /// What follows the head.
 #[derive(Debug)]
 pub enum Body {
@@ -102,6 +125,9 @@ pub enum Body {
     /// `Transfer-Encoding: chunked`, or a close for an HTTP/1.0 client
     /// (the handler must set `close` for those).
     Stream(Box<dyn Stream>),
+    /// Pushed while the connection stays open (see [`Events`]): chunked,
+    /// or to the close for an HTTP/1.0 client; the response sets `close`.
+    Events(Box<dyn Events>),
 }
 
 impl Body {
@@ -113,7 +139,7 @@ impl Body {
     /// Number of body bytes, for `Content-Length`.
     pub fn len(&self) -> u64 {
         match self {
-            Body::Empty | Body::Later(_) | Body::Stream(_) => 0,
+            Body::Empty | Body::Later(_) | Body::Stream(_) | Body::Events(_) => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::Shared(b) => b.len() as u64,
             Body::File { chunks, .. } => chunks

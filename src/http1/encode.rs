@@ -33,7 +33,7 @@ pub fn write_head(response: &Response, out: &mut Vec<u8>, date: &str, keep_alive
     out.extend_from_slice(b"\r\nServer: ");
     out.extend_from_slice(SERVER.as_bytes());
     out.extend_from_slice(b"\r\n");
-    if let Body::Stream(_) = response.body {
+    if let Body::Stream(_) | Body::Events(_) = response.body {
         // An HTTP/1.0 client reads to the close instead.
         if !http10 {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
@@ -91,7 +91,32 @@ pub fn encode(
         }
         Body::File { file, chunks } => Some(FileBody { file: Some(file), chunks }),
         Body::Stream(source) => Some(FileBody { file: None, chunks: vec![Chunk::Stream { source, chunked: !http10 }] }),
+        // The connection takes such a body before it encodes the response
+        // (it listens; see `connection::listen`): nothing to send here.
+        Body::Events(_) => None,
     }
+}
+
+/// The last chunk of a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Frames `out[start..]` (not empty) in place as one HTTP/1.1 chunk.
+pub fn frame_chunk(out: &mut Vec<u8>, start: usize) {
+    let size = out.len() - start;
+    let mut line = [0u8; 2 * std::mem::size_of::<usize>() + 2];
+    let mut at = line.len() - 2;
+    line[at..].copy_from_slice(b"\r\n");
+    let mut rest = size;
+    loop {
+        at -= 1;
+        line[at] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.splice(start..start, line[at..].iter().copied());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Digits of the chunk-size line a streamed piece is framed with: a piece
@@ -178,6 +203,20 @@ mod tests {
                 out.extend_from_slice(self.0.remove(0));
             }
             Ok(!self.0.is_empty())
+        }
+    }
+
+    #[test]
+    fn pushed_pieces_are_framed_in_place() {
+        for (piece, want) in [
+            ("a", "1\r\na\r\n"),
+            ("data: x\n\n", "9\r\ndata: x\n\n\r\n"),
+            (&"y".repeat(0x1f0), &format!("1f0\r\n{}\r\n", "y".repeat(0x1f0))),
+        ] {
+            let mut out = b"kept".to_vec();
+            out.extend_from_slice(piece.as_bytes());
+            frame_chunk(&mut out, 4);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("kept{want}"));
         }
     }
 

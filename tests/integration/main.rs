@@ -14,6 +14,8 @@ mod hardening;
 mod hostile;
 mod idle;
 mod listing;
+mod live_browser;
+mod live_reload;
 mod operations;
 mod python;
 mod rough_edges;

@@ -62,7 +62,7 @@ mod kept;
 
 use super::listable::{examine, Dependence};
 use super::listing::{self, Format, Page, Sorted, View};
-use super::{archive, Site};
+use super::{archive, live, Site};
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::request::{Request, Version};
 use crate::http::response::{Body, Preparation, Response};
@@ -273,7 +273,8 @@ impl Listing {
         let mut hasher = DefaultHasher::new();
         (digest.sum, listed, more, self.view, &self.request_path).hash(&mut hasher);
         let options = &self.site.options;
-        (options.dotfiles, options.follow_symlinks).hash(&mut hasher);
+        // Live reload's script is part of the page.
+        (options.dotfiles, options.follow_symlinks, self.site.live.is_some()).hash(&mut hasher);
         Validated { etag: format!("\"listing-{:016x}\"", hasher.finish()) }
     }
 
@@ -293,6 +294,9 @@ impl Listing {
     /// The 200 response with the listing `body`.
     fn page_response(&self, body: Body, validated: &Validated) -> Response {
         let response = match self.view.format {
+            Format::Html if self.site.live.is_some() => Response::new(200)
+                .header("Content-Type", listing::HTML_TYPE)
+                .header("Content-Security-Policy", live_policy()),
             Format::Html => Response::new(200)
                 .header("Content-Type", listing::HTML_TYPE)
                 .header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY),
@@ -344,6 +348,13 @@ fn archive_name(path: &Path, site: &Site) -> Vec<u8> {
     name.unwrap_or_else(|| b"files".to_vec())
 }
 
+/// The listing's policy with live reload's script allowed, made once.
+fn live_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| live::page::amend_policy(listing::CONTENT_SECURITY_POLICY));
+    &POLICY
+}
+
 fn with_validators(response: Response, validated: &Validated) -> Response {
     response
         .header("ETag", validated.etag.clone())
@@ -388,7 +399,11 @@ impl Preparation for Listing {
                     return None;
                 }
                 let Stage::Rendering(page, validated) = stage else { return Some(Response::error(500)) };
-                let body: Arc<[u8]> = Arc::from(page.finish().into_bytes());
+                let mut body = page.finish().into_bytes();
+                if self.site.live.is_some() && self.view.format == Format::Html {
+                    body = live::page::inject(&body);
+                }
+                let body: Arc<[u8]> = Arc::from(body);
                 self.keep(&body, &validated);
                 Some(self.page_response(Body::Shared(body), &validated))
             }

@@ -56,7 +56,7 @@ pub fn describe(
         write_field(&mut headers, "Vary", "Accept-Encoding");
     }
     // `--header` and CORS fields, before `content_at` so a 304 has them too.
-    site.headers.write_fields(&mut headers);
+    site.headers.write_fields(&mut headers, site.live.is_some() && crate::handlers::live::is_html(mime));
     let content_at = headers.len();
     write_field(&mut headers, "Content-Type", &content_type);
     if choice.coding != Coding::Identity {

@@ -59,7 +59,9 @@ impl<'s> Offer<'s> {
         let mime = site.types.mime_of(path);
         let negotiable = compress::worth_compressing(mime);
         let header = if negotiable { request.header("accept-encoding") } else { None };
+        // A precompressed page has no live-reload script: it is compressed here.
         let siblings = match header {
+            Some(_) if site.live.is_some() && crate::handlers::live::is_html(mime) => CodingSet::NONE,
             Some(_) => {
                 let exists = |coding| site.root.metadata(&sibling_path(path, coding)).is_ok_and(|meta| meta.is_file());
                 cache.siblings(&site.root, path, exists)

@@ -8,6 +8,8 @@
 //! applies the request's conditions and ranges, in RFC 9110's order; this
 //! module opens and reads what was chosen, keeps what the caches may keep,
 //! and handles what is missing (`clean_urls`, `spa`, the custom 404 page).
+//! With live reload, an HTML file is read whole and given its script
+//! (`page`) before it is described, so everything after sees those bytes.
 //! Path safety is `safe_path`'s; precondition, range and content-coding
 //! rules are in `http::precondition`, `http::range` and `http::encoding`
 //! (one home each); the listing page is `listing`'s. The body stays an
@@ -23,6 +25,7 @@ use std::time::SystemTime;
 
 mod answer;
 mod choice;
+mod page;
 
 use super::cache::FileCache;
 use super::compress::{self, Levels, Streamed};
@@ -229,6 +232,12 @@ fn serve_file(
         // RFC 9110 §12.5.3: identity refused and no coding acceptable.
         return Response::error(406).header("Vary", "Accept-Encoding");
     };
+    if page::injects(offer.mime, site) {
+        // Live reload: the page with its script (`page`), unless too large.
+        if let Some(response) = page::serve(request, path, (&original.0, &original.1), read_at, &offer, site, cache) {
+            return response;
+        }
+    }
     if choice.on_the_fly() {
         return serve_compressed(request, path, original, read_at, &choice, site, cache);
     }
@@ -410,8 +419,12 @@ fn not_found(site: &Site) -> Response {
     let path = Path::new(NOT_FOUND_PAGE);
     match site.root.open_file(path) {
         Ok((file, meta)) => {
+            let mime = site.types.mime_of(path);
+            if let Some(page) = page::not_found(&file, &meta, mime, site) {
+                return page;
+            }
             let utf8 = prefix_is_utf8(&file, meta.len());
-            let content_type = content_type::content_type(site.types.mime_of(path), utf8).into_owned();
+            let content_type = content_type::content_type(mime, utf8).into_owned();
             Response::new(404).header("Content-Type", content_type).body(Body::file(file, meta.len()))
         }
         Err(_) => Response::error(404),

@@ -24,7 +24,7 @@ mod fixtures;
 mod html;
 mod json;
 mod page;
-mod policy;
+pub(crate) mod policy;
 mod sort;
 mod view;
 

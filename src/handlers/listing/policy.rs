@@ -61,7 +61,7 @@ pub const CONTENT_SECURITY_POLICY: &str = {
 };
 
 /// Length of a SHA-256 digest in base64: 32 bytes, 43 digits and one `=`.
-const BASE64_DIGEST: usize = 44;
+pub(crate) const BASE64_DIGEST: usize = 44;
 
 /// `text`'s lines joined, dropping each line break and the spaces and
 /// tabs that follow it: the first `N` bytes, and the joined length (so
@@ -89,7 +89,7 @@ const fn join_lines<const N: usize>(text: &[u8]) -> ([u8; N], usize) {
 
 /// UTF-8 bytes as a string; fails the build if they are not UTF-8 (they
 /// are UTF-8 files with ASCII bytes dropped, or ASCII).
-const fn as_str(bytes: &'static [u8]) -> &'static str {
+pub(crate) const fn as_str(bytes: &'static [u8]) -> &'static str {
     match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => panic!("the listing's style, script and policy are UTF-8"),
@@ -97,7 +97,7 @@ const fn as_str(bytes: &'static [u8]) -> &'static str {
 }
 
 /// Total length of `parts`.
-const fn total_len(parts: &[&[u8]]) -> usize {
+pub(crate) const fn total_len(parts: &[&[u8]]) -> usize {
     let (mut len, mut i) = (0, 0);
     while i < parts.len() {
         len += parts[i].len();
@@ -107,7 +107,7 @@ const fn total_len(parts: &[&[u8]]) -> usize {
 }
 
 /// `parts` one after another; `N` is their [`total_len`].
-const fn concat<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+pub(crate) const fn concat<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     let mut out = [0; N];
     let (mut at, mut i) = (0, 0);
     while i < parts.len() {
@@ -120,6 +120,12 @@ const fn concat<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
         i += 1;
     }
     out
+}
+
+/// The SHA-256 of `data` in base64, as a CSP hash source carries it
+/// (live reload's script is allowed by one too).
+pub(crate) const fn sha256_base64(data: &[u8]) -> [u8; BASE64_DIGEST] {
+    base64_digest(&sha256(data))
 }
 
 /// A 32-byte digest in standard base64 with its padding, as CSP hash

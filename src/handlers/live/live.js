@@ -1,0 +1,40 @@
+// rawserve --live-reload: reloads this page when a file it may depend on
+// changes, or swaps changed stylesheets in place. One tab per origin holds
+// the event stream (browsers allow 6 connections per host over HTTP/1.1)
+// and tells the others; the server sends `css` or `reload` events.
+(() => {
+  const channel = 'BroadcastChannel' in self ? new BroadcastChannel('rawserve-live') : null;
+  const decoded = p => { try { return decodeURIComponent(p); } catch { return p; } };
+  const replaced = new WeakSet();
+  const swap = data => {
+    const wanted = data.split('\n').map(decoded);
+    const links = [...document.querySelectorAll('link[rel~="stylesheet" i][href]')]
+      .filter(l => !replaced.has(l) && new URL(l.href).origin === location.origin);
+    const path = l => decoded(new URL(l.href).pathname);
+    let hits = links.filter(l => wanted.some(w => path(l).endsWith(w)));
+    if (!hits.length) hits = links;
+    for (const old of hits) {
+      const url = new URL(old.href);
+      url.searchParams.set('rawserve-live', Date.now());
+      const fresh = old.cloneNode();
+      fresh.removeAttribute('integrity');
+      fresh.href = url.href;
+      fresh.onload = fresh.onerror = () => old.remove();
+      replaced.add(old);
+      old.after(fresh);
+    }
+  };
+  const act = (type, data) => (type === 'css' ? swap(data) : location.reload());
+  if (channel) channel.onmessage = e => act(e.data.type, e.data.data);
+  const listen = () => new Promise(() => {
+    const source = new EventSource('/.rawserve/live');
+    for (const type of ['css', 'reload']) {
+      source.addEventListener(type, e => {
+        if (channel) channel.postMessage({ type, data: e.data });
+        act(type, e.data);
+      });
+    }
+  });
+  if (channel && navigator.locks) navigator.locks.request('rawserve-live', listen);
+  else listen();
+})();
