@@ -16,6 +16,7 @@ use crate::budget::MemoryBudget;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::handlers::{LocalRouter, Router};
+use crate::metrics::{Metrics, WorkerMetrics};
 
 /// Output buffers larger than this are freed instead of going back to the
 /// pool. It fits a head plus the largest cached file (64 KiB by default),
@@ -49,11 +50,15 @@ pub struct Shared {
     pub budget: Arc<MemoryBudget>,
     /// Where every worker's access lines go.
     pub access_log: AccessLog,
+    /// Every worker's counters, with `Config::metrics_path` (else `None`,
+    /// and nothing is counted).
+    pub metrics: Option<Metrics>,
 }
 
 impl Shared {
     pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
         let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
+        let metrics = config.metrics_path.is_some().then(|| Metrics::new(config.threads.max(1), Arc::clone(&budget)));
         Shared {
             config,
             router,
@@ -61,6 +66,7 @@ impl Shared {
             connections: AtomicUsize::new(0),
             budget,
             access_log,
+            metrics,
         }
     }
 
@@ -109,12 +115,14 @@ pub struct Local {
     pub clock: Clock,
     /// Access lines not yet written, and spare entry buffers.
     pub log: LogBuffer,
+    /// This worker's counters (only it writes them); `None` with metrics off.
+    pub metrics: Option<Arc<WorkerMetrics>>,
 }
 
 impl Local {
-    /// What a worker with this router lends its connections.
-    pub fn new(router: LocalRouter) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default() }
+    /// What a worker with this router and these counters lends its connections.
+    pub fn new(router: LocalRouter, metrics: Option<Arc<WorkerMetrics>>) -> Local {
+        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default(), metrics }
     }
 }
 

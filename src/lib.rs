@@ -255,6 +255,7 @@ pub mod fuzzing;
 mod handlers;
 mod http;
 mod http1;
+mod metrics;
 mod proxy;
 mod safe_path;
 mod server;

@@ -56,10 +56,19 @@ impl Harness {
         // OK to expect: a harness is only made over a directory the caller made.
         let files = StaticFiles::new(root).expect("the harness root is a directory");
         let router = routes.fallback(files);
-        let local = Local::new(router.for_worker(0));
         // OK to expect: an access log that goes nowhere cannot fail to open.
         let log = AccessLog::open(&LogDestination::Off, LogFormat::Combined).expect("no access log");
-        Harness { shared: Shared::new(config, router, log), local }
+        let shared = Shared::new(config, router, log);
+        let metrics = shared.metrics.as_ref().and_then(|metrics| metrics.worker(0));
+        crate::metrics::enter(metrics.clone());
+        let local = Local::new(shared.router.for_worker(0), metrics);
+        Harness { shared, local }
+    }
+
+    /// The metrics a scrape would show now (`None` without `Config::metrics_path`).
+    #[cfg(test)]
+    pub fn metrics(&self) -> Option<crate::metrics::Snapshot> {
+        self.shared.metrics.as_ref().map(|metrics| metrics.snapshot())
     }
 
     /// Plays a client that sends `chunks` one after another (each read in

@@ -22,8 +22,10 @@
 //! the turn budget. Receiving a body a route reads is `receive`; sending a
 //! response is `send`; the PROXY header that may open a connection is
 //! `proxy_header`. It counts the bytes a response actually sent and hands
-//! its access-log entry to the worker's log buffer when the response ends
-//! (sent, or cut off), see [`Connection::finish_entry`]. Over TLS the same
+//! its access-log entry to the worker's log buffer, and its metrics tally
+//! to the worker's counters, when the response ends (sent, or cut off),
+//! see [`Connection::finish_entry`]; it tells the worker which state it is
+//! in for the connections gauge ([`Connection::metrics_state`]). Over TLS the same
 //! states apply: the handshake happens inside the transport's reads
 //! (starting the head timer), and a response is sent only once the
 //! transport holds no ciphertext back.
@@ -54,6 +56,7 @@ use crate::http::response::{Body, Chunk, Preparation};
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode;
 use crate::http1::exchange::{self, Answer, Framing, Next, Persistence};
+use crate::metrics::{ConnectionState, Limit, Tally};
 use crate::service::{self, Service};
 use crate::transport::Transport;
 
@@ -160,6 +163,8 @@ pub struct Connection {
     deadline: Instant,
     /// The answered request's access-log fields, until its response ends.
     entry: Entry,
+    /// The same request's facts for metrics (with `Config::metrics_path`).
+    tally: Tally,
     /// Bytes of the current response written so far (head and body).
     sent: u64,
     /// Bytes of its head, so `sent` minus this is the body sent.
@@ -186,6 +191,7 @@ impl Connection {
             readiness: Readiness::default(),
             deadline: now + shared.config.idle_timeout,
             entry: Entry::default(),
+            tally: Tally::default(),
             sent: 0,
             head_len: 0,
             received_any: false,
@@ -222,11 +228,30 @@ impl Connection {
 
     /// Writes the access-log line of a response that has ended, fully sent
     /// or not (the worker calls this before dropping a connection), with
-    /// the body bytes actually sent.
+    /// the body bytes actually sent, and counts it for metrics.
     pub fn finish_entry(&mut self, local: &mut Local, shared: &Shared) {
         if self.entry.is_pending() {
             let body_sent = self.sent.saturating_sub(self.head_len);
             local.log.finish(&mut self.entry, body_sent, &local.clock, &shared.access_log);
+        }
+        if let (Some(metrics), true) = (&local.metrics, self.tally.is_open()) {
+            self.tally.finish(metrics, self.sent, Instant::now());
+        }
+    }
+
+    /// Where this connection is, for the connections gauge.
+    pub fn metrics_state(&self) -> ConnectionState {
+        match &self.state {
+            _ if self.transport.is_handshaking() => ConnectionState::Handshake,
+            State::AwaitingProxyHeader => ConnectionState::ProxyHeader,
+            State::Reading { head_started: false } if self.input.is_empty() && self.skip.is_none() => {
+                ConnectionState::Idle
+            }
+            State::Reading { .. } => ConnectionState::Reading,
+            State::Receiving(_) => ConnectionState::Receiving,
+            State::Preparing { .. } => ConnectionState::Preparing,
+            State::Writing { .. } => ConnectionState::Writing,
+            State::Lingering { .. } | State::Closed => ConnectionState::Lingering,
         }
     }
 
@@ -368,6 +393,9 @@ impl Connection {
             _ => {
                 if matches!(self.state, State::Writing { .. }) {
                     log::info!("{}: client stopped reading; dropping response", self.peer);
+                    if let Some(metrics) = &cx.local.metrics {
+                        metrics.count_limit(Limit::SendTimeout);
+                    }
                 } else if self.transport.is_handshaking() {
                     log::debug!("{}: TLS handshake not finished in time; closing", self.peer);
                 }
@@ -514,6 +542,9 @@ impl Connection {
                 );
             }
         }
+        if cx.local.metrics.is_some() {
+            self.tally.refuse(None, status, cx.now);
+        }
         self.queue(Answer::error(status, 0), cx);
     }
 
@@ -533,6 +564,7 @@ impl Connection {
             return true; // OK: matched just above
         };
         self.entry.set_status(response.status);
+        self.tally.set_status(response.status);
         let skip = self.skip.take();
         self.queue(Answer { response, framing, persistence, consumed: 0, skip }, cx);
         true
@@ -628,8 +660,11 @@ impl Connection {
 }
 
 /// The worker's service for one request, its access-log fields going to
-/// `entry` when the log is on.
-fn service_for<'a>(entry: &'a mut Entry, cx: &'a mut Context<'_>) -> Service<'a> {
+/// `entry` when the log is on, its facts for metrics to `tally` when
+/// metrics are.
+fn service_for<'a>(entry: &'a mut Entry, tally: &'a mut Tally, cx: &'a mut Context<'_>) -> Service<'a> {
     let log = cx.shared.access_log.enabled().then_some(Recorder { entry, spares: &mut cx.local.log });
-    Service { config: &cx.shared.config, router: &mut cx.local.router, log }
+    let metrics = cx.shared.metrics.as_ref();
+    let tally = metrics.is_some().then_some(tally);
+    Service { config: &cx.shared.config, router: &mut cx.local.router, log, metrics, tally }
 }

@@ -28,6 +28,7 @@ use std::time::Instant;
 use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::Coding;
+use crate::metrics::Compression;
 use crate::sys::fs::{Root, Stamp};
 
 mod stream;
@@ -182,7 +183,11 @@ impl Encoder {
 pub fn compress(data: &[u8], coding: Coding, levels: Levels) -> io::Result<Vec<u8>> {
     let mut encoder = Encoder::new(coding, levels, data.len() as u64, false)?;
     encoder.write(data)?;
-    encoder.finish()
+    let output = encoder.finish()?;
+    crate::metrics::count(|metrics| {
+        metrics.count_compression(coding, Compression::Whole, true, data.len() as u64, output.len() as u64)
+    });
+    Ok(output)
 }
 
 /// A compressed representation kept for one version of a file.
@@ -215,6 +220,11 @@ impl CompressedCache {
     /// (every response is compressed anew).
     pub fn new(limit_bytes: usize) -> CompressedCache {
         CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes }
+    }
+
+    /// Compressed bytes kept now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The bytes kept for `path` in `coding`, if the file is unchanged.

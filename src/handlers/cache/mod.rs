@@ -47,6 +47,7 @@ use super::compress::{CompressedCache, Kept};
 use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::{Coding, CodingSet, COMPRESSED};
+use crate::metrics::WorkerMetrics;
 use crate::sys::fs::{Root, Stamp};
 use doorkeeper::Doorkeeper;
 
@@ -110,6 +111,9 @@ pub struct FileCache {
     /// Paths that missed lately: once full, only a second miss is cached.
     /// Boxed, like `watches`.
     doorkeeper: Box<Doorkeeper>,
+    /// The worker's counters (hits, misses, bytes kept), taken from the
+    /// worker's thread when the cache is made; `None` with metrics off.
+    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 /// A path's key in `FileCache::entries`.
@@ -134,6 +138,25 @@ impl FileCache {
             compressed: CompressedCache::new(0),
             watches: Box::new(Watches::new(0)),
             doorkeeper: Box::new(Doorkeeper::new()),
+            metrics: crate::metrics::current(),
+        }
+    }
+
+    /// Counts a request for a file as answered from this cache (`hit`) or
+    /// not, and publishes the bytes kept (anything dropped since was
+    /// dropped while this request looked; what it adds is published by
+    /// `insert` and `keep_compressed`).
+    #[inline(always)]
+    pub fn count(&self, hit: bool) {
+        if let Some(metrics) = &self.metrics {
+            metrics.count_cache(hit);
+            metrics.set_cache_bytes(self.bytes, self.compressed.bytes());
+        }
+    }
+
+    fn publish_bytes(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_cache_bytes(self.bytes, self.compressed.bytes());
         }
     }
 
@@ -241,6 +264,7 @@ impl FileCache {
             self.remove(Path::new(OsStr::from_bytes(&victim)));
         }
         self.bytes += entry.body.len();
+        self.publish_bytes();
         let path: Box<[u8]> = path.into_os_string().into_vec().into();
         self.entries.insert(path.clone(), entry);
         self.entries.get(&path)
@@ -278,6 +302,7 @@ impl FileCache {
         let watched =
             self.watches.watch(root, path, Stamp::of(meta)).map(|serial| (serial, self.watches.trusted_until()));
         self.compressed.insert(path, meta, coding, body, described, watched);
+        self.publish_bytes();
     }
 
     /// Which of `path.br`, `path.zst` and `path.gz` exist; remembered per
