@@ -3,9 +3,7 @@
 //! array, rather than a struct of fields, so summing the workers and
 //! rendering are loops, and a new number is one more offset here.
 
-use super::{
-    ConnectionState, Limit, MethodClass, Protocol, CODINGS, DURATION_BUCKETS_MICROS, STATUS_CLASSES,
-};
+use super::{ConnectionState, Limit, MethodClass, Protocol, CODINGS, DURATION_BUCKETS_MICROS, STATUS_CLASSES};
 
 const METHODS: usize = MethodClass::ALL.len();
 const PROTOCOLS: usize = Protocol::ALL.len();

@@ -21,7 +21,7 @@
 //! since they are made before the server that runs them. This module only
 //! counts and renders: who may scrape is `service`'s business.
 
-mod cells;
+pub(crate) mod cells;
 mod tally;
 mod text;
 
@@ -475,7 +475,8 @@ mod tests {
 
     #[test]
     fn status_classes() {
-        for (status, class) in [(100, 0), (200, 1), (204, 1), (304, 2), (404, 3), (503, 4), (599, 4), (0, 0), (999, 4)] {
+        for (status, class) in [(100, 0), (200, 1), (204, 1), (304, 2), (404, 3), (503, 4), (599, 4), (0, 0), (999, 4)]
+        {
             assert_eq!(status_class(status), class, "{status}");
         }
     }

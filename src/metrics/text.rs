@@ -77,16 +77,20 @@ fn write_all(out: &mut String, sum: &Snapshot, process: &Process) -> std::fmt::R
     for (index, state) in ConnectionState::ALL.iter().enumerate() {
         writeln!(out, "rawserve_connections{{state=\"{}\"}} {}", state.label(), sum.get(cells::CONNECTIONS + index))?;
     }
-    single(
+    single(out, "rawserve_connections_accepted_total", "counter", "Connections accepted.", sum.get(cells::ACCEPTED))?;
+    family(
         out,
-        "rawserve_connections_accepted_total",
+        "rawserve_limits_hit_total",
         "counter",
-        "Connections accepted.",
-        sum.get(cells::ACCEPTED),
+        "Clients refused by a limit (503, 408, 413, 414, 431, drops).",
     )?;
-    family(out, "rawserve_limits_hit_total", "counter", "Clients refused by a limit (503, 408, 413, 414, 431, drops).")?;
     for limit in Limit::ALL {
-        writeln!(out, "rawserve_limits_hit_total{{limit=\"{}\"}} {}", limit.label(), sum.get(cells::LIMITS + limit as usize))?;
+        writeln!(
+            out,
+            "rawserve_limits_hit_total{{limit=\"{}\"}} {}",
+            limit.label(),
+            sum.get(cells::LIMITS + limit as usize)
+        )?;
     }
 
     single(
@@ -153,7 +157,12 @@ fn write_all(out: &mut String, sum: &Snapshot, process: &Process) -> std::fmt::R
         sum.get(cells::COMPRESS_OUT),
     )?;
 
-    family(out, "rawserve_memory_budget_bytes", "gauge", "The memory budget for what connections hold: used, and its limit.")?;
+    family(
+        out,
+        "rawserve_memory_budget_bytes",
+        "gauge",
+        "The memory budget for what connections hold: used, and its limit.",
+    )?;
     writeln!(out, "rawserve_memory_budget_bytes{{kind=\"used\"}} {}", process.budget_used)?;
     writeln!(out, "rawserve_memory_budget_bytes{{kind=\"limit\"}} {}", process.budget_limit)?;
     single(out, "rawserve_workers", "gauge", "Worker threads.", process.workers as u64)?;
@@ -195,9 +204,15 @@ mod tests {
 
     #[test]
     fn seconds_are_written_exactly() {
-        for (micros, text) in
-            [(0, "0"), (100, "0.0001"), (250, "0.00025"), (1_000, "0.001"), (1_500_000, "1.5"), (60_000_000, "60"), (7, "0.000007")]
-        {
+        for (micros, text) in [
+            (0, "0"),
+            (100, "0.0001"),
+            (250, "0.00025"),
+            (1_000, "0.001"),
+            (1_500_000, "1.5"),
+            (60_000_000, "60"),
+            (7, "0.000007"),
+        ] {
             assert_eq!(seconds(micros), text);
         }
     }

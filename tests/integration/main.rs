@@ -14,6 +14,7 @@ mod hardening;
 mod hostile;
 mod idle;
 mod listing;
+mod metrics;
 mod operations;
 mod python;
 mod rough_edges;

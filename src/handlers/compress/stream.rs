@@ -27,8 +27,8 @@ use super::{Encoder, Levels, DEFAULT_LEVEL};
 use crate::budget::{self, Charge};
 use crate::config::FileOptions;
 use crate::http::encoding::Coding;
-use crate::metrics::Compression;
 use crate::http::response::{Stream, STREAM_PIECE};
+use crate::metrics::Compression;
 
 /// Bytes of the file read and compressed per step of a streamed body: the
 /// size of one output chunk before compression, and with the coder's state

@@ -106,7 +106,13 @@ pub fn serve(
 /// directory, or lost its index, misses. Ranges are cut from the cached
 /// bytes, so a range carries the same content ETag as the whole.
 #[inline(always)]
-fn from_cache(request: &Request, path: &Path, slashed: bool, site: &Arc<Site>, cache: &mut FileCache) -> Option<Response> {
+fn from_cache(
+    request: &Request,
+    path: &Path,
+    slashed: bool,
+    site: &Arc<Site>,
+    cache: &mut FileCache,
+) -> Option<Response> {
     // Only the first index name is tried here: a later one is served
     // only while the earlier ones are missing, which a hit cannot tell.
     let first_index = site.options.index.first().map_or("index.html", String::as_str);
