@@ -135,6 +135,9 @@ impl Service<'_> {
     /// client that may read them; 403 (logged and counted) to others.
     /// Scrapes themselves are neither logged nor counted, like health
     /// checks: they come every few seconds and would only count themselves.
+    // Out of line: `respond` is inlined into the hot path, this is not it.
+    #[cold]
+    #[inline(never)]
     fn scrape(&mut self, request: &Request, facts: &Facts) -> Response {
         let (Some(metrics), true) = (self.metrics, self.may_scrape(request, facts)) else {
             log::info!("{}: metrics refused: not a loopback client (see --metrics-public)", facts.peer);

@@ -228,14 +228,23 @@ impl Connection {
 
     /// Writes the access-log line of a response that has ended, fully sent
     /// or not (the worker calls this before dropping a connection), with
-    /// the body bytes actually sent, and counts it for metrics.
+    /// the body bytes actually sent, and counts it for metrics if it was
+    /// not yet (a response cut off: timed at this moment).
     pub fn finish_entry(&mut self, local: &mut Local, shared: &Shared) {
         if self.entry.is_pending() {
             let body_sent = self.sent.saturating_sub(self.head_len);
             local.log.finish(&mut self.entry, body_sent, &local.clock, &shared.access_log);
         }
-        if let (Some(metrics), true) = (&local.metrics, self.tally.is_open()) {
-            self.tally.finish(metrics, self.sent, Instant::now());
+        if self.tally.is_open() {
+            self.finish_tally(local, Instant::now());
+        }
+    }
+
+    /// Counts the exchange for metrics, as ended at `now`.
+    #[inline(always)]
+    fn finish_tally(&mut self, local: &Local, now: Instant) {
+        if let Some(metrics) = &local.metrics {
+            self.tally.finish(metrics, self.sent, now);
         }
     }
 
@@ -613,6 +622,8 @@ impl Connection {
             return;
         };
         cx.local.buffers.give(out);
+        // Timed on the turn's clock (see `Tally::finish`).
+        self.finish_tally(cx.local, cx.now);
         self.finish_entry(cx.local, cx.shared);
         let more_may_come = self.readiness.readable || !self.input.is_empty();
         match exchange::after_response(persistence, self.readiness.peer_eof, more_may_come) {

@@ -28,7 +28,7 @@ use std::time::Instant;
 use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::Coding;
-use crate::metrics::Compression;
+use crate::metrics::{Compression, WorkerMetrics};
 use crate::sys::fs::{Root, Stamp};
 
 mod stream;
@@ -213,18 +213,23 @@ pub struct CompressedCache {
     entries: HashMap<PathBuf, [Option<Kept>; 3]>,
     bytes: usize,
     limit_bytes: usize,
+    /// The worker's counters, told the bytes kept after each change;
+    /// `None` with metrics off.
+    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 impl CompressedCache {
     /// A cache of at most `limit_bytes` compressed bytes; 0 keeps nothing
     /// (every response is compressed anew).
     pub fn new(limit_bytes: usize) -> CompressedCache {
-        CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes }
+        CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes, metrics: crate::metrics::current() }
     }
 
-    /// Compressed bytes kept now.
-    pub fn bytes(&self) -> usize {
-        self.bytes
+    /// Publishes the bytes kept, after they changed.
+    fn publish_bytes(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_compressed_cache_bytes(self.bytes);
+        }
     }
 
     /// The bytes kept for `path` in `coding`, if the file is unchanged.
@@ -284,6 +289,7 @@ impl CompressedCache {
             self.remove(&victim);
         }
         self.bytes += body.len();
+        self.publish_bytes();
         let slots = self.entries.entry(path.to_path_buf()).or_default();
         slots[index] = Some(Kept { stamp, watched, body, described });
     }
@@ -291,6 +297,7 @@ impl CompressedCache {
     pub(super) fn remove(&mut self, path: &Path) {
         if let Some(slots) = self.entries.remove(path) {
             self.bytes -= slots.iter().flatten().map(|k| k.body.len()).sum::<usize>();
+            self.publish_bytes();
         }
     }
 }

@@ -313,8 +313,13 @@ impl WorkerMetrics {
     ) {
         self.cell(cells::request(method, status_class(status), protocol)).add(1);
         self.cell(cells::RESPONSE_BYTES).add(bytes);
-        self.cell(cells::DURATION_BUCKETS + duration_bucket(micros)).add(1);
-        self.cell(cells::DURATION_MICROS).add(micros);
+        if micros == 0 {
+            // Most responses: sent in the turn their request came in.
+            self.cell(cells::DURATION_BUCKETS).add(1);
+        } else {
+            self.cell(cells::DURATION_BUCKETS + duration_bucket(micros)).add(1);
+            self.cell(cells::DURATION_MICROS).add(micros);
+        }
         if let Some(limit) = limit {
             self.count_limit(limit);
         }
@@ -346,10 +351,14 @@ impl WorkerMetrics {
         self.cell(if hit { cells::CACHE_HITS } else { cells::CACHE_MISSES }).add(1);
     }
 
-    /// Publishes the bytes the worker's caches keep: files, and compressed.
-    pub fn set_cache_bytes(&self, files: usize, compressed: usize) {
-        self.cell(cells::CACHE_FILE_BYTES).set(files as u64);
-        self.cell(cells::CACHE_COMPRESSED_BYTES).set(compressed as u64);
+    /// Publishes the bytes the worker's file cache keeps.
+    pub fn set_file_cache_bytes(&self, bytes: usize) {
+        self.cell(cells::CACHE_FILE_BYTES).set(bytes as u64);
+    }
+
+    /// Publishes the compressed bytes the worker keeps.
+    pub fn set_compressed_cache_bytes(&self, bytes: usize) {
+        self.cell(cells::CACHE_COMPRESSED_BYTES).set(bytes as u64);
     }
 
     /// A compressed body begun (`started`), and bytes through a coder.

@@ -57,13 +57,27 @@ impl Tally {
         self.status = status;
     }
 
-    /// Counts the exchange, which sent `bytes`, on `worker`, if one is
-    /// recorded and not counted yet.
-    #[inline]
+    /// Counts the exchange, which sent `bytes` and ended at `now`, on
+    /// `worker`, if one is recorded and not counted yet.
+    ///
+    /// Both ends are read from the worker's clock, which is read once per
+    /// event-loop turn (as nginx times `$request_time` on the time it
+    /// caches per loop iteration): a response sent in the turn its request
+    /// arrived in took 0 s, a longer one is timed to within a turn. Reading
+    /// the clock per response cost 1.2 % of a cached 1 KiB request
+    /// (callgrind: 63 instructions, `Instant::now` and the subtraction), more
+    /// than half the 2 % metrics may cost.
+    #[inline(always)]
     pub fn finish(&mut self, worker: &WorkerMetrics, bytes: u64, now: Instant) {
         let Some(started) = self.started.take() else { return };
-        let micros = now.saturating_duration_since(started).as_micros();
-        let micros = u64::try_from(micros).unwrap_or(u64::MAX);
+        let micros = match now == started {
+            true => 0, // the common case, without a subtraction
+            false => {
+                let took = now.saturating_duration_since(started);
+                // In 64 bits (`as_micros` is 128): 584,000 years fit.
+                took.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(took.subsec_micros()))
+            }
+        };
         worker.count_exchange(self.method, self.status, self.protocol, bytes, micros, self.limit);
     }
 }

@@ -60,7 +60,13 @@ fn write_all(out: &mut String, sum: &Snapshot, process: &Process) -> std::fmt::R
     )?;
 
     let name = "rawserve_http_request_duration_seconds";
-    family(out, name, "histogram", "Time from a request's arrival to its response's last byte handed to the kernel.")?;
+    family(
+        out,
+        name,
+        "histogram",
+        "Time from a request's arrival to its response's last byte handed to the kernel, on the worker's clock read \
+         once per event-loop turn (0 for a response sent in the turn its request arrived in).",
+    )?;
     let mut cumulative = 0u64;
     for (bucket, bound) in DURATION_BUCKETS_MICROS.iter().enumerate() {
         cumulative += sum.get(cells::DURATION_BUCKETS + bucket);

@@ -142,21 +142,18 @@ impl FileCache {
         }
     }
 
-    /// Counts a request for a file as answered from this cache (`hit`) or
-    /// not, and publishes the bytes kept (anything dropped since was
-    /// dropped while this request looked; what it adds is published by
-    /// `insert` and `keep_compressed`).
+    /// Counts a request for a file as answered from this cache (`hit`) or not.
     #[inline(always)]
     pub fn count(&self, hit: bool) {
         if let Some(metrics) = &self.metrics {
             metrics.count_cache(hit);
-            metrics.set_cache_bytes(self.bytes, self.compressed.bytes());
         }
     }
 
+    /// Publishes the bytes kept, after they changed.
     fn publish_bytes(&self) {
         if let Some(metrics) = &self.metrics {
-            metrics.set_cache_bytes(self.bytes, self.compressed.bytes());
+            metrics.set_file_cache_bytes(self.bytes);
         }
     }
 
@@ -189,6 +186,9 @@ impl FileCache {
             siblings.remove(path);
             compressed.remove(path);
         });
+        if dropped {
+            self.publish_bytes();
+        }
         dropped
     }
 
@@ -273,6 +273,7 @@ impl FileCache {
     fn remove(&mut self, path: &Path) {
         if let Some(old) = self.entries.remove(key(path)) {
             self.bytes -= old.body.len();
+            self.publish_bytes();
             // Its watches go back; other caches of the path check stamps.
             if let Proof::Watched { .. } = old.proof {
                 self.watches.forget(path);
@@ -302,7 +303,6 @@ impl FileCache {
         let watched =
             self.watches.watch(root, path, Stamp::of(meta)).map(|serial| (serial, self.watches.trusted_until()));
         self.compressed.insert(path, meta, coding, body, described, watched);
-        self.publish_bytes();
     }
 
     /// Which of `path.br`, `path.zst` and `path.gz` exist; remembered per

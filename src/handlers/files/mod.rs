@@ -56,9 +56,58 @@ pub fn serve(
         Err(e) => return status_page(e.status(), site),
     };
     let slashed = request.path().ends_with('/');
-    if let Some(response) = from_cache(request, &path, slashed, site, cache) {
-        cache.count(true);
-        return response;
+    // Fast path: a small file (or a directory's index) already checked
+    // and cached by this worker, and still what the path names beneath the
+    // root. Only regular files are ever cached, so a path that has become a
+    // directory, or lost its index, misses. Ranges are cut from the cached
+    // bytes, so a range carries the same content ETag as the whole.
+    {
+        // Only the first index name is tried here: a later one is served
+        // only while the earlier ones are missing, which a hit cannot tell.
+        let first_index = site.options.index.first().map_or("index.html", String::as_str);
+        let file = if slashed { Cow::Owned(path.join(first_index)) } else { Cow::Borrowed(&*path) };
+        // No Accept-Encoding is answered with the file itself
+        // (`Preferences::choose`), so the type (a MIME table search, 4% of
+        // a hit's user time in the profile) need not be looked up.
+        let offer = if request.header("accept-encoding").is_none() {
+            if let Some(entry) = cache.get(&site.root, &file) {
+                let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                cache.count(true);
+                return response;
+            }
+            // The file itself was the only answer, and it is not cached.
+            None
+        } else {
+            Some(Offer::of(request, &file, site, cache))
+        };
+        match offer.as_ref().and_then(|offer| offer.pick(&file, None, &site.options).map(|choice| (offer, choice))) {
+            Some((offer, choice)) if choice.on_the_fly() => {
+                if let Some(kept) = cache.compressed(&site.root, &file, choice.coding) {
+                    let response = answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
+                    cache.count(true);
+                    return response;
+                }
+                // Nothing kept: perhaps the file is too small to compress,
+                // which its uncompressed entry shows.
+                if let Some(entry) = cache.get(&site.root, &file) {
+                    let small = offer.pick(&file, Some(entry.body.len() as u64), &site.options);
+                    if small.is_some_and(|choice| choice.coding == Coding::Identity) {
+                        let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                        cache.count(true);
+                        return response;
+                    }
+                }
+            }
+            Some((_, choice)) => {
+                if let Some(entry) = cache.get(&site.root, choice.path()) {
+                    let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                    cache.count(true);
+                    return response;
+                }
+            }
+            // Not acceptable, or not found: the full path decides.
+            None => {}
+        }
     }
     cache.count(false);
     // Taken before the open, so that it is no later than the moment the
@@ -98,60 +147,6 @@ pub fn serve(
     } else {
         not_found(site)
     }
-}
-
-/// Fast path: a small file (or a directory's index) already checked
-/// and cached by this worker, and still what the path names beneath the
-/// root. Only regular files are ever cached, so a path that has become a
-/// directory, or lost its index, misses. Ranges are cut from the cached
-/// bytes, so a range carries the same content ETag as the whole.
-#[inline(always)]
-fn from_cache(
-    request: &Request,
-    path: &Path,
-    slashed: bool,
-    site: &Arc<Site>,
-    cache: &mut FileCache,
-) -> Option<Response> {
-    // Only the first index name is tried here: a later one is served
-    // only while the earlier ones are missing, which a hit cannot tell.
-    let first_index = site.options.index.first().map_or("index.html", String::as_str);
-    let file = if slashed { Cow::Owned(path.join(first_index)) } else { Cow::Borrowed(&*path) };
-    // No Accept-Encoding is answered with the file itself
-    // (`Preferences::choose`), so the type (a MIME table search, 4% of
-    // a hit's user time in the profile) need not be looked up.
-    let offer = if request.header("accept-encoding").is_none() {
-        if let Some(entry) = cache.get(&site.root, &file) {
-            return Some(answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site));
-        }
-        // The file itself was the only answer, and it is not cached.
-        None
-    } else {
-        Some(Offer::of(request, &file, site, cache))
-    };
-    match offer.as_ref().and_then(|offer| offer.pick(&file, None, &site.options).map(|choice| (offer, choice))) {
-        Some((offer, choice)) if choice.on_the_fly() => {
-            if let Some(kept) = cache.compressed(&site.root, &file, choice.coding) {
-                return Some(answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site));
-            }
-            // Nothing kept: perhaps the file is too small to compress,
-            // which its uncompressed entry shows.
-            if let Some(entry) = cache.get(&site.root, &file) {
-                let small = offer.pick(&file, Some(entry.body.len() as u64), &site.options);
-                if small.is_some_and(|choice| choice.coding == Coding::Identity) {
-                    return Some(answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site));
-                }
-            }
-        }
-        Some((_, choice)) => {
-            if let Some(entry) = cache.get(&site.root, choice.path()) {
-                return Some(answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site));
-            }
-        }
-        // Not acceptable, or not found: the full path decides.
-        None => {}
-    }
-    None
 }
 
 /// The answer for a path that could not be opened: with `clean_urls`,
