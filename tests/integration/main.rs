@@ -16,6 +16,7 @@ mod idle;
 mod listing;
 mod metrics;
 mod operations;
+mod package;
 mod python;
 mod rough_edges;
 mod security;
