@@ -36,6 +36,7 @@ pub mod harness;
 mod proxy_header;
 mod read;
 mod receive;
+mod report;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -51,12 +52,12 @@ use std::time::Instant;
 use self::buffer::Buffer;
 use self::receive::Receiving;
 use crate::access_log::{Entry, Recorder};
-use crate::context::{Context, Local, Phase, Shared};
+use crate::context::{Context, Phase, Shared};
 use crate::http::response::{Body, Chunk, Preparation};
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode;
 use crate::http1::exchange::{self, Answer, Framing, Next, Persistence};
-use crate::metrics::{ConnectionState, Limit, Tally};
+use crate::metrics::{Limit, Tally};
 use crate::service::{self, Service};
 use crate::transport::Transport;
 
@@ -224,49 +225,6 @@ impl Connection {
         if let State::Receiving(receiving) = &mut self.state {
             receiving.release(&shared.budget);
         }
-    }
-
-    /// Writes the access-log line of a response that has ended, fully sent
-    /// or not (the worker calls this before dropping a connection), with
-    /// the body bytes actually sent, and counts it for metrics if it was
-    /// not yet (a response cut off: timed at this moment).
-    pub fn finish_entry(&mut self, local: &mut Local, shared: &Shared) {
-        if self.entry.is_pending() {
-            let body_sent = self.sent.saturating_sub(self.head_len);
-            local.log.finish(&mut self.entry, body_sent, &local.clock, &shared.access_log);
-        }
-        if self.tally.is_open() {
-            self.finish_tally(local, Instant::now());
-        }
-    }
-
-    /// Counts the exchange for metrics, as ended at `now`.
-    #[inline(always)]
-    fn finish_tally(&mut self, local: &Local, now: Instant) {
-        if let Some(metrics) = &local.metrics {
-            self.tally.finish(metrics, self.sent, now);
-        }
-    }
-
-    /// Where this connection is, for the connections gauge.
-    pub fn metrics_state(&self) -> ConnectionState {
-        match &self.state {
-            _ if self.transport.is_handshaking() => ConnectionState::Handshake,
-            State::AwaitingProxyHeader => ConnectionState::ProxyHeader,
-            State::Reading { head_started: false } if self.input.is_empty() && self.skip.is_none() => {
-                ConnectionState::Idle
-            }
-            State::Reading { .. } => ConnectionState::Reading,
-            State::Receiving(_) => ConnectionState::Receiving,
-            State::Preparing { .. } => ConnectionState::Preparing,
-            State::Writing { .. } => ConnectionState::Writing,
-            State::Lingering { .. } | State::Closed => ConnectionState::Lingering,
-        }
-    }
-
-    /// Gives this connection's entry buffer back to the worker's spares.
-    pub fn release_entry(&mut self, local: &mut Local) {
-        local.log.give_spare(self.entry.take_buffer());
     }
 
     /// Does all the work the socket allows right now.

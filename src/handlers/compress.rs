@@ -213,8 +213,9 @@ pub struct CompressedCache {
     entries: HashMap<PathBuf, [Option<Kept>; 3]>,
     bytes: usize,
     limit_bytes: usize,
-    /// The worker's counters, told the bytes kept after each change;
-    /// `None` with metrics off.
+    /// The worker's counters, taken from the worker's thread when the
+    /// cache is made (told the bytes kept after each change, and holding
+    /// the file cache's counts too); `None` with metrics off.
     metrics: Option<Arc<WorkerMetrics>>,
 }
 
@@ -223,6 +224,12 @@ impl CompressedCache {
     /// (every response is compressed anew).
     pub fn new(limit_bytes: usize) -> CompressedCache {
         CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes, metrics: crate::metrics::current() }
+    }
+
+    /// The worker's counters; `None` with metrics off (or outside a worker).
+    #[inline(always)]
+    pub fn metrics(&self) -> Option<&WorkerMetrics> {
+        self.metrics.as_deref()
     }
 
     /// Publishes the bytes kept, after they changed.

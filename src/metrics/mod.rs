@@ -64,8 +64,6 @@ pub fn duration_bucket(micros: u64) -> usize {
 pub struct Counter(AtomicU64);
 
 impl Counter {
-    const ZERO: Counter = Counter(AtomicU64::new(0));
-
     /// Adds `n`. Only the owning worker calls this, so the load and the
     /// store cannot interleave with another write, and no lock prefix is
     /// needed (readers see the old or the new value, never a torn one).
@@ -291,7 +289,7 @@ pub struct WorkerMetrics {
 
 impl WorkerMetrics {
     pub fn new() -> WorkerMetrics {
-        WorkerMetrics { cells: [Counter::ZERO; CELLS] }
+        WorkerMetrics { cells: [const { Counter(AtomicU64::new(0)) }; CELLS] }
     }
 
     #[inline(always)]

@@ -47,7 +47,6 @@ use super::compress::{CompressedCache, Kept};
 use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::{Coding, CodingSet, COMPRESSED};
-use crate::metrics::WorkerMetrics;
 use crate::sys::fs::{Root, Stamp};
 use doorkeeper::Doorkeeper;
 
@@ -111,9 +110,6 @@ pub struct FileCache {
     /// Paths that missed lately: once full, only a second miss is cached.
     /// Boxed, like `watches`.
     doorkeeper: Box<Doorkeeper>,
-    /// The worker's counters (hits, misses, bytes kept), taken from the
-    /// worker's thread when the cache is made; `None` with metrics off.
-    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 /// A path's key in `FileCache::entries`.
@@ -138,21 +134,22 @@ impl FileCache {
             compressed: CompressedCache::new(0),
             watches: Box::new(Watches::new(0)),
             doorkeeper: Box::new(Doorkeeper::new()),
-            metrics: crate::metrics::current(),
         }
     }
 
-    /// Counts a request for a file as answered from this cache (`hit`) or not.
+    /// Counts a request for a file as answered from this cache (`hit`) or
+    /// not, on the worker's counters (which the compressed cache holds for
+    /// both: one handle fewer in every worker's router).
     #[inline(always)]
     pub fn count(&self, hit: bool) {
-        if let Some(metrics) = &self.metrics {
+        if let Some(metrics) = self.compressed.metrics() {
             metrics.count_cache(hit);
         }
     }
 
     /// Publishes the bytes kept, after they changed.
     fn publish_bytes(&self) {
-        if let Some(metrics) = &self.metrics {
+        if let Some(metrics) = self.compressed.metrics() {
             metrics.set_file_cache_bytes(self.bytes);
         }
     }
