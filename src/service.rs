@@ -151,9 +151,9 @@ impl Service<'_> {
     /// Whether this client may read the metrics: anyone with
     /// `Config::metrics_public`, else only a client on loopback (a
     /// Prometheus or an agent on this machine). Through a trusted proxy
-    /// the client it names counts; a loopback request that carries
-    /// forwarding fields from a proxy not trusted came from elsewhere
-    /// through a proxy on this machine, and is refused.
+    /// the client it names counts; a request that carries forwarding
+    /// fields from a peer not trusted came through a proxy (perhaps one on
+    /// this machine, passing on a client from anywhere), and is refused.
     // Accounts (`--auth`, another issue) are to be checked here: once they
     // exist, a request with an account allowed to read metrics is let in
     // whatever its address, and `metrics_public` then means "without one".
@@ -162,13 +162,13 @@ impl Service<'_> {
             return true;
         }
         let client = client(self.config, request, facts);
-        let forwarded = || {
-            self.config.trusted_proxies.is_empty()
+        let forwarded_untrusted = || {
+            !proxy::is_trusted(&self.config.trusted_proxies, facts.peer.ip())
                 && request.headers().any(|(name, _)| {
                     name.eq_ignore_ascii_case("forwarded") || name.eq_ignore_ascii_case("x-forwarded-for")
                 })
         };
-        client.is_loopback() && !forwarded()
+        client.is_loopback() && !forwarded_untrusted()
     }
 
     #[inline(always)]

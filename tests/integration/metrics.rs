@@ -154,6 +154,11 @@ fn only_loopback_clients_may_scrape_unless_metrics_are_public() {
     let trusting = Binary::start(&[root, "--metrics", "/metrics", "--trusted-proxy", "127.0.0.1"], "warn");
     assert_eq!(get(trusting.addr, "/metrics", "X-Forwarded-For: 127.0.0.1\r\n").status, 200);
     assert_eq!(get(trusting.addr, "/metrics", "X-Forwarded-For: 192.0.2.10\r\n").status, 403);
+    // A proxy on this machine that is not the trusted one passes on a
+    // client from anywhere.
+    let elsewhere = Binary::start(&[root, "--metrics", "/metrics", "--trusted-proxy", "192.0.2.1"], "warn");
+    assert_eq!(get(elsewhere.addr, "/metrics", "X-Forwarded-For: 127.0.0.1\r\n").status, 403);
+    assert_eq!(get(elsewhere.addr, "/metrics", "").status, 200);
 }
 
 #[test]
