@@ -127,6 +127,40 @@ fn connection_states_are_gauges_a_scrape_sees() {
 }
 
 #[test]
+fn limits_are_counted_where_they_refuse() {
+    let site = Site::new();
+    let args = [site.root().to_str().unwrap(), "--metrics", "/metrics", "--threads", "1"];
+    let server = Binary::start(&[&args[..], &["--max-connections", "2", "--head-timeout", "1"]].concat(), "warn");
+    // Past the connection limit: 503, and closed.
+    let first = connect(server.addr);
+    let mut slow = connect(server.addr);
+    send(&mut slow, "GET /hello.txt HTTP/1.1\r\nHost:");
+    let mut third = connect(server.addr);
+    assert_eq!(read_response(&mut third, false).expect("a 503").status, 503);
+    // A head not received within --head-timeout: 408.
+    assert_eq!(read_response(&mut slow, false).expect("a 408").status, 408);
+    drop((first, slow, third));
+    let limit = |scrape: &str, name: &str| value(scrape, &format!("rawserve_limits_hit_total{{limit=\"{name}\"}}"));
+    // The scrape itself needs a slot: it gets one once the others are closed.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let scrape = loop {
+        let mut stream = connect(server.addr);
+        send(&mut stream, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let response = read_response(&mut stream, false).expect("a response");
+        if response.status == 200 {
+            break response.text();
+        }
+        assert!(Instant::now() < deadline, "no slot for the scrape: {}", response.status);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(limit(&scrape, "connections") >= Some(1.0), "{scrape}");
+    assert_eq!(limit(&scrape, "timeout"), Some(1.0), "{scrape}");
+    assert_eq!(limit(&scrape, "head_size"), Some(0.0), "{scrape}");
+    let refused = r#"rawserve_http_requests_total{method="other",status="4xx",protocol="unknown"}"#;
+    assert_eq!(value(&scrape, refused), Some(1.0), "the 408, counted as a request never parsed:\n{scrape}");
+}
+
+#[test]
 fn only_loopback_clients_may_scrape_unless_metrics_are_public() {
     let site = Site::new();
     let root = site.root().to_str().unwrap();

