@@ -34,8 +34,8 @@ pub use crate::proxy::Cidr;
 use crate::tls::Tls;
 #[cfg(feature = "cli")]
 use command_line::{
-    boolish, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name, no_to_false,
-    off_or, seconds, seconds_text, valid_cache_control, THREADS,
+    boolish, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name,
+    metrics_path, no_to_false, off_or, seconds, seconds_text, valid_cache_control, THREADS,
 };
 pub use error::{Setting, SettingError};
 pub(crate) use values::{check_cache_control, check_index, origin_of};
@@ -466,6 +466,22 @@ pub struct Config {
         value_parser = health_path,
         help = "Answer this path with 200 ok (503 once shutting down), before routing and unlogged"))]
     pub health_path: Option<String>,
+    /// A path answered with Prometheus metrics (the text format) before
+    /// routing, unlogged and uncounted, like `health_path`; `None` (the
+    /// default) also spares the workers their counting. Only clients on
+    /// loopback may read it (see `metrics_public`), since request counts,
+    /// limits hit and cache sizes tell an attacker how the server is doing.
+    #[cfg_attr(feature = "cli", arg(long = "metrics", env = "RAWSERVE_METRICS", value_name = "PATH",
+        value_parser = metrics_path,
+        help = "Answer this path with Prometheus metrics, before routing and unlogged; loopback clients only \
+                unless --metrics-public"))]
+    pub metrics_path: Option<String>,
+    /// Anyone who can reach the server may read `metrics_path`, not only
+    /// clients on loopback (a Prometheus on another machine, behind a
+    /// firewall that keeps everyone else out).
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_METRICS_PUBLIC", value_parser = boolish(),
+        help = "Let any client read --metrics, not only loopback ones"))]
+    pub metrics_public: bool,
 }
 
 impl Config {
@@ -492,6 +508,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
             health_path: None,
+            metrics_path: None,
+            metrics_public: false,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::handlers::{LocalRouter, Router};
 use crate::http::response::Wake;
+use crate::metrics::{Metrics, WorkerMetrics};
 
 /// Output buffers larger than this are freed instead of going back to the
 /// pool. It fits a head plus the largest cached file (64 KiB by default),
@@ -50,11 +51,15 @@ pub struct Shared {
     pub budget: Arc<MemoryBudget>,
     /// Where every worker's access lines go.
     pub access_log: AccessLog,
+    /// Every worker's counters, with `Config::metrics_path` (else `None`,
+    /// and nothing is counted).
+    pub metrics: Option<Metrics>,
 }
 
 impl Shared {
     pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
         let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
+        let metrics = config.metrics_path.is_some().then(|| Metrics::new(config.threads.max(1), Arc::clone(&budget)));
         Shared {
             config,
             router,
@@ -62,6 +67,7 @@ impl Shared {
             connections: AtomicUsize::new(0),
             budget,
             access_log,
+            metrics,
         }
     }
 
@@ -113,12 +119,14 @@ pub struct Local {
     /// Wakes this worker's event loop from another thread: a shutdown, or
     /// pushed events for its listening connections (`Events::listen`).
     pub waker: Wake,
+    /// This worker's counters (only it writes them); `None` with metrics off.
+    pub metrics: Option<Arc<WorkerMetrics>>,
 }
 
 impl Local {
-    /// What a worker with this router and waker lends its connections.
-    pub fn new(router: LocalRouter, waker: Wake) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default(), waker }
+    /// What a worker with this router, waker and counters lends its connections.
+    pub fn new(router: LocalRouter, waker: Wake, metrics: Option<Arc<WorkerMetrics>>) -> Local {
+        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default(), waker, metrics }
     }
 }
 

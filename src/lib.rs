@@ -174,8 +174,9 @@
 //! For production, [`Config`] also says where the access log goes
 //! ([`LogDestination`], standard output by default) and in which
 //! [`LogFormat`], which proxies to believe ([`Cidr`]), whether connections
-//! start with a PROXY protocol header, and which path answers health
-//! checks. [`inherited_listeners`] and [`Server::with_listeners`] serve on
+//! start with a PROXY protocol header, which path answers health checks,
+//! and which answers Prometheus metrics ([`Config::metrics_path`], for
+//! loopback clients unless [`Config::metrics_public`]). [`inherited_listeners`] and [`Server::with_listeners`] serve on
 //! sockets passed by systemd; [`notify_service_manager`] tells it
 //! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
 //! what SIGHUP does in the `rawserve` command.
@@ -219,8 +220,10 @@
 //!   receiving bodies, sending responses), performing what `http1` decides.
 //! - `http1`: HTTP/1.x framing without I/O — heads, the request body
 //!   decoder, each exchange and its persistence, the one encode path.
-//! - `service`: the version-independent service (health, routing, panics,
-//!   the access-log record) that a protocol layer calls per request.
+//! - `service`: the version-independent service (health, metrics, routing,
+//!   panics, the access-log record) that a protocol layer calls per request.
+//! - `metrics`: each worker's counters (written by it alone), and the
+//!   Prometheus text a scrape sums them into.
 //! - `http`: version-independent semantics — [`Request`], [`Response`],
 //!   header fields, preconditions, ranges, content codings, dates.
 //! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
@@ -257,6 +260,7 @@ pub mod fuzzing;
 mod handlers;
 mod http;
 mod http1;
+mod metrics;
 mod proxy;
 mod safe_path;
 mod server;

@@ -1,9 +1,10 @@
 //! The version-independent service: a [`Request`] in, a [`Response`] out,
 //! whatever protocol carried it.
 //!
-//! It holds what a request means to rawserve — the health path, routing
-//! to the worker's handlers (files, listings, archives, API routes),
-//! panics turned into 500s, and the access-log record — and nothing of
+//! It holds what a request means to rawserve — the health and metrics
+//! paths, routing to the worker's handlers (files, listings, archives, API
+//! routes), panics turned into 500s, and the access-log and metrics
+//! records — and nothing of
 //! how bytes are framed: no heads, no `Content-Length`, no keep-alive, no
 //! sockets. The HTTP/1 layer (`http1`) calls it for each request it
 //! parses; an HTTP/2 stream calls the same functions and gets the same
@@ -12,7 +13,7 @@
 //! pieces through a [`BodySink`], fed with [`write_body`] and ended with
 //! [`finish_body`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ pub(crate) use crate::handlers::router::Intake;
 use crate::handlers::{BodySink, LocalRouter, Started};
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::metrics::{Metrics, Tally, CONTENT_TYPE};
 use crate::proxy;
 
 /// What the protocol layer knows of an exchange besides the request.
@@ -45,6 +47,10 @@ pub struct Service<'a> {
     pub router: &'a mut LocalRouter,
     /// Where the request's access-log fields go; `None` when the log is off.
     pub log: Option<Recorder<'a>>,
+    /// Every worker's counters, for a scrape; `None` with metrics off.
+    pub metrics: Option<&'a Metrics>,
+    /// Where the request's facts for metrics go; `None` with metrics off.
+    pub tally: Option<&'a mut Tally>,
 }
 
 /// What the service does with a request whose route streams its body.
@@ -59,15 +65,15 @@ impl Service<'_> {
     /// How the route for `request` takes its body. The health path never
     /// reads one.
     pub fn intake(&self, request: &Request) -> Intake {
-        if self.is_health(request) {
+        if self.is_health(request) || self.is_metrics(request) {
             return Intake::Ignore;
         }
         self.router.intake(request)
     }
 
     /// The response to `request`, whose body (if its route reads it whole)
-    /// is attached; recorded for the access log. A panicking handler's is
-    /// a 500 that closes the connection (`Response::close`).
+    /// is attached; recorded for the access log and metrics. A panicking
+    /// handler's is a 500 that closes the connection (`Response::close`).
     // Inlined: one call per request on the hot path (callgrind: ~150
     // instructions a request in calls and moves when it was not).
     #[inline(always)]
@@ -75,6 +81,9 @@ impl Service<'_> {
         if self.is_health(request) {
             // Health checks come every few seconds from every balancer: not logged.
             return health_response(facts.draining);
+        }
+        if self.is_metrics(request) {
+            return self.scrape(request, facts);
         }
         let router = &mut *self.router;
         let response =
@@ -107,6 +116,9 @@ impl Service<'_> {
         if let Some(log) = &mut self.log {
             log.record(facts.peer.ip(), request, status, facts.now);
         }
+        if let Some(tally) = &mut self.tally {
+            tally.refuse(request, status, facts.now);
+        }
     }
 
     #[inline(always)]
@@ -115,14 +127,68 @@ impl Service<'_> {
     }
 
     #[inline(always)]
+    fn is_metrics(&self, request: &Request) -> bool {
+        self.config.metrics_path.as_deref().is_some_and(|path| path == request.path())
+    }
+
+    /// The metrics path's answer: every worker's counters, summed, to a
+    /// client that may read them; 403 (logged and counted) to others.
+    /// Scrapes themselves are neither logged nor counted, like health
+    /// checks: they come every few seconds and would only count themselves.
+    // Out of line: `respond` is inlined into the hot path, this is not it.
+    #[cold]
+    #[inline(never)]
+    fn scrape(&mut self, request: &Request, facts: &Facts) -> Response {
+        let (Some(metrics), true) = (self.metrics, self.may_scrape(request, facts)) else {
+            log::info!("{}: metrics refused: not a loopback client (see --metrics-public)", facts.peer);
+            let response = Response::error(403);
+            self.record(request, response.status, facts);
+            return response;
+        };
+        Response::page(200, CONTENT_TYPE, metrics.render().into_bytes()).header("Cache-Control", "no-store")
+    }
+
+    /// Whether this client may read the metrics: anyone with
+    /// `Config::metrics_public`, else only a client on loopback (a
+    /// Prometheus or an agent on this machine). Through a trusted proxy
+    /// the client it names counts; a request that carries forwarding
+    /// fields from a peer not trusted came through a proxy (perhaps one on
+    /// this machine, passing on a client from anywhere), and is refused.
+    // Accounts (`--auth`, another issue) are to be checked here: once they
+    // exist, a request with an account allowed to read metrics is let in
+    // whatever its address, and `metrics_public` then means "without one".
+    fn may_scrape(&self, request: &Request, facts: &Facts) -> bool {
+        if self.config.metrics_public {
+            return true;
+        }
+        let client = client(self.config, request, facts);
+        let forwarded_untrusted = || {
+            !proxy::is_trusted(&self.config.trusted_proxies, facts.peer.ip())
+                && request.headers().any(|(name, _)| {
+                    name.eq_ignore_ascii_case("forwarded") || name.eq_ignore_ascii_case("x-forwarded-for")
+                })
+        };
+        client.is_loopback() && !forwarded_untrusted()
+    }
+
+    #[inline(always)]
     fn record(&mut self, request: &Request, status: u16, facts: &Facts) {
         if let Some(log) = &mut self.log {
-            let client = match self.config.trusted_proxies.as_slice() {
-                [] => facts.peer.ip(),
-                trusted => proxy::forwarded_client(facts.peer.ip(), trusted, || request.headers()),
-            };
-            log.record(client, Some(request), status, facts.now);
+            log.record(client(self.config, request, facts), Some(request), status, facts.now);
         }
+        if let Some(tally) = &mut self.tally {
+            tally.record(Some(request), status, facts.now);
+        }
+    }
+}
+
+/// The client, as the access log names it: the peer, or whom a trusted
+/// proxy says it forwards for.
+#[inline(always)]
+fn client(config: &Config, request: &Request, facts: &Facts) -> IpAddr {
+    match config.trusted_proxies.as_slice() {
+        [] => facts.peer.ip(),
+        trusted => proxy::forwarded_client(facts.peer.ip(), trusted, || request.headers()),
     }
 }
 

@@ -27,6 +27,7 @@ use crate::connection::{Connection, Turn};
 use crate::context::{Context, Local, Phase, Shared};
 use crate::http::response::{Response, Wake};
 use crate::http1::encode;
+use crate::metrics::{ConnectionState, Limit};
 use crate::sys;
 use crate::transport::Transport;
 
@@ -123,6 +124,10 @@ impl Worker {
         // Handlers on this thread (compressed streams) charge this server's
         // budget; set before they are made, so a factory may see it too.
         budget::enter(Arc::clone(&shared.budget));
+        // Likewise this worker's counters, which its handlers keep (caches)
+        // or count on through the thread (handshakes, compression).
+        let metrics = shared.metrics.as_ref().and_then(|metrics| metrics.worker(id));
+        crate::metrics::enter(metrics.clone());
         let router = shared.router.for_worker(id);
         Worker {
             id,
@@ -134,7 +139,7 @@ impl Worker {
             batch_ahead: Vec::new(),
             batch_input: Vec::with_capacity(BATCH_INPUT_BYTES),
             shared,
-            local: Local::new(router, waker),
+            local: Local::new(router, waker, metrics),
             accept_paused_until: None,
             accept_starved: false,
             grace_deadline: None,
@@ -343,6 +348,9 @@ impl Worker {
         if self.connections.is_empty() {
             // The last one: no sweep will come until the next connection.
             self.release_memory(true);
+            if let Some(metrics) = &self.local.metrics {
+                metrics.set_connections(&[0; ConnectionState::ALL.len()]);
+            }
         }
     }
 
@@ -382,9 +390,15 @@ impl Worker {
                 self.accept_starved = false;
                 log::warn!("worker {}: accepting again", self.id);
             }
+            if let Some(metrics) = &self.local.metrics {
+                metrics.count_accepted();
+            }
             let count = self.shared.connections.fetch_add(1, Ordering::Relaxed);
             if count >= self.shared.config.max_connections {
                 self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                if let Some(metrics) = &self.local.metrics {
+                    metrics.count_limit(Limit::Connections);
+                }
                 log::warn!("{peer}: connection limit ({}) reached; answering 503", self.shared.config.max_connections);
                 // The send buffer of a new socket is empty, so this one
                 // non-blocking write goes out whole; then the drop closes it.
@@ -443,14 +457,26 @@ impl Worker {
         bytes
     }
 
-    /// Closes or times out connections whose deadline has passed.
+    /// Closes or times out connections whose deadline has passed, and
+    /// publishes how many connections are in each state (with metrics on:
+    /// counted in the same pass, so the gauge costs no walk of its own).
     fn sweep(&mut self, now: Instant) {
+        let mut states = [0u64; ConnectionState::ALL.len()];
+        let counting = self.local.metrics.is_some();
         let expired: Vec<usize> = self
             .connections
             .iter()
+            .inspect(|(_, connection)| {
+                if counting {
+                    states[connection.metrics_state() as usize] += 1;
+                }
+            })
             .filter(|(_, connection)| connection.deadline() <= now)
             .map(|(key, _)| key)
             .collect();
+        if let Some(metrics) = &self.local.metrics {
+            metrics.set_connections(&states);
+        }
         for key in expired {
             let draining = self.grace_deadline.is_some();
             let mut cx = Context { shared: &self.shared, local: &mut self.local, now, draining };

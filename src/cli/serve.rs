@@ -96,6 +96,10 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     };
     let server = started.map_err(|e| startup::explain(&e))?;
     let handle = server.shutdown_handle();
+    // The signal thread says when its line about the stop is written: with
+    // nothing in flight the workers end at once, and `main` must not end
+    // the process before that line is out.
+    let (announced, was_announced) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let mut signals = signals;
         let mut received = 0;
@@ -108,13 +112,13 @@ pub fn serve(cli: Cli) -> Result<(), String> {
             }
             received += 1;
             if received == 1 {
-                // Said first: with nothing in flight the workers end at
-                // once, and the process with them, before a line after
-                // `shutdown` could be written. Health answers 503 from
-                // `shutdown` on.
-                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
-                notify("STOPPING=1");
+                // Draining first (health answers 503, new answers close
+                // their connection), then said: a client that reads this
+                // line is answered as a draining server answers.
                 handle.shutdown();
+                notify("STOPPING=1");
+                log::info!("signal {signal}: finishing in-flight responses (again to stop at once)");
+                let _ = announced.send(());
             } else {
                 log::warn!("second signal: stopping now");
                 std::process::exit(1);
@@ -149,6 +153,8 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     }
     notify("READY=1");
     server.wait();
+    // Bounded: the stop came from the signal thread, which is about to say so.
+    let _ = was_announced.recv_timeout(std::time::Duration::from_secs(1));
     log::info!("stopped");
     Ok(())
 }

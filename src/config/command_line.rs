@@ -131,9 +131,19 @@ pub fn valid_cache_control(text: &str) -> Result<String, SettingError> {
 
 /// `--health`: an absolute path, as requests name it.
 pub fn health_path(text: &str) -> Result<String, String> {
+    request_path(text, "/healthz")
+}
+
+/// `--metrics`: an absolute path, as requests name it.
+pub fn metrics_path(text: &str) -> Result<String, String> {
+    request_path(text, "/metrics")
+}
+
+/// An absolute path without a query, else a sentence naming `example`.
+fn request_path(text: &str, example: &str) -> Result<String, String> {
     match text.starts_with('/') && !text.contains('?') {
         true => Ok(text.to_string()),
-        false => Err(format!("`{text}` is not an absolute path like /healthz")),
+        false => Err(format!("`{text}` is not an absolute path like {example}")),
     }
 }
 

@@ -61,10 +61,19 @@ impl Harness {
         // OK to expect: a poll instance and its waker are two descriptors.
         let poll = mio::Poll::new().expect("a poll instance");
         let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).expect("a waker"));
-        let local = Local::new(router.for_worker(0), waker);
         // OK to expect: an access log that goes nowhere cannot fail to open.
         let log = AccessLog::open(&LogDestination::Off, LogFormat::Combined).expect("no access log");
-        Harness { shared: Shared::new(config, router, log), local, _poll: poll }
+        let shared = Shared::new(config, router, log);
+        let metrics = shared.metrics.as_ref().and_then(|metrics| metrics.worker(0));
+        crate::metrics::enter(metrics.clone());
+        let local = Local::new(shared.router.for_worker(0), waker, metrics);
+        Harness { shared, local, _poll: poll }
+    }
+
+    /// The metrics a scrape would show now (`None` without `Config::metrics_path`).
+    #[cfg(test)]
+    pub fn metrics(&self) -> Option<crate::metrics::Snapshot> {
+        self.shared.metrics.as_ref().map(|metrics| metrics.snapshot())
     }
 
     /// Plays a client that sends `chunks` one after another (each read in

@@ -24,8 +24,10 @@
 //! response is `send`; the PROXY header that may open a connection is
 //! `proxy_header`; holding a response open for pushed events (live
 //! reload) is `listen`. It counts the bytes a response actually sent and hands
-//! its access-log entry to the worker's log buffer when the response ends
-//! (sent, or cut off), see [`Connection::finish_entry`]. Over TLS the same
+//! its access-log entry to the worker's log buffer, and its metrics tally
+//! to the worker's counters, when the response ends (sent, or cut off),
+//! see [`Connection::finish_entry`]; it tells the worker which state it is
+//! in for the connections gauge ([`Connection::metrics_state`]). Over TLS the same
 //! states apply: the handshake happens inside the transport's reads
 //! (starting the head timer), and a response is sent only once the
 //! transport holds no ciphertext back.
@@ -37,6 +39,7 @@ mod listen;
 mod proxy_header;
 mod read;
 mod receive;
+mod report;
 mod send;
 #[cfg(test)]
 mod tests;
@@ -53,11 +56,12 @@ use self::buffer::Buffer;
 use self::listen::Listening;
 use self::receive::Receiving;
 use crate::access_log::{Entry, Recorder};
-use crate::context::{Context, Local, Phase, Shared};
+use crate::context::{Context, Phase, Shared};
 use crate::http::response::{Body, Chunk, Preparation};
 use crate::http1::body::BodyDecoder;
 use crate::http1::encode;
 use crate::http1::exchange::{self, Answer, Framing, Next, Persistence};
+use crate::metrics::{Limit, Tally};
 use crate::service::{self, Service};
 use crate::transport::Transport;
 
@@ -168,6 +172,8 @@ pub struct Connection {
     deadline: Instant,
     /// The answered request's access-log fields, until its response ends.
     entry: Entry,
+    /// The same request's facts for metrics (with `Config::metrics_path`).
+    tally: Tally,
     /// Bytes of the current response written so far (head and body).
     sent: u64,
     /// Bytes of its head, so `sent` minus this is the body sent.
@@ -194,6 +200,7 @@ impl Connection {
             readiness: Readiness::default(),
             deadline: now + shared.config.idle_timeout,
             entry: Entry::default(),
+            tally: Tally::default(),
             sent: 0,
             head_len: 0,
             received_any: false,
@@ -226,21 +233,6 @@ impl Connection {
         if let State::Receiving(receiving) = &mut self.state {
             receiving.release(&shared.budget);
         }
-    }
-
-    /// Writes the access-log line of a response that has ended, fully sent
-    /// or not (the worker calls this before dropping a connection), with
-    /// the body bytes actually sent.
-    pub fn finish_entry(&mut self, local: &mut Local, shared: &Shared) {
-        if self.entry.is_pending() {
-            let body_sent = self.sent.saturating_sub(self.head_len);
-            local.log.finish(&mut self.entry, body_sent, &local.clock, &shared.access_log);
-        }
-    }
-
-    /// Gives this connection's entry buffer back to the worker's spares.
-    pub fn release_entry(&mut self, local: &mut Local) {
-        local.log.give_spare(self.entry.take_buffer());
     }
 
     /// Does all the work the socket allows right now.
@@ -378,6 +370,9 @@ impl Connection {
             _ => {
                 if matches!(self.state, State::Writing { .. }) {
                     log::info!("{}: client stopped reading; dropping response", self.peer);
+                    if let Some(metrics) = &cx.local.metrics {
+                        metrics.count_limit(Limit::SendTimeout);
+                    }
                 } else if self.transport.is_handshaking() {
                     log::debug!("{}: TLS handshake not finished in time; closing", self.peer);
                 }
@@ -526,6 +521,9 @@ impl Connection {
                 );
             }
         }
+        if cx.local.metrics.is_some() {
+            self.tally.refuse(None, status, cx.now);
+        }
         self.queue(Answer::error(status, 0), cx);
     }
 
@@ -545,6 +543,7 @@ impl Connection {
             return true; // OK: matched just above
         };
         self.entry.set_status(response.status);
+        self.tally.set_status(response.status);
         let skip = self.skip.take();
         self.queue(Answer { response, framing, persistence, consumed: 0, skip }, cx);
         true
@@ -596,6 +595,8 @@ impl Connection {
             return;
         };
         cx.local.buffers.give(out);
+        // Timed on the turn's clock (see `Tally::finish`).
+        self.finish_tally(cx.local, cx.now);
         self.finish_entry(cx.local, cx.shared);
         let more_may_come = self.readiness.readable || !self.input.is_empty();
         match exchange::after_response(persistence, self.readiness.peer_eof, more_may_come) {
@@ -643,8 +644,11 @@ impl Connection {
 }
 
 /// The worker's service for one request, its access-log fields going to
-/// `entry` when the log is on.
-fn service_for<'a>(entry: &'a mut Entry, cx: &'a mut Context<'_>) -> Service<'a> {
+/// `entry` when the log is on, its facts for metrics to `tally` when
+/// metrics are.
+fn service_for<'a>(entry: &'a mut Entry, tally: &'a mut Tally, cx: &'a mut Context<'_>) -> Service<'a> {
     let log = cx.shared.access_log.enabled().then_some(Recorder { entry, spares: &mut cx.local.log });
-    Service { config: &cx.shared.config, router: &mut cx.local.router, log }
+    let metrics = cx.shared.metrics.as_ref();
+    let tally = metrics.is_some().then_some(tally);
+    Service { config: &cx.shared.config, router: &mut cx.local.router, log, metrics, tally }
 }

@@ -12,6 +12,7 @@ use super::{service_for, Connection, State, READ_CHUNK};
 use crate::budget;
 use crate::context::Context;
 use crate::http1::exchange::{self, Decision, Persistence};
+use crate::metrics::Limit;
 
 impl Connection {
     /// One step of the Reading state: answer what is buffered, or read.
@@ -56,6 +57,9 @@ impl Connection {
                 // once the handshake allows one, else a close.
                 if self.transport.is_handshaking() {
                     log::info!("{}: {e}; closing", self.peer);
+                    if let Some(metrics) = &cx.local.metrics {
+                        metrics.count_limit(Limit::Memory);
+                    }
                     self.state = State::Closed;
                 } else {
                     self.over_budget(cx);
@@ -135,7 +139,7 @@ impl Connection {
             return self.skip_body(cx);
         }
         let facts = self.facts(cx);
-        let mut service = service_for(&mut self.entry, cx);
+        let mut service = service_for(&mut self.entry, &mut self.tally, cx);
         let input = stack.unwrap_or(self.input.as_slice());
         let nothing_buffered = input.is_empty();
         match exchange::decide(input, &facts, &mut service) {

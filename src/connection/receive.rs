@@ -252,7 +252,7 @@ impl Connection {
         match target {
             Target::Whole { mut buffer, head_len } => {
                 let facts = self.facts(cx);
-                let mut service = service_for(&mut self.entry, cx);
+                let mut service = service_for(&mut self.entry, &mut self.tally, cx);
                 let answer = exchange::complete_whole(buffer.as_slice(), head_len, &facts, &mut service);
                 buffer.release(&cx.shared.budget);
                 self.queue(answer, cx);
@@ -261,6 +261,7 @@ impl Connection {
                 let facts = self.facts(cx);
                 let response = service::finish_body(sink, &facts.service);
                 self.entry.set_status(response.status);
+                self.tally.set_status(response.status);
                 self.queue(exchange::complete_stream(response, framing, true, &facts), cx);
             }
         }
@@ -275,6 +276,7 @@ impl Connection {
         drop(receiving);
         let facts = self.facts(cx);
         self.entry.set_status(response.status);
+        self.tally.set_status(response.status);
         self.input.release(&cx.shared.budget);
         self.queue(exchange::complete_stream(response, framing, body_read, &facts), cx);
     }
@@ -286,7 +288,7 @@ impl Connection {
         if let State::Receiving(receiving) = &mut self.state {
             if let Target::Whole { buffer, head_len } = &receiving.target {
                 // The entry is recorded with the request it refuses.
-                let mut service = service_for(&mut self.entry, cx);
+                let mut service = service_for(&mut self.entry, &mut self.tally, cx);
                 exchange::record_refused_whole(buffer.as_slice(), *head_len, status, &facts, &mut service);
             }
         }

@@ -369,6 +369,53 @@ fn health_is_answered_before_routing() {
     assert!(matches!(draining.as_slice(), [Step::Answered { status: 503, persistence: Close, .. }]));
 }
 
+#[test]
+fn metrics_count_each_exchange_once_with_its_final_status() {
+    use crate::metrics::{Limit, MethodClass, Protocol};
+
+    let (dir, _) = harness();
+    let mut h = Harness::new(dir.path(), Router::new(), |c| {
+        c.metrics_path = Some("/metrics".into());
+        c.max_head_bytes = 1024;
+        c.max_body_bytes = 100;
+    });
+    assert_eq!(run_on(&mut h, GET), [(200, KeepAlive)]);
+    assert_eq!(run_on(&mut h, "HEAD /a.txt HTTP/1.0\r\n\r\n"), [(200, Close)]);
+    assert_eq!(run_on(&mut h, "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"), [(404, KeepAlive)]);
+    assert_eq!(run_on(&mut h, "DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"), [(405, KeepAlive)]);
+    let too_long = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "y".repeat(2000));
+    assert_eq!(run_on(&mut h, &too_long), [(431, Linger)]);
+    assert_eq!(run_on(&mut h, "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"), [(413, Linger)]);
+    // A forwarded request on loopback came from elsewhere through a proxy.
+    let forwarded = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n";
+    assert_eq!(run_on(&mut h, forwarded), [(403, KeepAlive)]);
+
+    let sum = h.metrics().expect("metrics are on");
+    assert_eq!(sum.requests(MethodClass::Get, 1, Protocol::Http11), 1);
+    assert_eq!(sum.requests(MethodClass::Head, 1, Protocol::Http10), 1);
+    assert_eq!(sum.requests(MethodClass::Get, 3, Protocol::Http11), 3, "404, 413 and the 403");
+    assert_eq!(sum.requests(MethodClass::Delete, 3, Protocol::Http11), 1);
+    assert_eq!(sum.requests(MethodClass::Other, 3, Protocol::Unknown), 1, "the 431, its head never parsed");
+    let limits = |limit: Limit| sum.get(crate::metrics::cells::LIMITS + limit as usize);
+    assert_eq!((limits(Limit::HeadSize), limits(Limit::BodySize), limits(Limit::Timeout)), (1, 1, 0));
+
+    // The scrape itself: loopback, answered before routing, not counted.
+    let steps = h.converse(&[b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"], false);
+    let [Step::Answered { status: 200, body, .. }] = steps.as_slice() else { panic!("{steps:?}") };
+    let text = String::from_utf8_lossy(body);
+    assert!(
+        text.contains("rawserve_http_requests_total{method=\"GET\",status=\"2xx\",protocol=\"HTTP/1.1\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("rawserve_http_request_duration_seconds_count 7\n"), "{text}");
+    assert_eq!(h.metrics().unwrap().requests(MethodClass::Get, 1, Protocol::Http11), 1, "scrapes are not counted");
+
+    // Off: the path is an ordinary one, and nothing is counted.
+    let mut off = Harness::new(dir.path(), Router::new(), |_| {});
+    assert_eq!(run_on(&mut off, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), [(404, KeepAlive)]);
+    assert!(off.metrics().is_none());
+}
+
 fn run_on(h: &mut Harness, raw: &str) -> Vec<(u16, Persistence)> {
     summary(&h.converse(&[raw.as_bytes()], false))
 }

@@ -28,6 +28,7 @@ use std::time::Instant;
 use super::described::Described;
 use super::watches::Watches;
 use crate::http::encoding::Coding;
+use crate::metrics::{Compression, WorkerMetrics};
 use crate::sys::fs::{Root, Stamp};
 
 mod stream;
@@ -182,7 +183,11 @@ impl Encoder {
 pub fn compress(data: &[u8], coding: Coding, levels: Levels) -> io::Result<Vec<u8>> {
     let mut encoder = Encoder::new(coding, levels, data.len() as u64, false)?;
     encoder.write(data)?;
-    encoder.finish()
+    let output = encoder.finish()?;
+    crate::metrics::count(|metrics| {
+        metrics.count_compression(coding, Compression::Whole, true, data.len() as u64, output.len() as u64)
+    });
+    Ok(output)
 }
 
 /// A compressed representation kept for one version of a file.
@@ -208,13 +213,30 @@ pub struct CompressedCache {
     entries: HashMap<PathBuf, [Option<Kept>; 3]>,
     bytes: usize,
     limit_bytes: usize,
+    /// The worker's counters, taken from the worker's thread when the
+    /// cache is made (told the bytes kept after each change, and holding
+    /// the file cache's counts too); `None` with metrics off.
+    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 impl CompressedCache {
     /// A cache of at most `limit_bytes` compressed bytes; 0 keeps nothing
     /// (every response is compressed anew).
     pub fn new(limit_bytes: usize) -> CompressedCache {
-        CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes }
+        CompressedCache { entries: HashMap::new(), bytes: 0, limit_bytes, metrics: crate::metrics::current() }
+    }
+
+    /// The worker's counters; `None` with metrics off (or outside a worker).
+    #[inline(always)]
+    pub fn metrics(&self) -> Option<&WorkerMetrics> {
+        self.metrics.as_deref()
+    }
+
+    /// Publishes the bytes kept, after they changed.
+    fn publish_bytes(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_compressed_cache_bytes(self.bytes);
+        }
     }
 
     /// The bytes kept for `path` in `coding`, if the file is unchanged.
@@ -274,6 +296,7 @@ impl CompressedCache {
             self.remove(&victim);
         }
         self.bytes += body.len();
+        self.publish_bytes();
         let slots = self.entries.entry(path.to_path_buf()).or_default();
         slots[index] = Some(Kept { stamp, watched, body, described });
     }
@@ -281,6 +304,7 @@ impl CompressedCache {
     pub(super) fn remove(&mut self, path: &Path) {
         if let Some(slots) = self.entries.remove(path) {
             self.bytes -= slots.iter().flatten().map(|k| k.body.len()).sum::<usize>();
+            self.publish_bytes();
         }
     }
 }

@@ -97,6 +97,9 @@ pub struct TlsStream {
     /// The budget had no room for the last chunk (see `FRUGAL_CHUNK`):
     /// logged once per such episode.
     frugal: bool,
+    /// The TLS handshake has finished (and was counted for metrics); a
+    /// stream dropped in `Mode::Tls` without it counts as a failure.
+    handshake_done: bool,
 }
 
 impl TlsStream {
@@ -111,6 +114,7 @@ impl TlsStream {
             incoming: Incoming::new(Arc::clone(&budget)),
             unsent: Charge::new(budget),
             frugal: false,
+            handshake_done: false,
         }
     }
 
@@ -190,6 +194,10 @@ impl TlsStream {
             // The handshake's answer, tickets, alerts.
             flush_session(session, &self.stream, false).or_else(ignore_would_block)?;
             let handshaking = session.is_handshaking();
+            if !handshaking && !self.handshake_done {
+                self.handshake_done = true;
+                crate::metrics::count(|metrics| metrics.count_handshake(true));
+            }
             let mut reader = session.reader();
             match reader.fill_buf() {
                 Ok([]) => return Ok(&[]), // close_notify
@@ -328,8 +336,13 @@ impl TlsStream {
 
 impl Drop for TlsStream {
     /// A connection closed by the server (after `Connection: close`, an
-    /// idle timeout, a drain) says so before its FIN, as nginx does.
+    /// idle timeout, a drain) says so before its FIN, as nginx does. A
+    /// handshake that began and never finished (refused, abandoned, timed
+    /// out, or cut by a shutdown) is counted as a failure.
     fn drop(&mut self) {
+        if matches!(self.mode, Mode::Tls(_)) && !self.handshake_done {
+            crate::metrics::count(|metrics| metrics.count_handshake(false));
+        }
         self.close_notify();
     }
 }

@@ -137,6 +137,23 @@ impl FileCache {
         }
     }
 
+    /// Counts a request for a file as answered from this cache (`hit`) or
+    /// not, on the worker's counters (which the compressed cache holds for
+    /// both: one handle fewer in every worker's router).
+    #[inline(always)]
+    pub fn count(&self, hit: bool) {
+        if let Some(metrics) = self.compressed.metrics() {
+            metrics.count_cache(hit);
+        }
+    }
+
+    /// Publishes the bytes kept, after they changed.
+    fn publish_bytes(&self) {
+        if let Some(metrics) = self.compressed.metrics() {
+            metrics.set_file_cache_bytes(self.bytes);
+        }
+    }
+
     /// The same cache, keeping compressed bytes in `compressed`.
     pub fn with_compressed(mut self, compressed: CompressedCache) -> FileCache {
         self.compressed = compressed;
@@ -166,6 +183,9 @@ impl FileCache {
             siblings.remove(path);
             compressed.remove(path);
         });
+        if dropped {
+            self.publish_bytes();
+        }
         dropped
     }
 
@@ -241,6 +261,7 @@ impl FileCache {
             self.remove(Path::new(OsStr::from_bytes(&victim)));
         }
         self.bytes += entry.body.len();
+        self.publish_bytes();
         let path: Box<[u8]> = path.into_os_string().into_vec().into();
         self.entries.insert(path.clone(), entry);
         self.entries.get(&path)
@@ -249,6 +270,7 @@ impl FileCache {
     fn remove(&mut self, path: &Path) {
         if let Some(old) = self.entries.remove(key(path)) {
             self.bytes -= old.body.len();
+            self.publish_bytes();
             // Its watches go back; other caches of the path check stamps.
             if let Proof::Watched { .. } = old.proof {
                 self.watches.forget(path);

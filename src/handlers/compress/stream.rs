@@ -28,6 +28,7 @@ use crate::budget::{self, Charge};
 use crate::config::FileOptions;
 use crate::http::encoding::Coding;
 use crate::http::response::{Stream, STREAM_PIECE};
+use crate::metrics::Compression;
 
 /// Bytes of the file read and compressed per step of a streamed body: the
 /// size of one output chunk before compression, and with the coder's state
@@ -166,31 +167,38 @@ impl Streamed {
 
 impl Stream for Streamed {
     fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
-        if self.encoder.is_none() {
+        let started = self.encoder.is_none();
+        if started {
             self.encoder = Some(Encoder::new(self.coding, self.levels, self.len, true)?);
             self.input = vec![0; STREAM_SLICE];
         }
         let Some(encoder) = self.encoder.as_mut() else { return Ok(false) };
         let want = (self.len - self.offset).min(STREAM_SLICE as u64) as usize;
+        let mut read = 0;
         if want > 0 {
-            let n = self.file.read_at(&mut self.input[..want], self.offset)?;
-            if n == 0 {
+            read = self.file.read_at(&mut self.input[..want], self.offset)?;
+            if read == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file truncated while compressing"));
             }
-            self.offset += n as u64;
-            encoder.write(&self.input[..n])?;
+            self.offset += read as u64;
+            encoder.write(&self.input[..read])?;
         }
-        if self.offset < self.len {
+        let before = out.len();
+        let more = self.offset < self.len;
+        if more {
             encoder.end_slice()?;
             let output = encoder.output();
             out.extend_from_slice(output);
             output.clear();
-            return Ok(true);
+        } else if let Some(encoder) = self.encoder.take() {
+            out.extend_from_slice(&encoder.finish()?);
+            self.input = Vec::new();
         }
-        let Some(encoder) = self.encoder.take() else { return Ok(false) };
-        out.extend_from_slice(&encoder.finish()?);
-        self.input = Vec::new();
-        Ok(false)
+        let made = (out.len() - before) as u64;
+        crate::metrics::count(|metrics| {
+            metrics.count_compression(self.coding, Compression::Stream, started, read as u64, made)
+        });
+        Ok(more)
     }
 
     fn turn_cost(&self) -> u64 {

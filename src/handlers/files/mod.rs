@@ -74,7 +74,9 @@ pub fn serve(
         // a hit's user time in the profile) need not be looked up.
         let offer = if request.header("accept-encoding").is_none() {
             if let Some(entry) = cache.get(&site.root, &file) {
-                return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                cache.count(true);
+                return response;
             }
             // The file itself was the only answer, and it is not cached.
             None
@@ -84,26 +86,33 @@ pub fn serve(
         match offer.as_ref().and_then(|offer| offer.pick(&file, None, &site.options).map(|choice| (offer, choice))) {
             Some((offer, choice)) if choice.on_the_fly() => {
                 if let Some(kept) = cache.compressed(&site.root, &file, choice.coding) {
-                    return answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
+                    let response = answer(request, &kept.described, Source::Kept(Arc::clone(&kept.body)), site);
+                    cache.count(true);
+                    return response;
                 }
                 // Nothing kept: perhaps the file is too small to compress,
                 // which its uncompressed entry shows.
                 if let Some(entry) = cache.get(&site.root, &file) {
                     let small = offer.pick(&file, Some(entry.body.len() as u64), &site.options);
                     if small.is_some_and(|choice| choice.coding == Coding::Identity) {
-                        return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                        let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                        cache.count(true);
+                        return response;
                     }
                 }
             }
             Some((_, choice)) => {
                 if let Some(entry) = cache.get(&site.root, choice.path()) {
-                    return answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                    let response = answer(request, &entry.described, Source::Kept(Arc::clone(&entry.body)), site);
+                    cache.count(true);
+                    return response;
                 }
             }
             // Not acceptable, or not found: the full path decides.
             None => {}
         }
     }
+    cache.count(false);
     // Taken before the open, so that it is no later than the moment the
     // metadata is read (see `validators::is_racy`).
     let read_at = SystemTime::now();
