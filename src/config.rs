@@ -22,6 +22,7 @@
 #[cfg(feature = "cli")]
 mod command_line;
 mod error;
+mod hidden;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -38,6 +39,7 @@ use command_line::{
     off_or, seconds, seconds_text, valid_cache_control, THREADS,
 };
 pub use error::{Setting, SettingError};
+pub use hidden::HiddenGlob;
 pub(crate) use values::{check_cache_control, check_index, origin_of};
 pub use values::{CacheRule, HeaderField, MimeOverride};
 
@@ -258,6 +260,22 @@ pub struct FileOptions {
         )
     )]
     pub mime: Vec<MimeOverride>,
+    /// Names and paths kept out of sight (`*.bak`, `private`, `drafts/*.md`):
+    /// a request for one, or for anything inside one, is answered 404 as
+    /// if it did not exist, and listings, archives and uploads leave them
+    /// out, as they do dot names. See [`HiddenGlob`].
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "RAWSERVE_HIDDEN",
+            value_name = "GLOB",
+            value_delimiter = ',',
+            help = "Hide files and folders whose name (a GLOB without /) or path from the root (with /) matches: \
+                404, and left out of listings and archives; repeatable (--hidden '*.bak' --hidden /drafts)"
+        )
+    )]
+    pub hidden: Vec<HiddenGlob>,
 }
 
 /// Which origins may read the folder's responses from a script (CORS).
@@ -296,6 +314,7 @@ impl FileOptions {
             cache_control_for: Vec::new(),
             cors: None,
             mime: Vec::new(),
+            hidden: Vec::new(),
             compress: Some(DEFAULT_COMPRESS_LEVEL),
             compress_min_bytes: 512,
             compress_max_file: 256 << 10,

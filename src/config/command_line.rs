@@ -193,6 +193,7 @@ mod tests {
             Setting::Mime,
             Setting::Cors,
             Setting::Index,
+            Setting::Hidden,
         ];
         for setting in settings {
             let flag = setting.flag().trim_start_matches('-');

@@ -29,6 +29,8 @@ pub enum Setting {
     Cors,
     /// `--index` ([`FileOptions::index`](super::FileOptions::index)).
     Index,
+    /// `--hidden` ([`FileOptions::hidden`](super::FileOptions::hidden)).
+    Hidden,
 }
 
 impl Setting {
@@ -41,6 +43,7 @@ impl Setting {
             Setting::Mime => "--mime",
             Setting::Cors => "--cors",
             Setting::Index => "--index",
+            Setting::Hidden => "--hidden",
         }
     }
 

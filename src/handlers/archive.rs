@@ -336,6 +336,7 @@ mod tests {
             headers: crate::handlers::headers::FolderHeaders::new(&FileOptions::new(root)).unwrap(),
             types: Default::default(),
             streams: Default::default(),
+            hidden: Default::default(),
         })
     }
 

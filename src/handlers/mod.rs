@@ -16,6 +16,7 @@ mod described;
 mod directory;
 mod files;
 mod headers;
+pub(crate) mod hidden;
 mod listable;
 mod listing;
 mod pattern;
@@ -205,4 +206,16 @@ pub struct Site {
     pub types: content_type::ContentTypes,
     /// Large files being compressed while sent, by all workers.
     pub streams: compress::Streams,
+    /// `options.hidden`, compiled.
+    pub hidden: hidden::HiddenNames,
+}
+
+impl Site {
+    /// Whether `path` (below the root, as `safe_path::resolve` makes it)
+    /// is hidden by `--hidden`, itself or by a folder on its way: such a
+    /// path is answered 404, listed nowhere, archived never, and an upload
+    /// must refuse to create it (as if it were a dot name).
+    pub fn is_hidden(&self, path: &std::path::Path) -> bool {
+        self.hidden.hides(path)
+    }
 }

@@ -20,6 +20,7 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
+use super::hidden::HiddenNames;
 use super::{files, Site, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
@@ -135,6 +136,7 @@ impl StaticFiles {
         }
         let headers = FolderHeaders::new(&options)?;
         let types = ContentTypes::new(&options.mime);
+        let hidden = HiddenNames::new(&options.hidden)?;
         for name in &options.index {
             check_index(name)?;
         }
@@ -147,7 +149,7 @@ impl StaticFiles {
         if let Err(e) = std::fs::read_dir(&options.root).and_then(|_| std::fs::metadata(options.root.join("."))) {
             return Err(FolderError::Root(options.root.clone(), e));
         }
-        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default() }) })
+        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default(), hidden }) })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the

@@ -19,6 +19,7 @@ mod python;
 mod rough_edges;
 mod security;
 mod semantics;
+mod sharing;
 mod shutdown;
 mod support;
 mod tls;
