@@ -221,7 +221,8 @@
 //!   the access-log record) that a protocol layer calls per request.
 //! - `http`: version-independent semantics — [`Request`], [`Response`],
 //!   header fields, preconditions, ranges, content codings, dates.
-//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
+//! - `handlers`: the router, [`StaticFiles`], listings, folder archives (tar,
+//!   zip), the file cache.
 //! - `budget`: the one memory budget for what connections hold.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.

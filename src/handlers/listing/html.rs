@@ -25,11 +25,14 @@ const NO_VALUE: &str = "-";
 /// `Content-Type` of the page.
 pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 
-/// "Download this folder": a form, not a link, like the sort buttons, so
-/// that crawlers (`wget -r`) that follow every link do not fetch a tar of
-/// each folder and a copy of each page per order; browsers submit it as
-/// `?download=tar`, without script.
-const DOWNLOAD_FORM: &str = "<form><button name=\"download\" value=\"tar\">Download folder (.tar)</button></form>";
+/// "Download this folder": a form, not links, like the sort buttons, so
+/// that crawlers (`wget -r`) that follow every link do not fetch an
+/// archive of each folder and a copy of each page per order; browsers
+/// submit it as `?download=zip` (what a double-click opens on Windows and
+/// macOS) or `?download=tar` (permissions kept), without script.
+const DOWNLOAD_FORM: &str =
+    "<form class=\"download\">Download folder: <button name=\"download\" value=\"zip\">.zip</button> \
+                             <button name=\"download\" value=\"tar\">.tar</button></form>";
 
 /// Everything before the first row: head, breadcrumbs, tools, the table's
 /// header with sort links, and the parent row.
