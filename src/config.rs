@@ -19,6 +19,7 @@
 //! Checking the root directory happens in
 //! `StaticFiles::with_options`, binding the socket in `Server::bind`, not here.
 
+mod account;
 #[cfg(feature = "cli")]
 mod command_line;
 mod error;
@@ -33,6 +34,8 @@ pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http1::parse::MAX_HEADERS;
 pub use crate::proxy::Cidr;
 use crate::tls::Tls;
+pub use account::Account;
+pub(crate) use account::Secret;
 #[cfg(feature = "cli")]
 use command_line::{
     boolish, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name, no_to_false,
@@ -475,6 +478,31 @@ pub struct Config {
         value_parser = health_path,
         help = "Answer this path with 200 ok (503 once shutting down), before routing and unlogged"))]
     pub health_path: Option<String>,
+
+    /// Accounts (`USER:SECRET`, the secret a password or an argon2 or
+    /// bcrypt hash: [`Account`]). With any, every request but the health
+    /// path needs one's credentials (HTTP Basic), unless `public_read`
+    /// lets anonymous users read. Empty: no accounts, anyone may read.
+    /// Prefer hashes (`rawserve --hash-password`): a password given here
+    /// is visible to other users of the machine in the process's arguments
+    /// (`RAWSERVE_AUTH` is not).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "RAWSERVE_AUTH",
+            value_name = "USER:SECRET",
+            hide_env_values = true,
+            help = "An account: USER:PASSWORD, or USER:HASH (argon2id from --hash-password, or bcrypt); repeatable. \
+                Every request then needs one (HTTP Basic), but the --health path"
+        )
+    )]
+    pub auth: Vec<Account>,
+    /// With `auth`: anonymous users may read (`GET`, `HEAD`, `OPTIONS`,
+    /// `PROPFIND`); any other method still needs an account.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_PUBLIC_READ", value_parser = boolish(),
+        help = "With --auth: anyone may read; writing (uploads, deletes) still needs an account"))]
+    pub public_read: bool,
 }
 
 impl Config {
@@ -501,6 +529,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
             health_path: None,
+            auth: Vec::new(),
+            public_read: false,
         }
     }
 }

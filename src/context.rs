@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access_log::{AccessLog, LogBuffer};
+use crate::auth::{Accounts, Verified};
 use crate::budget::MemoryBudget;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -49,12 +50,16 @@ pub struct Shared {
     pub budget: Arc<MemoryBudget>,
     /// Where every worker's access lines go.
     pub access_log: AccessLog,
+    /// The accounts requests are checked against; `None` without `--auth`.
+    pub accounts: Option<Accounts>,
 }
 
 impl Shared {
     pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
         let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
+        let accounts = Accounts::of(&config);
         Shared {
+            accounts,
             config,
             router,
             phase: AtomicU8::new(Phase::Running as u8),
@@ -109,12 +114,20 @@ pub struct Local {
     pub clock: Clock,
     /// Access lines not yet written, and spare entry buffers.
     pub log: LogBuffer,
+    /// Credentials this worker has verified (with `--auth`).
+    pub verified: Verified,
 }
 
 impl Local {
     /// What a worker with this router lends its connections.
     pub fn new(router: LocalRouter) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default() }
+        Local {
+            router,
+            buffers: BufferPool::default(),
+            clock: Clock::new(),
+            log: LogBuffer::default(),
+            verified: Verified::default(),
+        }
     }
 }
 

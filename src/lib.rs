@@ -245,6 +245,7 @@
 #![cfg_attr(not(fuzzing), deny(missing_docs))]
 
 mod access_log;
+mod auth;
 mod budget;
 mod clock;
 pub mod config;
@@ -277,6 +278,15 @@ pub use http::{Method, StatusCode, Version};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 pub use tls::{lan_addresses, Tls, TlsError};
+
+/// An argon2id hash of `password` (PHC string format, argon2's default
+/// cost, a random salt), for an account's secret
+/// ([`config::Account`], `--auth USER:HASH`); what `rawserve
+/// --hash-password` prints. The error says why the system could not make
+/// one (no random numbers).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    auth::hash_password(password)
+}
 
 /// Raises this process's soft limit on open files to its hard limit, as
 /// nginx's `worker_rlimit_nofile` and Go's runtime do: the default soft

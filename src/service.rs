@@ -1,9 +1,11 @@
 //! The version-independent service: a [`Request`] in, a [`Response`] out,
 //! whatever protocol carried it.
 //!
-//! It holds what a request means to rawserve — the health path, routing
-//! to the worker's handlers (files, listings, archives, API routes),
-//! panics turned into 500s, and the access-log record — and nothing of
+//! It holds what a request means to rawserve — the health path, who the
+//! request comes from (the accounts of `auth`, checked after the health
+//! path and before routing), routing to the worker's handlers (files,
+//! listings, archives, API routes), panics turned into 500s, and the
+//! access-log record — and nothing of
 //! how bytes are framed: no heads, no `Content-Length`, no keep-alive, no
 //! sockets. The HTTP/1 layer (`http1`) calls it for each request it
 //! parses; an HTTP/2 stream calls the same functions and gets the same
@@ -17,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::access_log::Recorder;
+use crate::auth::{Accounts, Outcome, Verified};
 use crate::config::Config;
 pub(crate) use crate::handlers::router::Intake;
 use crate::handlers::{BodySink, LocalRouter, Started};
@@ -45,6 +48,10 @@ pub struct Service<'a> {
     pub router: &'a mut LocalRouter,
     /// Where the request's access-log fields go; `None` when the log is off.
     pub log: Option<Recorder<'a>>,
+    /// The server's accounts; `None` when it has none (nothing is checked).
+    pub accounts: Option<&'a Accounts>,
+    /// The credentials this worker has verified.
+    pub verified: &'a mut Verified,
 }
 
 /// What the service does with a request whose route streams its body.
@@ -76,6 +83,9 @@ impl Service<'_> {
             // Health checks come every few seconds from every balancer: not logged.
             return health_response(facts.draining);
         }
+        if let Some(accounts) = self.accounts {
+            return self.respond_guarded(accounts, request, facts);
+        }
         let router = &mut *self.router;
         let response =
             catch_unwind(AssertUnwindSafe(|| router.route(request))).unwrap_or_else(|_| panicked(request, facts));
@@ -83,10 +93,61 @@ impl Service<'_> {
         response
     }
 
+    /// [`respond`](Self::respond) on a server with accounts: the request
+    /// goes on as its user (or anonymously) if `accounts` let it.
+    #[inline(never)]
+    fn respond_guarded(&mut self, accounts: &Accounts, request: &Request, facts: &Facts) -> Response {
+        let user = match self.identify(accounts, request, facts) {
+            Ok(user) => user,
+            Err(refusal) => return refusal,
+        };
+        let request = request.with_user(user);
+        let router = &mut *self.router;
+        let response =
+            catch_unwind(AssertUnwindSafe(|| router.route(&request))).unwrap_or_else(|_| panicked(&request, facts));
+        self.record(&request, response.status, facts);
+        response
+    }
+
+    /// Who `request` comes from: `Ok(None)` anonymous, or `Err` the refusal
+    /// to answer, recorded.
+    fn identify<'s>(
+        &mut self,
+        accounts: &'s Accounts,
+        request: &Request,
+        facts: &Facts,
+    ) -> Result<Option<&'s str>, Response> {
+        let client = self.client(request, facts);
+        match accounts.check(request, client, facts.now, self.verified) {
+            Outcome::User(user) => Ok(Some(user)),
+            Outcome::Anonymous => Ok(None),
+            Outcome::Refused(response) => {
+                self.record(request, response.status, facts);
+                Err(response)
+            }
+        }
+    }
+
     /// Starts a request whose route streams its body: a sink to feed, or
     /// an answer now; recorded for the access log either way (a sink's
-    /// final status is set on the entry once it answers).
+    /// final status is set on the entry once it answers). With accounts,
+    /// a request they refuse is answered before its body is read.
     pub fn begin(&mut self, request: &Request, facts: &Facts) -> Begun {
+        let user = match self.accounts {
+            Some(accounts) => match self.identify(accounts, request, facts) {
+                Ok(user) => Some(user),
+                Err(refusal) => return Begun::Answer(refusal),
+            },
+            None => None,
+        };
+        let guarded;
+        let request = match user {
+            Some(user) => {
+                guarded = request.with_user(user);
+                &guarded
+            }
+            None => request,
+        };
         let router = &mut *self.router;
         let begun = match catch_unwind(AssertUnwindSafe(|| router.start(request))) {
             Ok(Started::Read(sink)) => Begun::Read(sink),
@@ -116,12 +177,22 @@ impl Service<'_> {
 
     #[inline(always)]
     fn record(&mut self, request: &Request, status: u16, facts: &Facts) {
-        if let Some(log) = &mut self.log {
-            let client = match self.config.trusted_proxies.as_slice() {
-                [] => facts.peer.ip(),
-                trusted => proxy::forwarded_client(facts.peer.ip(), trusted, || request.headers()),
-            };
-            log.record(client, Some(request), status, facts.now);
+        if self.log.is_some() {
+            let client = self.client(request, facts);
+            if let Some(log) = &mut self.log {
+                log.record(client, Some(request), status, facts.now);
+            }
+        }
+    }
+
+    /// The client as the log names it: the peer, or the address a trusted
+    /// proxy's `Forwarded` gives (so failed logins are counted per client,
+    /// not per proxy).
+    #[inline(always)]
+    fn client(&self, request: &Request, facts: &Facts) -> std::net::IpAddr {
+        match self.config.trusted_proxies.as_slice() {
+            [] => facts.peer.ip(),
+            trusted => proxy::forwarded_client(facts.peer.ip(), trusted, || request.headers()),
         }
     }
 }

@@ -194,6 +194,7 @@ mod tests {
             Setting::Cors,
             Setting::Index,
             Setting::Hidden,
+            Setting::Auth,
         ];
         for setting in settings {
             let flag = setting.flag().trim_start_matches('-');

@@ -31,6 +31,8 @@ pub enum Setting {
     Index,
     /// `--hidden` ([`FileOptions::hidden`](super::FileOptions::hidden)).
     Hidden,
+    /// `--auth` ([`Config::auth`](super::Config::auth)).
+    Auth,
 }
 
 impl Setting {
@@ -44,6 +46,7 @@ impl Setting {
             Setting::Cors => "--cors",
             Setting::Index => "--index",
             Setting::Hidden => "--hidden",
+            Setting::Auth => "--auth",
         }
     }
 

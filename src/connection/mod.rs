@@ -631,5 +631,11 @@ impl Connection {
 /// `entry` when the log is on.
 fn service_for<'a>(entry: &'a mut Entry, cx: &'a mut Context<'_>) -> Service<'a> {
     let log = cx.shared.access_log.enabled().then_some(Recorder { entry, spares: &mut cx.local.log });
-    Service { config: &cx.shared.config, router: &mut cx.local.router, log }
+    Service {
+        config: &cx.shared.config,
+        router: &mut cx.local.router,
+        log,
+        accounts: cx.shared.accounts.as_ref(),
+        verified: &mut cx.local.verified,
+    }
 }

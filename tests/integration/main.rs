@@ -1,6 +1,7 @@
 //! Integration tests: a real server on 127.0.0.1:0, spoken to over real
 //! sockets. One test binary with modules keeps link time low.
 
+mod accounts;
 mod api;
 mod browser;
 mod cli;
