@@ -218,3 +218,43 @@ fn a_zip_of_65536_files_is_read_by_unzip_and_python() {
     // The top folder, 256 folders, 65,536 files.
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "65793 255.255");
 }
+
+/// Chromium shows a listing's dates in the viewer's time zone (here
+/// India's, UTC+05:30, by `TZ`), with UTC on hover, its icons and
+/// breadcrumbs under the page's Content-Security-Policy (a blocked script
+/// would leave the UTC text as it is); a screenshot is kept in
+/// target/screenshots/listing-local-time.png.
+#[test]
+fn chromium_shows_listing_dates_in_local_time() {
+    use crate::browser::{CHROMIUM, FLAGS};
+    if !have_tool(CHROMIUM) {
+        return;
+    }
+    let server = TestServer::start();
+    write(&server.root(), "dated/readme.txt", b"dated");
+    let file = fs::File::options().write(true).open(server.root().join("dated/readme.txt")).expect("open");
+    // 2026-01-02 03:04:05 UTC.
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_767_323_045)).expect("set mtime");
+    fs::create_dir(server.root().join("dated/folder")).expect("mkdir");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let run = |extra: &str| {
+        let mut command = Command::new(CHROMIUM);
+        command
+            .env("TZ", "Asia/Kolkata")
+            .args(FLAGS)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--virtual-time-budget=3000", "--window-size=900,420", extra])
+            .arg(url(&server, "/dated/"));
+        run_ok(&mut command, Duration::from_secs(90))
+    };
+    let dom = String::from_utf8(run("--dump-dom").stdout).expect("UTF-8 DOM");
+    let row = dom.lines().flat_map(|l| l.split("<tr")).find(|row| row.contains("readme.txt")).expect("the file's row");
+    assert!(row.contains("<td title=\"2026-01-02 03:04:05 UTC\">2026-01-02 08:34<i>:05</i>"), "{row}");
+    assert!(dom.contains(">Modified</button>"), "the column no longer says UTC");
+    assert!(dom.contains("aria-current=\"page\">dated</a>"), "{dom}");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    fs::create_dir_all(&shots).expect("screenshot dir");
+    let png = shots.join("listing-local-time.png");
+    run(&format!("--screenshot={}", png.display()));
+    assert!(fs::read(&png).is_ok_and(|bytes| bytes.starts_with(b"\x89PNG")), "a screenshot");
+}
