@@ -42,36 +42,34 @@ impl FromStr for LogFormat {
 #[derive(Debug, Default)]
 pub(super) struct LineHead {
     made_from: Option<(IpAddr, u64, LogFormat)>,
+    /// The user it was made for (empty: none), as a browser's requests
+    /// share one too.
+    user: Vec<u8>,
     bytes: Vec<u8>,
 }
 
 impl LineHead {
     /// The start of a `format` line for `client` at `clock`'s second, from
-    /// `user` (an account's name) when it has one: such a line's start is
-    /// made anew, it is not kept.
+    /// `user` (an account's name) when it has one.
     pub(super) fn get(&mut self, format: LogFormat, client: IpAddr, user: Option<&[u8]>, clock: &Clock) -> &[u8] {
-        if let (Some(user), LogFormat::Common | LogFormat::Combined) = (user, format) {
-            let out = &mut self.bytes;
-            out.clear();
-            write_ip(out, client);
-            out.extend_from_slice(b" - ");
-            // Escaped like a quoted field, so a name can neither split the
-            // line nor pass for another field (no space, no quote).
-            escape_user(out, user);
-            out.extend_from_slice(b" [");
-            out.extend_from_slice(clock.clf().as_bytes());
-            out.extend_from_slice(b"] \"");
-            self.made_from = None;
-            return &self.bytes;
-        }
+        // JSON writes the user at the end of the line, not here.
+        let user = if format == LogFormat::Json { &[][..] } else { user.unwrap_or_default() };
         let key = (client, clock.second(), format);
-        if self.made_from != Some(key) {
+        if self.made_from != Some(key) || self.user != user {
             let out = &mut self.bytes;
             out.clear();
             match format {
                 LogFormat::Common | LogFormat::Combined => {
                     write_ip(out, client);
-                    out.extend_from_slice(b" - - [");
+                    if user.is_empty() {
+                        out.extend_from_slice(b" - - [");
+                    } else {
+                        out.extend_from_slice(b" - ");
+                        // Escaped like a quoted field, so a name can neither
+                        // split the line nor pass for another field.
+                        escape_user(out, user);
+                        out.extend_from_slice(b" [");
+                    }
                     out.extend_from_slice(clock.clf().as_bytes());
                     out.extend_from_slice(b"] \"");
                 }
@@ -84,6 +82,8 @@ impl LineHead {
                 }
             }
             self.made_from = Some(key);
+            self.user.clear();
+            self.user.extend_from_slice(user);
         }
         &self.bytes
     }
