@@ -19,9 +19,11 @@
 //! Checking the root directory happens in
 //! `StaticFiles::with_options`, binding the socket in `Server::bind`, not here.
 
+mod account;
 #[cfg(feature = "cli")]
 mod command_line;
 mod error;
+mod hidden;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,12 +34,15 @@ pub use crate::access_log::{LogDestination, LogFormat};
 pub use crate::http1::parse::MAX_HEADERS;
 pub use crate::proxy::Cidr;
 use crate::tls::Tls;
+pub use account::Account;
+pub(crate) use account::Secret;
 #[cfg(feature = "cli")]
 use command_line::{
     boolish, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name,
     metrics_path, no_to_false, off_or, seconds, seconds_text, valid_cache_control, THREADS,
 };
 pub use error::{Setting, SettingError};
+pub use hidden::HiddenGlob;
 pub(crate) use values::{check_cache_control, check_index, origin_of};
 pub use values::{CacheRule, HeaderField, MimeOverride};
 
@@ -267,6 +272,22 @@ pub struct FileOptions {
         )
     )]
     pub mime: Vec<MimeOverride>,
+    /// Names and paths kept out of sight (`*.bak`, `private`, `drafts/*.md`):
+    /// a request for one, or for anything inside one, is answered 404 as
+    /// if it did not exist, and listings, archives and uploads leave them
+    /// out, as they do dot names. See [`HiddenGlob`].
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "RAWSERVE_HIDDEN",
+            value_name = "GLOB",
+            value_delimiter = ',',
+            help = "Hide files and folders whose name (a GLOB without /) or path from the root (with /) matches: \
+                404, and left out of listings and archives; repeatable (--hidden '*.bak' --hidden /drafts)"
+        )
+    )]
+    pub hidden: Vec<HiddenGlob>,
 }
 
 /// Which origins may read the folder's responses from a script (CORS).
@@ -306,6 +327,7 @@ impl FileOptions {
             cors: None,
             live_reload: false,
             mime: Vec::new(),
+            hidden: Vec::new(),
             compress: Some(DEFAULT_COMPRESS_LEVEL),
             compress_min_bytes: 512,
             compress_max_file: 256 << 10,
@@ -482,6 +504,31 @@ pub struct Config {
     #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_METRICS_PUBLIC", value_parser = boolish(),
         help = "Let any client read --metrics, not only loopback ones"))]
     pub metrics_public: bool,
+
+    /// Accounts (`USER:SECRET`, the secret a password or an argon2 or
+    /// bcrypt hash: [`Account`]). With any, every request but the health
+    /// path needs one's credentials (HTTP Basic), unless `public_read`
+    /// lets anonymous users read. Empty: no accounts, anyone may read.
+    /// Prefer hashes (`rawserve --hash-password`): a password given here
+    /// is visible to other users of the machine in the process's arguments
+    /// (`RAWSERVE_AUTH` is not).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "RAWSERVE_AUTH",
+            value_name = "USER:SECRET",
+            hide_env_values = true,
+            help = "An account: USER:PASSWORD, or USER:HASH (argon2id from --hash-password, or bcrypt); repeatable. \
+                Every request then needs one (HTTP Basic), but the --health path"
+        )
+    )]
+    pub auth: Vec<Account>,
+    /// With `auth`: anonymous users may read (`GET`, `HEAD`, `OPTIONS`,
+    /// `PROPFIND`); any other method still needs an account.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_PUBLIC_READ", value_parser = boolish(),
+        help = "With --auth: anyone may read; writing (uploads, deletes) still needs an account"))]
+    pub public_read: bool,
 }
 
 impl Config {
@@ -510,6 +557,8 @@ impl Config {
             health_path: None,
             metrics_path: None,
             metrics_public: false,
+            auth: Vec::new(),
+            public_read: false,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access_log::{AccessLog, LogBuffer};
+use crate::auth::{Accounts, Verified};
 use crate::budget::MemoryBudget;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -54,13 +55,17 @@ pub struct Shared {
     /// Every worker's counters, with `Config::metrics_path` (else `None`,
     /// and nothing is counted).
     pub metrics: Option<Metrics>,
+    /// The accounts requests are checked against; `None` without `--auth`.
+    pub accounts: Option<Accounts>,
 }
 
 impl Shared {
     pub fn new(config: Config, router: Router, access_log: AccessLog) -> Shared {
         let budget = Arc::new(MemoryBudget::new(config.max_pending_head_bytes));
         let metrics = config.metrics_path.is_some().then(|| Metrics::new(config.threads.max(1), Arc::clone(&budget)));
+        let accounts = Accounts::of(&config);
         Shared {
+            accounts,
             config,
             router,
             phase: AtomicU8::new(Phase::Running as u8),
@@ -121,12 +126,22 @@ pub struct Local {
     pub waker: Wake,
     /// This worker's counters (only it writes them); `None` with metrics off.
     pub metrics: Option<Arc<WorkerMetrics>>,
+    /// Credentials this worker has verified (with `--auth`).
+    pub verified: Verified,
 }
 
 impl Local {
     /// What a worker with this router, waker and counters lends its connections.
     pub fn new(router: LocalRouter, waker: Wake, metrics: Option<Arc<WorkerMetrics>>) -> Local {
-        Local { router, buffers: BufferPool::default(), clock: Clock::new(), log: LogBuffer::default(), waker, metrics }
+        Local {
+            router,
+            buffers: BufferPool::default(),
+            clock: Clock::new(),
+            log: LogBuffer::default(),
+            waker,
+            metrics,
+            verified: Verified::default(),
+        }
     }
 }
 

@@ -129,7 +129,10 @@
 //! [`StaticFiles::with_options`] fail with a [`FolderError`]. A
 //! folder answers `OPTIONS` with `204` and `Allow` (and CORS preflights
 //! when [`FileOptions::cors`] is set); `/.well-known/` is served even
-//! while other dot names are hidden.
+//! while other dot names are hidden. [`FileOptions::hidden`] hides more
+//! names and paths by glob ([`config::HiddenGlob`]). A listing offers
+//! the folder as a zip or a tar (`?download=zip`, `?download=tar`),
+//! streamed as it is made.
 //!
 //! # Requests and responses
 //!
@@ -180,6 +183,46 @@
 //! sockets passed by systemd; [`notify_service_manager`] tells it
 //! `READY=1` and `STOPPING=1`; [`ShutdownHandle::reopen_access_log`] is
 //! what SIGHUP does in the `rawserve` command.
+//! # Accounts
+//!
+//! [`Config::auth`] lists accounts ([`config::Account`]: a user and a
+//! password, or an argon2id or bcrypt hash of one; [`hash_password`] makes
+//! the argon2id kind). With any, every request but the health path needs
+//! one's credentials (HTTP Basic: `401` with `WWW-Authenticate: Basic
+//! realm="rawserve", charset="UTF-8"` without them), unless
+//! [`Config::public_read`] lets anonymous users read (`GET`, `HEAD`,
+//! `OPTIONS`, `PROPFIND`). A handler learns who asks from
+//! [`Request::user`]; the access log writes it in its user field, and no
+//! password or hash is ever logged. Each worker checks a credential once
+//! and then knows it (argon2 costs tens of milliseconds by design);
+//! wrong passwords are slowed per client address (`429` with
+//! `Retry-After`, doubling), never for the user elsewhere.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use rawserve::{Config, Request, Response, Router, Server};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::new();
+//! config.addr = "127.0.0.1:0".parse()?;
+//! config.auth.push(format!("alice:{}", rawserve::hash_password("wonderland")?).parse()?);
+//! let router = Router::new().get("/me", |r: &Request| Response::text(r.user().unwrap_or("-").to_string()));
+//! let server = Server::bind(config, router)?;
+//!
+//! let ask = |authorization: &str| -> std::io::Result<String> {
+//!     let mut client = std::net::TcpStream::connect(server.local_addr())?;
+//!     write!(client, "GET /me HTTP/1.1\r\nHost: x\r\n{authorization}Connection: close\r\n\r\n")?;
+//!     let mut answer = String::new();
+//!     client.read_to_string(&mut answer)?;
+//!     Ok(answer)
+//! };
+//! assert!(ask("")?.starts_with("HTTP/1.1 401 Unauthorized\r\n"));
+//! // "alice:wonderland" in base64, as curl -u sends it.
+//! assert!(ask("Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\r\n")?.ends_with("\r\n\r\nalice"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # HTTPS
 //!
 //! Set [`Config::tls`] to a [`Tls`] and the server speaks HTTPS on the
@@ -226,7 +269,8 @@
 //!   Prometheus text a scrape sums them into.
 //! - `http`: version-independent semantics — [`Request`], [`Response`],
 //!   header fields, preconditions, ranges, content codings, dates.
-//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
+//! - `handlers`: the router, [`StaticFiles`], listings, folder archives (tar,
+//!   zip), the file cache.
 //! - `budget`: the one memory budget for what connections hold.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.
@@ -249,6 +293,7 @@
 #![cfg_attr(not(fuzzing), deny(missing_docs))]
 
 mod access_log;
+mod auth;
 mod budget;
 mod clock;
 pub mod config;
@@ -282,6 +327,15 @@ pub use http::{Method, StatusCode, Version};
 pub use proxy::Cidr;
 pub use server::{Server, ShutdownHandle, StartError};
 pub use tls::{lan_addresses, Tls, TlsError};
+
+/// An argon2id hash of `password` (PHC string format, argon2's default
+/// cost, a random salt), for an account's secret
+/// ([`config::Account`], `--auth USER:HASH`); what `rawserve
+/// --hash-password` prints. The error says why the system could not make
+/// one (no random numbers).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    auth::hash_password(password)
+}
 
 /// Raises this process's soft limit on open files to its hard limit, as
 /// nginx's `worker_rlimit_nofile` and Go's runtime do: the default soft

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let done = match cli.print_completions {
         Some(shell) => cli::manual::print_completions(shell),
         None if cli.print_manpage => cli::manual::print_manpage(),
+        None if cli.hash_password => cli::print_hash(),
         None => cli::serve(cli),
     };
     match done {

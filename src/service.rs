@@ -2,9 +2,10 @@
 //! whatever protocol carried it.
 //!
 //! It holds what a request means to rawserve — the health and metrics
-//! paths, routing to the worker's handlers (files, listings, archives, API
-//! routes), panics turned into 500s, and the access-log and metrics
-//! records — and nothing of
+//! paths, who the request comes from (the accounts of `auth`, checked
+//! after the health path and before routing), routing to the worker's
+//! handlers (files, listings, archives, API routes), panics turned into
+//! 500s, and the access-log and metrics records — and nothing of
 //! how bytes are framed: no heads, no `Content-Length`, no keep-alive, no
 //! sockets. The HTTP/1 layer (`http1`) calls it for each request it
 //! parses; an HTTP/2 stream calls the same functions and gets the same
@@ -18,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::access_log::Recorder;
+use crate::auth::{Accounts, Outcome, Verified};
 use crate::config::Config;
 pub(crate) use crate::handlers::router::Intake;
 use crate::handlers::{BodySink, LocalRouter, Started};
@@ -51,6 +53,10 @@ pub struct Service<'a> {
     pub metrics: Option<&'a Metrics>,
     /// Where the request's facts for metrics go; `None` with metrics off.
     pub tally: Option<&'a mut Tally>,
+    /// The server's accounts; `None` when it has none (nothing is checked).
+    pub accounts: Option<&'a Accounts>,
+    /// The credentials this worker has verified.
+    pub verified: &'a mut Verified,
 }
 
 /// What the service does with a request whose route streams its body.
@@ -85,6 +91,9 @@ impl Service<'_> {
         if self.is_metrics(request) {
             return self.scrape(request, facts);
         }
+        if let Some(accounts) = self.accounts {
+            return self.respond_guarded(accounts, request, facts);
+        }
         let router = &mut *self.router;
         let response =
             catch_unwind(AssertUnwindSafe(|| router.route(request))).unwrap_or_else(|_| panicked(request, facts));
@@ -92,10 +101,61 @@ impl Service<'_> {
         response
     }
 
+    /// [`respond`](Self::respond) on a server with accounts: the request
+    /// goes on as its user (or anonymously) if `accounts` let it.
+    #[inline(never)]
+    fn respond_guarded(&mut self, accounts: &Accounts, request: &Request, facts: &Facts) -> Response {
+        let user = match self.identify(accounts, request, facts) {
+            Ok(user) => user,
+            Err(refusal) => return refusal,
+        };
+        let request = request.with_user(user);
+        let router = &mut *self.router;
+        let response =
+            catch_unwind(AssertUnwindSafe(|| router.route(&request))).unwrap_or_else(|_| panicked(&request, facts));
+        self.record(&request, response.status, facts);
+        response
+    }
+
+    /// Who `request` comes from: `Ok(None)` anonymous, or `Err` the refusal
+    /// to answer, recorded.
+    fn identify<'s>(
+        &mut self,
+        accounts: &'s Accounts,
+        request: &Request,
+        facts: &Facts,
+    ) -> Result<Option<&'s str>, Response> {
+        let client = client(self.config, request, facts);
+        match accounts.check(request, client, facts.now, self.verified) {
+            Outcome::User(user) => Ok(Some(user)),
+            Outcome::Anonymous => Ok(None),
+            Outcome::Refused(response) => {
+                self.record(request, response.status, facts);
+                Err(response)
+            }
+        }
+    }
+
     /// Starts a request whose route streams its body: a sink to feed, or
     /// an answer now; recorded for the access log either way (a sink's
-    /// final status is set on the entry once it answers).
+    /// final status is set on the entry once it answers). With accounts,
+    /// a request they refuse is answered before its body is read.
     pub fn begin(&mut self, request: &Request, facts: &Facts) -> Begun {
+        let user = match self.accounts {
+            Some(accounts) => match self.identify(accounts, request, facts) {
+                Ok(user) => Some(user),
+                Err(refusal) => return Begun::Answer(refusal),
+            },
+            None => None,
+        };
+        let guarded;
+        let request = match user {
+            Some(user) => {
+                guarded = request.with_user(user);
+                &guarded
+            }
+            None => request,
+        };
         let router = &mut *self.router;
         let begun = match catch_unwind(AssertUnwindSafe(|| router.start(request))) {
             Ok(Started::Read(sink)) => Begun::Read(sink),
@@ -139,7 +199,16 @@ impl Service<'_> {
     #[cold]
     #[inline(never)]
     fn scrape(&mut self, request: &Request, facts: &Facts) -> Response {
-        let (Some(metrics), true) = (self.metrics, self.may_scrape(request, facts)) else {
+        // With accounts, a scrape needs one like every other request; an
+        // account's credentials let it in from any address.
+        let user = match self.accounts {
+            Some(accounts) => match self.identify(accounts, request, facts) {
+                Ok(user) => user,
+                Err(refusal) => return refusal,
+            },
+            None => None,
+        };
+        let (Some(metrics), true) = (self.metrics, user.is_some() || self.may_scrape(request, facts)) else {
             log::info!("{}: metrics refused: not a loopback client (see --metrics-public)", facts.peer);
             let response = Response::error(403);
             self.record(request, response.status, facts);
@@ -154,9 +223,6 @@ impl Service<'_> {
     /// the client it names counts; a request that carries forwarding
     /// fields from a peer not trusted came through a proxy (perhaps one on
     /// this machine, passing on a client from anywhere), and is refused.
-    // Accounts (`--auth`, another issue) are to be checked here: once they
-    // exist, a request with an account allowed to read metrics is let in
-    // whatever its address, and `metrics_public` then means "without one".
     fn may_scrape(&self, request: &Request, facts: &Facts) -> bool {
         if self.config.metrics_public {
             return true;

@@ -85,7 +85,7 @@ impl LogBuffer {
             (LogFormat::Json, Some(started)) => Instant::now().saturating_duration_since(started).as_micros(),
             _ => 0,
         };
-        let head = self.head.get(log.format, client, clock);
+        let head = self.head.get(log.format, client, entry.user(), clock);
         format_line(&mut self.lines, head, log.format, entry, body_sent, micros);
         self.give_spare(std::mem::take(&mut entry.fields));
         if self.due.is_none() {

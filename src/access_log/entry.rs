@@ -1,6 +1,7 @@
 //! The fields of one request kept until its response ends, when its
-//! access line is written: method, target, version, referer and user
-//! agent copied into one reusable buffer, status, client and start time.
+//! access line is written: method, target, version, referer, user agent
+//! and the user (an account's name, never a password) copied into one
+//! reusable buffer, status, client and start time.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -14,13 +15,15 @@ use crate::proxy::canonical;
 pub struct Entry {
     /// The request line as logged (`METHOD TARGET VERSION`, so a common
     /// line escapes it in one go), then referer and user agent, raw as
-    /// received, one after another.
+    /// received, then the user, one after another.
     pub(super) fields: Vec<u8>,
-    /// Where each of method, target, request line and referer ends in `fields`.
-    ends: [usize; 4],
-    /// Which of referer and user agent were present.
+    /// Where each of method, target, request line, referer and user agent
+    /// ends in `fields`.
+    ends: [usize; 5],
+    /// Which of referer, user agent and user were present.
     has_referer: bool,
     has_agent: bool,
+    has_user: bool,
     /// No request line could be parsed (a refused head): logged as `"-"`.
     pub(super) no_request: bool,
     pub(super) version: &'static str,
@@ -42,6 +45,7 @@ impl Entry {
         self.no_request = request.is_none();
         self.has_referer = false;
         self.has_agent = false;
+        self.has_user = false;
         self.version = "";
         if let Some(request) = request {
             self.version = version_str(request.version());
@@ -71,8 +75,13 @@ impl Entry {
             if let Some(agent) = agent {
                 self.fields.extend_from_slice(agent);
             }
+            self.ends[4] = self.fields.len();
+            if let Some(user) = request.user() {
+                self.has_user = true;
+                self.fields.extend_from_slice(user.as_bytes());
+            }
         } else {
-            self.ends = [0; 4];
+            self.ends = [0; 5];
         }
         self.status = status;
         self.client = Some(canonical(client));
@@ -108,7 +117,12 @@ impl Entry {
     }
 
     pub(super) fn agent(&self) -> Option<&[u8]> {
-        self.has_agent.then(|| &self.fields[self.ends[3]..])
+        self.has_agent.then(|| &self.fields[self.ends[3]..self.ends[4]])
+    }
+
+    /// The account the request came from (`%u`), when it had one.
+    pub(super) fn user(&self) -> Option<&[u8]> {
+        self.has_user.then(|| &self.fields[self.ends[4]..])
     }
 }
 

@@ -42,20 +42,34 @@ impl FromStr for LogFormat {
 #[derive(Debug, Default)]
 pub(super) struct LineHead {
     made_from: Option<(IpAddr, u64, LogFormat)>,
+    /// The user it was made for (empty: none), as a browser's requests
+    /// share one too.
+    user: Vec<u8>,
     bytes: Vec<u8>,
 }
 
 impl LineHead {
-    /// The start of a `format` line for `client` at `clock`'s second.
-    pub(super) fn get(&mut self, format: LogFormat, client: IpAddr, clock: &Clock) -> &[u8] {
+    /// The start of a `format` line for `client` at `clock`'s second, from
+    /// `user` (an account's name) when it has one.
+    pub(super) fn get(&mut self, format: LogFormat, client: IpAddr, user: Option<&[u8]>, clock: &Clock) -> &[u8] {
+        // JSON writes the user at the end of the line, not here.
+        let user = if format == LogFormat::Json { &[][..] } else { user.unwrap_or_default() };
         let key = (client, clock.second(), format);
-        if self.made_from != Some(key) {
+        if self.made_from != Some(key) || self.user != user {
             let out = &mut self.bytes;
             out.clear();
             match format {
                 LogFormat::Common | LogFormat::Combined => {
                     write_ip(out, client);
-                    out.extend_from_slice(b" - - [");
+                    if user.is_empty() {
+                        out.extend_from_slice(b" - - [");
+                    } else {
+                        out.extend_from_slice(b" - ");
+                        // Escaped like a quoted field, so a name can neither
+                        // split the line nor pass for another field.
+                        escape_user(out, user);
+                        out.extend_from_slice(b" [");
+                    }
                     out.extend_from_slice(clock.clf().as_bytes());
                     out.extend_from_slice(b"] \"");
                 }
@@ -68,6 +82,8 @@ impl LineHead {
                 }
             }
             self.made_from = Some(key);
+            self.user.clear();
+            self.user.extend_from_slice(user);
         }
         &self.bytes
     }
@@ -140,10 +156,25 @@ pub(super) fn format_line(
             json_string(out, entry.referer());
             out.extend_from_slice(b",\"user_agent\":");
             json_string(out, entry.agent());
+            out.extend_from_slice(b",\"user\":");
+            json_string(out, entry.user());
             out.push(b'}');
         }
     }
     out.push(b'\n');
+}
+
+/// A user name in a common line's `%u`: escaped as a quoted field is,
+/// with a space written `\x20` so the field stays one word.
+fn escape_user(out: &mut Vec<u8>, user: &[u8]) {
+    let start = out.len();
+    escape_clf(out, user);
+    if out[start..].contains(&b' ') {
+        let escaped: Vec<u8> =
+            out[start..].iter().flat_map(|&b| if b == b' ' { b"\\x20".to_vec() } else { vec![b] }).collect();
+        out.truncate(start);
+        out.extend_from_slice(&escaped);
+    }
 }
 
 /// An address as text; IPv4 (nearly every line) without the formatting
@@ -189,7 +220,8 @@ mod tests {
 
     fn line_with(head: &mut LineHead, clock: &Clock, format: LogFormat, entry: &Entry, sent: u64) -> String {
         let mut out = Vec::new();
-        format_line(&mut out, head.get(format, entry.client.expect("pending"), clock), format, entry, sent, 42);
+        let head = head.get(format, entry.client.expect("pending"), entry.user(), clock);
+        format_line(&mut out, head, format, entry, sent, 42);
         String::from_utf8(out).expect("log lines are ASCII or UTF-8")
     }
 
@@ -217,17 +249,44 @@ mod tests {
             json,
             "{\"time\":\"2026-11-21T23:30:10Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"path\":\"/a?b=1\",\
              \"version\":\"HTTP/1.1\",\"status\":200,\"bytes\":7,\"duration_us\":42,\"referer\":\"http://r/\",\
-             \"user_agent\":\"curl/8 \\\"x\\\"\"}\n"
+             \"user_agent\":\"curl/8 \\\"x\\\"\",\"user\":null}\n"
         );
         // Absent referer and user agent.
         let bare = entry("GET / HTTP/1.0\r\n\r\n", LOCAL, 404);
         assert!(line(LogFormat::Combined, &bare, 9).ends_with("\"GET / HTTP/1.0\" 404 9 \"-\" \"-\"\n"));
-        assert!(line(LogFormat::Json, &bare, 9).contains("\"referer\":null,\"user_agent\":null}"));
+        assert!(line(LogFormat::Json, &bare, 9).contains("\"referer\":null,\"user_agent\":null,\"user\":null}"));
         // A refused head has no request line.
         let mut refused = Entry::default();
         refused.record(LOCAL, None, 400, Instant::now());
         assert!(line(LogFormat::Combined, &refused, 0).ends_with("] \"-\" 400 0 \"-\" \"-\"\n"));
         assert!(line(LogFormat::Json, &refused, 0).contains("\"method\":null,\"path\":null,\"version\":null"));
+    }
+
+    #[test]
+    fn the_user_is_in_its_field() {
+        let with_user = |user: &str| {
+            let request = crate::http1::parse::parse_leaking(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 32)
+                .expect("valid")
+                .expect("complete")
+                .request;
+            let request = request.with_user(Some(user));
+            let mut entry = Entry::default();
+            entry.record(LOCAL, Some(&request), 200, Instant::now());
+            entry
+        };
+        let when = "21/Nov/2026:23:30:10 +0000";
+        assert_eq!(
+            line(LogFormat::Common, &with_user("alice"), 5),
+            format!("127.0.0.1 - alice [{when}] \"GET / HTTP/1.1\" 200 5\n")
+        );
+        assert!(line(LogFormat::Combined, &with_user("al ice\"x"), 0).starts_with("127.0.0.1 - al\\x20ice\\\"x ["));
+        assert!(line(LogFormat::Json, &with_user("alice"), 0).ends_with(",\"user\":\"alice\"}\n"));
+        // The next line without a user starts afresh.
+        let mut head = LineHead::default();
+        let clock = clock_at(1_795_303_810);
+        let _ = line_with(&mut head, &clock, LogFormat::Common, &with_user("alice"), 0);
+        let anonymous = entry("GET / HTTP/1.1\r\nHost: x\r\n\r\n", LOCAL, 200);
+        assert!(line_with(&mut head, &clock, LogFormat::Common, &anonymous, 0).starts_with("127.0.0.1 - - ["));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! usage error (status 2).
 
 pub mod manual;
+mod password;
 mod serve;
 mod startup;
 
@@ -22,6 +23,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
 use rawserve::config::SettingError;
 use rawserve::{Config, Cors, FileOptions};
 
+pub use password::print_hash;
 pub use serve::serve;
 
 /// A small, fast, correct HTTP/1.1 static file server.
@@ -91,6 +93,10 @@ pub struct Cli {
     /// Print the manual page (roff) and exit
     #[arg(long)]
     pub print_manpage: bool,
+    /// Read a password from standard input (without echo from a terminal,
+    /// asked twice), print its argon2id hash for --auth USER:HASH, and exit
+    #[arg(long)]
+    pub hash_password: bool,
 
     /// Whether `--max-connections` (or its variable) was given: if not, the
     /// default is lowered to what the open-file limit allows.

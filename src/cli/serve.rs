@@ -90,6 +90,7 @@ pub fn serve(cli: Cli) -> Result<(), String> {
 
     let threads = config.threads;
     let tls = config.tls.clone();
+    let accounts = (config.auth.len(), config.public_read);
     let started = match inherited.is_empty() {
         true => Server::bind(config, router),
         false => Server::with_listeners(config, router, inherited),
@@ -131,6 +132,9 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     announce(&root, why, single.is_some(), &urls, threads);
     if live {
         eprintln!("rawserve: live reload is on: open pages reload when a file under {} changes", root.display());
+    }
+    if let Some(line) = startup::accounts_line(accounts, server.local_addrs(), tls.is_some()) {
+        eprint!("{line}");
     }
     if let Some(tls) = &tls {
         describe_tls(tls, cli.tls_write_cert.as_deref());

@@ -24,6 +24,31 @@ pub fn default_root() -> (PathBuf, &'static str) {
     }
 }
 
+/// What the start-up lines say of the accounts (`(count, public_read)`),
+/// if anything: who may read, and a warning when passwords would cross a
+/// network in clear text (plain HTTP on an address other than loopback).
+pub fn accounts_line((count, public_read): (usize, bool), addrs: &[SocketAddr], tls: bool) -> Option<String> {
+    let mut text = match (count, public_read) {
+        (0, false) => return None,
+        (0, true) => "rawserve: warning: --public-read without --auth changes nothing: anyone may read\n".to_string(),
+        (n, public) => format!(
+            "rawserve: {n} account{}; {}\n",
+            if n == 1 { "" } else { "s" },
+            if public { "anyone may read, writing needs an account" } else { "every request needs one" }
+        ),
+    };
+    let exposed: Vec<String> =
+        addrs.iter().filter(|addr| !addr.ip().is_loopback()).map(|addr| addr.ip().to_string()).collect();
+    if count > 0 && !tls && !exposed.is_empty() {
+        text.push_str(&format!(
+            "rawserve: warning: passwords are sent in clear text over plain HTTP on {}: anyone on the network \
+             can read them; add --tls-self-signed or --tls-cert\n",
+            exposed.join(", ")
+        ));
+    }
+    Some(text)
+}
+
 /// The addresses for `-b` values: IP addresses (IPv6 with or without
 /// brackets) or host names, each name standing for all its addresses
 /// (`localhost` is 127.0.0.1 and ::1). Duplicates are dropped, order kept.
@@ -196,6 +221,23 @@ pub fn open_browser(url: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_lines_warn_of_clear_text_passwords() {
+        let at = |addrs: &[&str]| addrs.iter().map(|a| a.parse().unwrap()).collect::<Vec<SocketAddr>>();
+        let loopback = at(&["127.0.0.1:80", "[::1]:80"]);
+        let lan = at(&["127.0.0.1:80", "192.168.1.5:80"]);
+        assert_eq!(accounts_line((0, false), &lan, false), None);
+        assert_eq!(
+            accounts_line((1, false), &loopback, false).unwrap(),
+            "rawserve: 1 account; every request needs one\n"
+        );
+        let said = accounts_line((2, true), &lan, false).unwrap();
+        assert!(said.starts_with("rawserve: 2 accounts; anyone may read, writing needs an account\n"), "{said}");
+        assert!(said.contains("warning: passwords are sent in clear text over plain HTTP on 192.168.1.5:"), "{said}");
+        assert!(!accounts_line((2, false), &lan, true).unwrap().contains("warning"), "HTTPS");
+        assert!(accounts_line((0, true), &loopback, false).unwrap().contains("--public-read without --auth"));
+    }
 
     #[test]
     fn binds_take_addresses_and_names() {

@@ -203,6 +203,8 @@ mod tests {
             Setting::Mime,
             Setting::Cors,
             Setting::Index,
+            Setting::Hidden,
+            Setting::Auth,
         ];
         for setting in settings {
             let flag = setting.flag().trim_start_matches('-');

@@ -29,6 +29,10 @@ pub enum Setting {
     Cors,
     /// `--index` ([`FileOptions::index`](super::FileOptions::index)).
     Index,
+    /// `--hidden` ([`FileOptions::hidden`](super::FileOptions::hidden)).
+    Hidden,
+    /// `--auth` ([`Config::auth`](super::Config::auth)).
+    Auth,
 }
 
 impl Setting {
@@ -41,6 +45,8 @@ impl Setting {
             Setting::Mime => "--mime",
             Setting::Cors => "--cors",
             Setting::Index => "--index",
+            Setting::Hidden => "--hidden",
+            Setting::Auth => "--auth",
         }
     }
 

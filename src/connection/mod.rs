@@ -650,5 +650,13 @@ fn service_for<'a>(entry: &'a mut Entry, tally: &'a mut Tally, cx: &'a mut Conte
     let log = cx.shared.access_log.enabled().then_some(Recorder { entry, spares: &mut cx.local.log });
     let metrics = cx.shared.metrics.as_ref();
     let tally = metrics.is_some().then_some(tally);
-    Service { config: &cx.shared.config, router: &mut cx.local.router, log, metrics, tally }
+    Service {
+        config: &cx.shared.config,
+        router: &mut cx.local.router,
+        log,
+        metrics,
+        tally,
+        accounts: cx.shared.accounts.as_ref(),
+        verified: &mut cx.local.verified,
+    }
 }

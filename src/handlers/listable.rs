@@ -16,7 +16,7 @@ use crate::sys::fs::{Entries, EntryKind, Stamp};
 /// The listing entry for `name` in the directory `entries` (at `dir`
 /// below the root), or `None` when a request for it would be refused: a
 /// name no request can name (`safe_path::can_name`: hidden by its one
-/// rule, or with a backslash), anything but a regular file,
+/// rule, or with a backslash), a name `--hidden` hides, anything but a regular file,
 /// a directory or a symlink that resolves to one of those by the root's
 /// rules (so never out of the root unless symlinks may lead anywhere), and
 /// what the server may not read (a file) or enter (a directory).
@@ -41,7 +41,9 @@ pub enum Dependence {
 /// [`listable`], and how changes to the entry can be seen.
 pub fn examine(site: &Site, entries: &Entries, dir: &Path, name: &CStr) -> (Option<listing::Entry>, Dependence) {
     let bytes = name.to_bytes();
-    if !safe_path::can_name(bytes, site.options.dotfiles, dir.as_os_str().is_empty()) {
+    if !safe_path::can_name(bytes, site.options.dotfiles, dir.as_os_str().is_empty())
+        || site.hidden.hides_entry(dir, bytes)
+    {
         return (None, Dependence::Seen);
     }
     let Ok(stat) = entries.stat(name) else { return (None, Dependence::Unseen) };

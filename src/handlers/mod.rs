@@ -16,6 +16,7 @@ mod described;
 mod directory;
 mod files;
 mod headers;
+pub(crate) mod hidden;
 mod listable;
 mod listing;
 mod live;
@@ -209,4 +210,28 @@ pub struct Site {
     pub streams: compress::Streams,
     /// `options.live_reload`: the watching thread and its pages' feed.
     pub live: Option<live::LiveReload>,
+    /// `options.hidden`, compiled.
+    pub hidden: hidden::HiddenNames,
+}
+
+impl Site {
+    /// Whether `path` (below the root, as `safe_path::resolve` makes it)
+    /// is hidden by `--hidden`, itself or by a folder on its way: such a
+    /// path is answered 404, listed nowhere, archived never, and an upload
+    /// must refuse to create it (as if it were a dot name).
+    pub fn is_hidden(&self, path: &std::path::Path) -> bool {
+        self.hidden.hides(path)
+    }
+
+    /// Whether `request` may change the folder's files (upload, create,
+    /// delete, move): `Ok` when the server has no accounts, or the request
+    /// came with an account's credentials; else the 401 (with the
+    /// challenge) to answer. Reading never needs this: the service has
+    /// already refused whom the accounts refuse.
+    // Called by the write handlers (uploads, issue 22 item 2), which land
+    // on their own.
+    #[allow(dead_code)]
+    pub fn may_write(&self, request: &Request) -> Result<(), Response> {
+        crate::auth::may_write(request)
+    }
 }

@@ -20,6 +20,7 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
+use super::hidden::HiddenNames;
 use super::live::{self, LiveReload};
 use super::{files, Site, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
@@ -147,6 +148,7 @@ impl StaticFiles {
         }
         let headers = FolderHeaders::new(&options)?;
         let types = ContentTypes::new(&options.mime);
+        let hidden = HiddenNames::new(&options.hidden)?;
         for name in &options.index {
             check_index(name)?;
         }
@@ -163,7 +165,9 @@ impl StaticFiles {
             true => Some(LiveReload::start(&canonical).map_err(|e| FolderError::LiveReload(options.root.clone(), e))?),
             false => None,
         };
-        Ok(StaticFiles { site: Arc::new(Site { root, options, headers, types, streams: Default::default(), live }) })
+        Ok(StaticFiles {
+            site: Arc::new(Site { root, options, headers, types, streams: Default::default(), live, hidden }),
+        })
     }
 
     /// One worker's instance, with its own cache; `strip` bytes of the

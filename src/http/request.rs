@@ -35,6 +35,10 @@ pub struct Request<'b> {
     /// (`{id}`): they are found in the path when asked for, so a request
     /// owns nothing to drop.
     params: Option<&'b (dyn PathParams + 'b)>,
+    /// The account the request's credentials are, when it has them.
+    user: Option<&'b str>,
+    /// The server has accounts: the service checked who this request is.
+    guarded: bool,
 }
 
 /// Finds the values of a route's path parameters in a path; the router's
@@ -49,7 +53,7 @@ impl<'b> Request<'b> {
     /// origin form (`/path?query`, or `*`), without a fragment.
     pub(crate) fn new(method: Method, target: &'b str, version: Version, fields: &'b [httparse::Header<'b>]) -> Self {
         let path_len = find_ascii(target, b'?').unwrap_or(target.len());
-        Request { method, target, path_len, version, fields, content: &[], params: None }
+        Request { method, target, path_len, version, fields, content: &[], params: None, user: None, guarded: false }
     }
 
     /// The method (`Method::GET`, `Method::POST`, ...; methods are case-sensitive).
@@ -142,6 +146,36 @@ impl<'b> Request<'b> {
     /// This request as the route with parameters `params` sees it (the
     /// router calls such a route with it).
     pub(crate) fn with_params<'r>(&'r self, params: &'r (dyn PathParams + 'r)) -> Request<'r> {
+        self.derived(Some(params), self.user, self.guarded)
+    }
+
+    /// The user whose credentials came with the request (HTTP Basic,
+    /// checked against the server's accounts, `Config::auth`); `None` when
+    /// the server has no accounts, or lets anonymous users read
+    /// (`Config::public_read`) and none were sent.
+    pub fn user(&self) -> Option<&'b str> {
+        self.user
+    }
+
+    /// Whether the server has accounts, so that who the request comes from
+    /// was checked (and [`user`](Self::user) says who, if anyone).
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.guarded
+    }
+
+    /// This request as checked by the server's accounts: from `user`, or
+    /// anonymous (the service does this before routing).
+    pub(crate) fn with_user<'r>(&'r self, user: Option<&'r str>) -> Request<'r> {
+        self.derived(self.params, user, true)
+    }
+
+    /// This request with other parameters and user (the rest borrowed).
+    fn derived<'r>(
+        &'r self,
+        params: Option<&'r (dyn PathParams + 'r)>,
+        user: Option<&'r str>,
+        guarded: bool,
+    ) -> Request<'r> {
         Request {
             method: self.method.clone(),
             target: self.target,
@@ -149,7 +183,9 @@ impl<'b> Request<'b> {
             version: self.version,
             fields: self.fields,
             content: self.content,
-            params: Some(params),
+            params,
+            user,
+            guarded,
         }
     }
 }

@@ -16,7 +16,7 @@ const CHROMIUM_LIMIT: Duration = Duration::from_secs(90);
 
 /// Flags for a quiet, self-contained headless run: no sandbox (containers),
 /// no GPU, no QUIC, no first-run or background traffic to other hosts.
-const FLAGS: [&str; 8] = [
+pub const FLAGS: [&str; 8] = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",

@@ -263,7 +263,7 @@ fn thousand_files(dir: &Path) {
 }
 
 /// Every file below `dir` with its bytes, and every folder, relative paths.
-fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {

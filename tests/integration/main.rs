@@ -1,6 +1,7 @@
 //! Integration tests: a real server on 127.0.0.1:0, spoken to over real
 //! sockets. One test binary with modules keeps link time low.
 
+mod accounts;
 mod api;
 mod browser;
 mod cli;
@@ -23,6 +24,7 @@ mod python;
 mod rough_edges;
 mod security;
 mod semantics;
+mod sharing;
 mod shutdown;
 mod support;
 mod tls;

@@ -12,8 +12,8 @@
 //!
 //! What is listed is `listable`'s rule (what a request for the entry
 //! would meet), applied as the entries are read ([`Listing::read_slice`]);
-//! how it looks is `listing`'s; a folder's tar (`?download=tar`) is
-//! `archive`'s; the store of kept pages is [`kept`]'s. The ETag is exact: a hash
+//! how it looks is `listing`'s; a folder's archive (`?download=tar`,
+//! `?download=zip`) is `archive`'s; the store of kept pages is [`kept`]'s. The ETag is exact: a hash
 //! of every listed entry's name, kind, size and modification time (taken as
 //! the entries are read, independent of their order), of the view and of
 //! the options that change what is listed; so a revalidation gets 304
@@ -172,7 +172,7 @@ struct Validated {
 
 impl Listing {
     /// Answers `request` for the open directory `entries` (at `path` below
-    /// the root): its tar when `?download=tar` asks for it, else its
+    /// the root): its archive when `?download=tar` or `zip` asks for it, else its
     /// listing, at once when one step is enough, else as a response that
     /// is still [`Preparation`].
     pub fn start(
@@ -182,11 +182,11 @@ impl Listing {
         site: &Arc<Site>,
         listings: &KeptListings,
     ) -> Response {
-        if listing::param(request.query(), "download") == Some("tar") {
+        if let Some(kind) = listing::param(request.query(), "download").and_then(archive::Kind::named) {
             let name = archive_name(&path, site);
-            // An HTTP/1.0 client reads the tar to the close.
+            // An HTTP/1.0 client reads the archive to the close.
             let close = request.version() == Version::HTTP_10;
-            return archive::response(entries, path, &name, site, close);
+            return archive::response(entries, path, &name, site, close, kind);
         }
         let owned = |name| request.header(name).map(str::to_owned);
         let view = View::of(request.query(), request.header("accept"));

@@ -58,6 +58,11 @@ pub fn serve(
         Ok(path) => path,
         Err(e) => return status_page(e.status(), site),
     };
+    // Hidden as a dot name is: not found, before anything is opened (so
+    // no redirect or listing tells that it exists).
+    if site.is_hidden(&path) {
+        return not_found(site);
+    }
     let slashed = request.path().ends_with('/');
     // Fast path: a small file (or a directory's index) already checked
     // and cached by this worker, and still what the path names beneath the
@@ -135,6 +140,9 @@ pub fn serve(
     }
     for name in &site.options.index {
         let index = path.join(name);
+        if site.is_hidden(&index) {
+            continue;
+        }
         match site.root.open_file(&index) {
             Ok(opened) => return serve_file(request, &index, opened, read_at, site, cache),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
@@ -175,6 +183,9 @@ fn missing(
         let mut name = path.as_os_str().to_owned();
         name.push(".html");
         let page = PathBuf::from(name);
+        if site.is_hidden(&page) {
+            return io_error(kind, site);
+        }
         if let Ok(opened) = site.root.open_file(&page) {
             return serve_file(request, &page, opened, read_at, site, cache);
         }
@@ -184,7 +195,7 @@ fn missing(
         // The answer depends on Accept (the app for a navigation, 404 for a
         // fetch), so a cache must key on it.
         if navigates {
-            for name in &site.options.index {
+            for name in site.options.index.iter().filter(|name| !site.is_hidden(Path::new(name))) {
                 if let Ok(opened) = site.root.open_file(Path::new(name)) {
                     return serve_file(request, Path::new(name), opened, read_at, site, cache).header("Vary", "Accept");
                 }
@@ -426,6 +437,9 @@ fn io_error(kind: ErrorKind, site: &Site) -> Response {
 /// like any other), else the built-in page.
 fn not_found(site: &Site) -> Response {
     let path = Path::new(NOT_FOUND_PAGE);
+    if site.is_hidden(path) {
+        return Response::error(404);
+    }
     match site.root.open_file(path) {
         Ok((file, meta)) => {
             let mime = site.types.mime_of(path);

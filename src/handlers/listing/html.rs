@@ -1,5 +1,7 @@
-//! A listing as a page people would choose: breadcrumbs, the filter box
-//! (the inline script of `policy`; the page works without it), sort and
+//! A listing as a page people would choose: breadcrumbs that look like
+//! links (the current folder as text), folder and file icons (inline SVG
+//! in the style), the filter box and dates in the viewer's local time (the
+//! inline script of `policy`; the page works without it, in UTC), sort and
 //! download controls that are GET forms rather than links (so crawlers that
 //! follow every link, `wget -r`, fetch neither a page per order nor a tar
 //! per folder), dark mode by `prefers-color-scheme`, sizes in KiB/MiB and
@@ -25,11 +27,14 @@ const NO_VALUE: &str = "-";
 /// `Content-Type` of the page.
 pub const HTML_TYPE: &str = "text/html; charset=utf-8";
 
-/// "Download this folder": a form, not a link, like the sort buttons, so
-/// that crawlers (`wget -r`) that follow every link do not fetch a tar of
-/// each folder and a copy of each page per order; browsers submit it as
-/// `?download=tar`, without script.
-const DOWNLOAD_FORM: &str = "<form><button name=\"download\" value=\"tar\">Download folder (.tar)</button></form>";
+/// "Download this folder": a form, not links, like the sort buttons, so
+/// that crawlers (`wget -r`) that follow every link do not fetch an
+/// archive of each folder and a copy of each page per order; browsers
+/// submit it as `?download=zip` (what a double-click opens on Windows and
+/// macOS) or `?download=tar` (permissions kept), without script.
+const DOWNLOAD_FORM: &str =
+    "<form class=\"download\">Download folder: <button name=\"download\" value=\"zip\">.zip</button> \
+                             <button name=\"download\" value=\"tar\">.tar</button></form>";
 
 /// Everything before the first row: head, breadcrumbs, tools, the table's
 /// header with sort links, and the parent row.
@@ -98,14 +103,18 @@ pub fn finish(html: &mut String, entries: &[Entry], more: Option<usize>) {
 /// `/`, then each segment of `request_path` linking to its folder; the
 /// links are re-encoded from the decoded bytes, the text escaped.
 fn breadcrumbs(html: &mut String, request_path: &str) {
-    html.push_str("<a href=\"/\">/</a>");
+    let segments: Vec<&str> = request_path.split('/').filter(|s| !s.is_empty()).collect();
+    // The folder shown is marked as the current page (styled as text, not
+    // as a link to itself).
+    let current = |last: bool| if last { " aria-current=\"page\"" } else { "" };
+    html.push_str(&format!("<a href=\"/\"{}>/</a>", current(segments.is_empty())));
     let mut href = String::from("/");
-    for segment in request_path.split('/').filter(|s| !s.is_empty()) {
+    for (i, segment) in segments.iter().enumerate() {
         let bytes: Vec<u8> = percent_decode_str(segment).collect();
         href.extend(percent_encode(&bytes, LINK_ENCODE));
         href.push('/');
         let text = escape_html(&String::from_utf8_lossy(&bytes));
-        html.push_str(&format!("<a href=\"{href}\">{text}</a>/"));
+        html.push_str(&format!("<a href=\"{href}\"{}>{text}</a>/", current(i + 1 == segments.len())));
     }
 }
 
@@ -297,9 +306,9 @@ mod tests {
         contains(
             &html,
             "<h1>Index of <a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/<a href=\"/a%20b/caf%E9/\">caf\u{fffd}</a>/\
-             <a href=\"/a%20b/caf%E9/%3Cx%3E/\">&lt;x&gt;</a>/</h1>",
+             <a href=\"/a%20b/caf%E9/%3Cx%3E/\" aria-current=\"page\">&lt;x&gt;</a>/</h1>",
         );
-        contains(&default_page("/", vec![]), "<h1>Index of <a href=\"/\">/</a></h1>");
+        contains(&default_page("/", vec![]), "<h1>Index of <a href=\"/\" aria-current=\"page\">/</a></h1>");
     }
 
     #[test]

@@ -35,15 +35,17 @@ macro_rules! joined {
 /// gives its room to the names.
 pub const STYLE: &str = joined!("listing.css");
 
-/// The filter box as the page carries it: `listing.js`, its lines
-/// joined. Shown only when script runs, it hides the rows whose name does
-/// not contain what is typed (`/` focuses it); the parent row is never
-/// hidden.
+/// The script as the page carries it: `listing.js`, its lines joined.
+/// The filter box, shown only when script runs, hides the rows whose name
+/// does not contain what is typed (`/` focuses it; the parent row is
+/// never hidden); the dates, written in UTC (which the page says without
+/// script), are shown in the viewer's local time, UTC on hover.
 pub const SCRIPT: &str = joined!("listing.js");
 
 /// The page's policy: nothing but its own style and script (by their
 /// SHA-256), so a hostile file name that slipped past escaping still could
-/// not run anything. A stricter policy an operator adds (another
+/// not run anything; images from the site, and `data:` ones, which is how
+/// the style carries its folder and file icons (inline SVG, no request). A stricter policy an operator adds (another
 /// `Content-Security-Policy` applies as well) only keeps the filter box
 /// hidden.
 pub const CONTENT_SECURITY_POLICY: &str = {
@@ -54,7 +56,7 @@ pub const CONTENT_SECURITY_POLICY: &str = {
         &STYLE_HASH,
         b"'; script-src 'sha256-",
         &SCRIPT_HASH,
-        b"'; img-src 'self'; base-uri 'none'; form-action 'self'",
+        b"'; img-src 'self' data:; base-uri 'none'; form-action 'self'",
     ];
     const BYTES: [u8; total_len(&PARTS)] = concat(&PARTS);
     as_str(&BYTES)

@@ -1,25 +1,31 @@
-//! "Download this folder": a directory tree as a tar archive, made while
-//! it is sent (`?download=tar` on a listing, as miniserve offers).
+//! "Download this folder": a directory tree as a tar or a zip archive,
+//! made while it is sent (`?download=tar` or `?download=zip` on a listing,
+//! as miniserve and dufs offer).
 //!
 //! The archive is a [`Stream`] body: each [`Stream::fill`] walks a bounded
 //! number of entries and copies at most about [`STREAM_PIECE`] bytes of
 //! file contents, so neither memory nor any one turn grows with the
-//! folder: the whole archive is never in memory or on disk. Headers are the
-//! `tar` crate's 512-byte GNU headers, with GNU long-name entries for paths
-//! over 100 bytes (what GNU tar writes, and what Python's `tarfile` and
-//! every common reader understand); the bodies are read here.
+//! folder: the whole archive is never in memory or on disk. This module
+//! walks the tree and copies the bodies; how entries are written is the
+//! format's ([`tarball`]: GNU headers; [`zip`]: stored entries with data
+//! descriptors, ZIP64 where needed, UTF-8 names), through [`Format`].
 //!
 //! The archive holds what the listings show, by the same rule
-//! ([`listable`]): no hidden names, no entry a request would be
-//! refused, files opened beneath the root (`sys::fs::Root`) like any
-//! request. Directories reached through a symlink are left out (a link to
-//! `..` would otherwise repeat the tree forever), as are directories deeper
-//! than [`MAX_DEPTH`] (each level holds an open directory). A file that
-//! changes size while it is copied cannot change its header, which is
-//! already sent: it is cut or padded with zeros to the size in the header,
-//! and the change is logged, so the archive stays well-formed. There is no
-//! cap on entries (`max_listing_entries` bounds a page held in memory; an
-//! archive holds nothing), only the per-piece bound on work.
+//! ([`listable`]): no hidden names (dot names and `--hidden` ones), no
+//! entry a request would be refused, files opened beneath the root
+//! (`sys::fs::Root`) like any request. Directories reached through a
+//! symlink are left out (a link to `..` would otherwise repeat the tree
+//! forever), as are directories deeper than [`MAX_DEPTH`] (each level
+//! holds an open directory). A file that changes size while it is copied
+//! cannot change its header, which is already sent: it is cut or padded
+//! with zeros to the size in the header, and the change is logged, so the
+//! archive stays well-formed (a zip's checksum is of the bytes sent). A tar
+//! has no cap on entries (`max_listing_entries` bounds a page held in
+//! memory; a tar holds nothing); a zip keeps its central directory until
+//! the end, bounded by [`zip::MAX_CENTRAL_DIRECTORY_BYTES`].
+
+mod tarball;
+mod zip;
 
 use std::ffi::{CStr, OsStr};
 use std::fmt;
@@ -29,10 +35,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use percent_encoding::{percent_encode, NON_ALPHANUMERIC};
-use tar::{EntryType, Header};
 
 use super::listable::listable;
 use super::Site;
@@ -48,19 +53,64 @@ const ENTRIES_PER_FILL: usize = 16;
 /// Nested directories archived at most: each level keeps its directory
 /// open while its subfolders are walked. Deeper ones are left out (logged).
 pub const MAX_DEPTH: usize = 32;
-/// Size of a tar block; headers and bodies are padded to it.
-const BLOCK: usize = 512;
-/// The longest path a plain header's name field holds.
-const NAME_FIELD: usize = 100;
-/// The name GNU tar gives the entry that carries a long path.
-const LONG_LINK: &[u8] = b"././@LongLink";
 /// Modes in the archive: the files' own permission bits; folders are
 /// always enterable.
 const DIRECTORY_MODE: u32 = 0o755;
 const PERMISSION_BITS: u32 = 0o777;
 
-/// `Content-Type` of the archive.
-const TAR_TYPE: &str = "application/x-tar";
+/// The archive formats a folder is offered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A GNU tar: what Unix tools and Python read, permissions kept.
+    Tar,
+    /// A zip of stored entries: what a double-click opens on Windows and macOS.
+    Zip,
+}
+
+impl Kind {
+    /// The kind `?download=` names (`tar`, `zip`).
+    pub fn named(word: &str) -> Option<Kind> {
+        match word {
+            "tar" => Some(Kind::Tar),
+            "zip" => Some(Kind::Zip),
+            _ => None,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Kind::Tar => "tar",
+            Kind::Zip => "zip",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Kind::Tar => "application/x-tar",
+            Kind::Zip => "application/zip",
+        }
+    }
+}
+
+/// How an archive format writes what the walk finds. Bodies are copied
+/// by the walk (exactly the size given to [`Format::file`]), and shown to
+/// the format as they go ([`Format::body`]).
+trait Format: Send {
+    /// Appends a folder's entry (`path` ends in `/`); false when the
+    /// archive cannot take another entry (then nothing is written).
+    fn directory(&mut self, out: &mut Vec<u8>, path: &[u8], modified: Option<SystemTime>) -> bool;
+    /// Appends a file's header, whose body of `size` bytes follows; false
+    /// as for `directory`.
+    fn file(&mut self, out: &mut Vec<u8>, path: &[u8], size: u64, mode: u32, modified: Option<SystemTime>) -> bool;
+    /// These bytes of the current file's body were just appended.
+    fn body(&mut self, bytes: &[u8]);
+    /// The current file's body is complete: what follows it.
+    fn file_end(&mut self, out: &mut Vec<u8>);
+    /// Appends the end of the archive until `out` reaches `target`; true
+    /// once it is all written.
+    fn end(&mut self, out: &mut Vec<u8>, target: usize) -> bool;
+}
+
 /// Characters kept as they are in the plain `filename` of
 /// `Content-Disposition`; others become `_` there (the exact name is in
 /// `filename*`, RFC 6266).
@@ -68,23 +118,29 @@ fn plain_filename_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b' ')
 }
 
-/// The tar of the open directory `entries` (at `path` below the root),
-/// with every path inside it starting with `name/`. `close`: end the body
-/// by closing the connection (an HTTP/1.0 client), not with chunked framing.
-pub fn response(entries: Entries, path: PathBuf, name: &[u8], site: &Arc<Site>, close: bool) -> Response {
+/// The `kind` archive of the open directory `entries` (at `path` below the
+/// root), with every path inside it starting with `name/`. `close`: end the
+/// body by closing the connection (an HTTP/1.0 client), not with chunked
+/// framing.
+pub fn response(entries: Entries, path: PathBuf, name: &[u8], site: &Arc<Site>, close: bool, kind: Kind) -> Response {
     let modified = entries.stat(c".").ok().and_then(|s| s.modified);
     let mut top = name.to_vec();
     top.push(b'/');
+    let format: Box<dyn Format> = match kind {
+        Kind::Tar => Box::new(tarball::Tar::default()),
+        Kind::Zip => Box::new(zip::Zip::default()),
+    };
     let archive = Archive {
         site: Arc::clone(site),
+        format,
         stack: vec![Level { entries, path, inside: top.clone() }],
         pending_top: Some((top, modified)),
         current: None,
         finished: false,
     };
     let mut response = Response::new(200)
-        .header("Content-Type", TAR_TYPE)
-        .header("Content-Disposition", disposition(name))
+        .header("Content-Type", kind.content_type())
+        .header("Content-Disposition", disposition(name, kind))
         .header("Cache-Control", "no-cache")
         .body(Body::Stream(Box::new(archive)));
     response.close = close;
@@ -92,23 +148,25 @@ pub fn response(entries: Entries, path: PathBuf, name: &[u8], site: &Arc<Site>, 
 }
 
 /// `attachment; filename="name.tar"; filename*=UTF-8''name.tar`.
-fn disposition(name: &[u8]) -> String {
+fn disposition(name: &[u8], kind: Kind) -> String {
     let plain: String = name.iter().map(|&b| if plain_filename_byte(b) { b as char } else { '_' }).collect();
     let utf8 = String::from_utf8_lossy(name);
     let exact = percent_encode(utf8.as_bytes(), NON_ALPHANUMERIC);
-    format!("attachment; filename=\"{plain}.tar\"; filename*=UTF-8''{exact}.tar")
+    let extension = kind.extension();
+    format!("attachment; filename=\"{plain}.{extension}\"; filename*=UTF-8''{exact}.{extension}")
 }
 
 /// A folder being archived.
 struct Archive {
     site: Arc<Site>,
+    format: Box<dyn Format>,
     /// The directories being walked, innermost last.
     stack: Vec<Level>,
     /// The top folder's own entry, written first.
     pending_top: Option<(Vec<u8>, Option<SystemTime>)>,
     /// The file whose body is being copied.
     current: Option<Copy>,
-    /// The end-of-archive blocks are written.
+    /// The end of the archive is written.
     finished: bool,
 }
 
@@ -137,23 +195,22 @@ impl Stream for Archive {
     fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
         let target = out.len() + STREAM_PIECE;
         if let Some((top, modified)) = self.pending_top.take() {
-            write_header(out, &top, EntryType::Directory, 0, DIRECTORY_MODE, modified);
+            self.format.directory(out, &top, modified);
         }
         let mut looked_at = 0;
         while out.len() < target && looked_at < ENTRIES_PER_FILL {
             if let Some(copy) = &mut self.current {
-                if copy.copy(out, target) {
+                if copy.copy(out, target, &mut *self.format) {
+                    self.format.file_end(out);
                     self.current = None;
                 }
                 continue;
             }
             let Some(level) = self.stack.last_mut() else {
                 if !self.finished {
-                    // Two zero blocks end the archive.
-                    out.resize(out.len() + 2 * BLOCK, 0);
-                    self.finished = true;
+                    self.finished = self.format.end(out, target);
                 }
-                return Ok(false);
+                return Ok(!self.finished);
             };
             looked_at += 1;
             match level.entries.next_name(CStr::to_owned) {
@@ -196,7 +253,9 @@ impl Archive {
                 Err(e) => return left_out(&inside, &e),
             };
             inside.push(b'/');
-            write_header(out, &inside, EntryType::Directory, 0, DIRECTORY_MODE, entry.modified);
+            if !self.format.directory(out, &inside, entry.modified) {
+                return full(&inside);
+            }
             self.stack.push(Level { entries, path, inside });
         } else {
             // The header comes from the open file, so it states the size of
@@ -206,22 +265,26 @@ impl Archive {
                 Err(e) => return left_out(&inside, &e),
             };
             let size = meta.len();
-            write_header(out, &inside, EntryType::Regular, size, meta.mode() & PERMISSION_BITS, meta.modified().ok());
+            let mode = meta.mode() & PERMISSION_BITS;
+            if !self.format.file(out, &inside, size, mode, meta.modified().ok()) {
+                return full(&inside);
+            }
             self.current = Some(Copy { file, name: inside, size, remaining: size, padding: false });
         }
     }
 }
 
 impl Copy {
-    /// Appends body bytes until `out` reaches `target` or the body ends;
-    /// true once the body and its padding are written.
-    fn copy(&mut self, out: &mut Vec<u8>, target: usize) -> bool {
+    /// Appends body bytes until `out` reaches `target` or the body ends,
+    /// showing each to `format`; true once the body is written.
+    fn copy(&mut self, out: &mut Vec<u8>, target: usize, format: &mut dyn Format) -> bool {
         while self.remaining > 0 && out.len() < target {
             let want = self.remaining.min((target - out.len()) as u64) as usize;
             let start = out.len();
             out.resize(start + want, 0);
             if self.padding {
                 self.remaining -= want as u64;
+                format.body(&out[start..]);
                 continue;
             }
             match self.file.read(&mut out[start..]) {
@@ -237,6 +300,7 @@ impl Copy {
                 Ok(n) => {
                     out.truncate(start + n);
                     self.remaining -= n as u64;
+                    format.body(&out[start..]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => out.truncate(start),
                 Err(e) => {
@@ -249,7 +313,6 @@ impl Copy {
         if self.remaining > 0 {
             return false;
         }
-        pad_block(out, self.size);
         if !self.padding && self.file.metadata().is_ok_and(|meta| meta.len() > self.size) {
             log::warn!(
                 "archive: {:?} grew while being sent; cut to its size when it was opened, {} bytes",
@@ -274,44 +337,10 @@ fn left_out(inside: &[u8], error: &io::Error) {
     }
 }
 
-/// Zeros after `len` body bytes up to the next block boundary.
-fn pad_block(out: &mut Vec<u8>, len: u64) {
-    let rest = (len % BLOCK as u64) as usize;
-    if rest != 0 {
-        out.resize(out.len() + BLOCK - rest, 0);
-    }
-}
-
-/// Appends the header block(s) of an entry at `path` (raw bytes, any
-/// length): a GNU long-name entry first when the path does not fit the
-/// name field.
-fn write_header(out: &mut Vec<u8>, path: &[u8], kind: EntryType, size: u64, mode: u32, modified: Option<SystemTime>) {
-    if path.len() > NAME_FIELD {
-        let mut long = Header::new_gnu();
-        long.as_old_mut().name[..LONG_LINK.len()].copy_from_slice(LONG_LINK);
-        long.set_entry_type(EntryType::GNULongName);
-        // The name and a terminating NUL.
-        long.set_size(path.len() as u64 + 1);
-        long.set_mode(0o644);
-        long.set_mtime(0);
-        long.set_cksum();
-        out.extend_from_slice(long.as_bytes());
-        out.extend_from_slice(path);
-        out.push(0);
-        pad_block(out, path.len() as u64 + 1);
-    }
-    let mut header = Header::new_gnu();
-    let shown = path.len().min(NAME_FIELD);
-    header.as_old_mut().name[..shown].copy_from_slice(&path[..shown]);
-    header.set_entry_type(kind);
-    header.set_size(size);
-    header.set_mode(mode);
-    header.set_uid(0);
-    header.set_gid(0);
-    let mtime = modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-    header.set_mtime(mtime);
-    header.set_cksum();
-    out.extend_from_slice(header.as_bytes());
+/// Logs an entry the archive had no room left to record (a zip's central
+/// directory at its bound).
+fn full(inside: &[u8]) {
+    log::warn!("archive: leaving out {:?}: the archive holds as many entries as it may", OsStr::from_bytes(inside));
 }
 
 impl fmt::Debug for Archive {
@@ -326,7 +355,9 @@ mod tests {
     use super::*;
     use crate::config::FileOptions;
     use crate::sys::fs::Root;
+    use ::tar::EntryType;
     use std::path::Path;
+    use tarball::BLOCK;
 
     /// A site over `root` with default options.
     fn site_at(root: &Path) -> Arc<Site> {
@@ -337,15 +368,16 @@ mod tests {
             types: Default::default(),
             streams: Default::default(),
             live: None,
+            hidden: Default::default(),
         })
     }
 
     /// The whole archive of `root/dir` as the connection would collect it,
     /// and the largest piece.
-    fn archive_of(root: &Path, dir: &str, name: &[u8]) -> (Vec<u8>, usize) {
+    fn archive_of(root: &Path, dir: &str, name: &[u8], kind: Kind) -> (Vec<u8>, usize) {
         let site = site_at(root);
         let Node::Directory(fd) = site.root.open_node(Path::new(dir)).unwrap() else { panic!("not a dir") };
-        let response = response(Entries::new(fd).unwrap(), PathBuf::from(dir), name, &site, false);
+        let response = response(Entries::new(fd).unwrap(), PathBuf::from(dir), name, &site, false, kind);
         let Body::Stream(mut stream) = response.body else { panic!("not a stream") };
         let (mut all, mut piece, mut largest) = (Vec::new(), Vec::new(), 0);
         loop {
@@ -361,7 +393,7 @@ mod tests {
 
     /// (path, contents or None for a folder) of every entry, in order.
     fn entries(tar_bytes: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        let mut archive = tar::Archive::new(tar_bytes);
+        let mut archive = ::tar::Archive::new(tar_bytes);
         let mut found = Vec::new();
         for entry in archive.entries().unwrap() {
             let mut entry = entry.unwrap();
@@ -397,7 +429,7 @@ mod tests {
         std::os::unix::fs::symlink("../outside", root.join("docs/out")).unwrap();
         std::os::unix::fs::symlink("sub", root.join("docs/loop")).unwrap();
         std::os::unix::fs::symlink("a.txt", root.join("docs/alias")).unwrap();
-        let (bytes, largest) = archive_of(root, "docs", b"docs");
+        let (bytes, largest) = archive_of(root, "docs", b"docs", Kind::Tar);
         assert_eq!(bytes.len() % BLOCK, 0);
         assert!(bytes.ends_with(&[0; 2 * BLOCK]));
         assert!(largest <= STREAM_PIECE + 4 * BLOCK, "a piece of {largest} bytes");
@@ -431,7 +463,7 @@ mod tests {
             std::fs::write(&big, vec![5u8; 3 * STREAM_PIECE]).unwrap();
             let Node::Directory(fd) = site.root.open_node(Path::new("d")).unwrap() else { panic!() };
             let Body::Stream(mut stream) =
-                response(Entries::new(fd).unwrap(), PathBuf::from("d"), b"d", &site, false).body
+                response(Entries::new(fd).unwrap(), PathBuf::from("d"), b"d", &site, false, Kind::Tar).body
             else {
                 panic!()
             };
@@ -453,11 +485,12 @@ mod tests {
 
     #[test]
     fn content_disposition() {
-        assert_eq!(disposition(b"docs"), "attachment; filename=\"docs.tar\"; filename*=UTF-8''docs.tar");
+        assert_eq!(disposition(b"docs", Kind::Tar), "attachment; filename=\"docs.tar\"; filename*=UTF-8''docs.tar");
+        assert_eq!(disposition(b"docs", Kind::Zip), "attachment; filename=\"docs.zip\"; filename*=UTF-8''docs.zip");
         assert_eq!(
-            disposition(b"caf\xc3\xa9 \"x\""),
+            disposition(b"caf\xc3\xa9 \"x\"", Kind::Tar),
             "attachment; filename=\"caf__ _x_.tar\"; filename*=UTF-8''caf%C3%A9%20%22x%22.tar"
         );
-        assert_eq!(disposition(b"\xe9"), "attachment; filename=\"_.tar\"; filename*=UTF-8''%EF%BF%BD.tar");
+        assert_eq!(disposition(b"\xe9", Kind::Tar), "attachment; filename=\"_.tar\"; filename*=UTF-8''%EF%BF%BD.tar");
     }
 }
