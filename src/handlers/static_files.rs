@@ -20,7 +20,8 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
-use super::{files, Site, WorkerHandler};
+use super::router::Intake;
+use super::{files, upload, Site, Started, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
@@ -181,29 +182,80 @@ impl WorkerHandler for FolderHandler {
 }
 
 impl FolderHandler {
+    /// How this folder takes `request`'s body: uploads read it in pieces
+    /// (`upload`), everything else ignores it.
+    pub(crate) fn intake(&self, request: &Request<'_>) -> Intake {
+        if upload::reads_body(request.method(), &self.site.options) {
+            Intake::Stream
+        } else {
+            Intake::Ignore
+        }
+    }
+
+    /// An upload's sink for its body, or the answer.
+    pub(crate) fn start(&mut self, request: &Request<'_>) -> Started {
+        if !upload::reads_body(request.method(), &self.site.options) {
+            return Started::Answer(self.handle(request));
+        }
+        let target = match self.target(request) {
+            Ok(target) => target,
+            Err(refused) => return Started::Answer(self.site.headers.decorate(request, refused)),
+        };
+        match upload::start(request, target, self.strip, &self.site) {
+            Started::Answer(response) => Started::Answer(self.site.headers.decorate(request, response)),
+            read => read,
+        }
+    }
+
     fn answer(&mut self, request: &Request<'_>) -> Response {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             if request.method() == Method::OPTIONS {
-                return cors::options(self.site.headers.cors(), request);
+                let mut response = cors::options(self.site.headers.cors(), request);
+                if self.site.options.upload || self.site.options.delete {
+                    set_allow(&mut response, upload::allowed(&self.site.options));
+                }
+                return response;
             }
-            return Response::error(405).header("Allow", cors::ALLOWED_METHODS);
+            if !upload::accepts(request.method(), &self.site.options) {
+                return upload::not_allowed(&self.site.options);
+            }
+            return match self.target(request) {
+                Ok(target) => upload::answer(request, target, self.strip, &self.site),
+                Err(refused) => refused,
+            };
         }
-        let path = request.path();
-        if self.strip == 0 {
+        match self.target(request) {
             // The fallback: the path as sent, malformed or not, for
             // `safe_path` to judge (a target without `/` is a 400 there).
-            return files::serve(request, path, &self.site, &mut self.cache, &self.listings);
+            Ok(target) => files::serve(request, target, &self.site, &mut self.cache, &self.listings),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The request path below the route's prefix.
+    fn target<'r>(&self, request: &Request<'r>) -> Result<&'r str, Response> {
+        let path = request.path();
+        if self.strip == 0 {
+            return Ok(path);
         }
         // The router matched the prefix, so `strip` is within the path and
         // on a character boundary; `get` keeps that an answer, not a panic.
-        let target = match path.get(self.strip..) {
+        match path.get(self.strip..) {
             // `/static` under `/static*`: the folder itself (files.rs
             // redirects to `/static/` because the request path lacks the slash).
-            Some("") => "/",
-            Some(rest) if rest.starts_with('/') => rest,
+            Some("") => Ok("/"),
+            Some(rest) if rest.starts_with('/') => Ok(rest),
             // `/staticfoo` under `/static*`: not below the folder.
-            _ => return Response::error(404),
-        };
-        files::serve(request, target, &self.site, &mut self.cache, &self.listings)
+            _ => Err(Response::error(404)),
+        }
+    }
+}
+
+/// Sets the value of `response`'s `Allow` field.
+fn set_allow(response: &mut Response, allow: &'static str) {
+    for (name, value) in &mut response.headers {
+        if name == "Allow" {
+            *value = std::borrow::Cow::Borrowed(allow);
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Opening files beneath the served root, race-free; reading directories
-//! relative to an open handle is [`entries`]'s.
+//! relative to an open handle is [`entries`]'s, changing what is beneath
+//! the root (uploads, new folders, removal, moves) is [`write`]'s.
 //!
 //! The root is opened once ([`Root::open`]) and every later open is relative
 //! to that descriptor, so no path is ever resolved twice (the check-then-open
@@ -32,8 +33,10 @@ use rustix::fs::ResolveFlags;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 mod entries;
+mod write;
 
 pub use entries::Entries;
+pub use write::{is_full, is_link_refusal, reserve, Existing, Folder, Made};
 
 /// Most symlinks followed while resolving one path, as the kernel's
 /// `MAXSYMLINKS` (40): more is a loop, or an attack on the walk's time.
