@@ -34,8 +34,8 @@ pub use crate::proxy::Cidr;
 use crate::tls::Tls;
 #[cfg(feature = "cli")]
 use command_line::{
-    boolish, byte_count_or_off, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name, no_to_false,
-    off_or, seconds, seconds_text, valid_cache_control, THREADS,
+    boolish, byte_count_or_off, compress_level, cors_setting, count_within, defaults, file_defaults, health_path,
+    index_name, no_to_false, off_or, seconds, seconds_text, valid_cache_control, THREADS,
 };
 pub use error::{Setting, SettingError};
 pub(crate) use values::{check_cache_control, check_index, origin_of};

@@ -22,5 +22,6 @@ mod semantics;
 mod shutdown;
 mod support;
 mod tls;
+mod upload;
 mod watched_cache;
 mod wget;

@@ -31,9 +31,7 @@ use super::refusal::Refusal;
 pub fn check(sec_fetch_site: Option<&str>, origin: Option<&str>, host: Option<&str>) -> Result<(), Refusal> {
     let refused = |why: &str| Err(Refusal::new(403, format!("cross-site write refused: {why}")));
     match sec_fetch_site.map(str::trim) {
-        Some(site) if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") => {
-            return Ok(())
-        }
+        Some(site) if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") => return Ok(()),
         Some(site) if site.eq_ignore_ascii_case("same-site") || site.eq_ignore_ascii_case("cross-site") => {
             return refused(&format!("the browser says it comes from a page on another origin ({site})"))
         }

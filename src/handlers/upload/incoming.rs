@@ -59,13 +59,19 @@ impl Incoming {
     /// of `expected` bytes when the client said so: more than `limit` is
     /// 413 now, and what the file system cannot hold 507 now (the space
     /// is reserved), before a byte of the body is read.
-    pub fn create(folder: Folder, made: Vec<Made>, expected: Option<u64>, limit: Option<u64>) -> Result<Incoming, Refusal> {
+    pub fn create(
+        folder: Folder,
+        made: Vec<Made>,
+        expected: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Incoming, Refusal> {
         if let (Some(expected), Some(limit)) = (expected, limit) {
             if expected > limit {
                 return Err(Refusal::too_large(limit));
             }
         }
-        let (temporary, file) = create_temporary(&folder).map_err(|e| Refusal::io(e, "cannot create a temporary file"))?;
+        let (temporary, file) =
+            create_temporary(&folder).map_err(|e| Refusal::io(e, "cannot create a temporary file"))?;
         let incoming = Incoming { folder, temporary, file: Some(file), written: 0, limit, made };
         if let (Some(expected), Some(file)) = (expected.filter(|&n| n > 0), &incoming.file) {
             if let Err(e) = fs::reserve(file, expected) {

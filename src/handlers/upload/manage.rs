@@ -117,7 +117,9 @@ pub fn move_to(request: &Request, target: &str, strip: usize, site: &Arc<Site>) 
         }
         Existing::File if replace => true,
         Existing::File => return Err(Refusal::new(412, "the destination exists (Overwrite: F)")),
-        Existing::Folder => return Err(Refusal::conflict(&destination_place.name, "is a folder, which a move never replaces")),
+        Existing::Folder => {
+            return Err(Refusal::conflict(&destination_place.name, "is a folder, which a move never replaces"))
+        }
         Existing::Other => return Err(Refusal::conflict(&destination_place.name, "is a link or a special file")),
     };
     match from.move_to(&source.name, &to, &destination_place.name, replace) {

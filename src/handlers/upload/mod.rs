@@ -150,10 +150,9 @@ fn content_length(request: &Request) -> Option<u64> {
 fn check_room(folder: &Folder, expected: Option<u64>) -> Result<(), Refusal> {
     let Some(expected) = expected else { return Ok(()) };
     match folder.available_bytes() {
-        Ok(free) if free < expected => Err(Refusal::new(
-            507,
-            format!("the body is {expected} bytes and the server's disk has {free} free"),
-        )),
+        Ok(free) if free < expected => {
+            Err(Refusal::new(507, format!("the body is {expected} bytes and the server's disk has {free} free")))
+        }
         _ => Ok(()),
     }
 }

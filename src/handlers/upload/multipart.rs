@@ -142,9 +142,7 @@ pub fn boundary_of(content_type: &str) -> Option<Result<&str, MultipartError>> {
 /// RFC 2046 §5.1.1: 1 to 70 `bchars`, not ending in a space.
 fn valid_boundary(boundary: &str) -> bool {
     let bchar = |b: u8| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b);
-    (1..=MAX_BOUNDARY).contains(&boundary.len())
-        && boundary.bytes().all(bchar)
-        && !boundary.ends_with(' ')
+    (1..=MAX_BOUNDARY).contains(&boundary.len()) && boundary.bytes().all(bchar) && !boundary.ends_with(' ')
 }
 
 impl Parser {
@@ -493,11 +491,20 @@ mod tests {
             let (events, outcome) = parse("b", body.as_bytes(), 3);
             outcome.map(|()| events[0].clone())
         };
-        assert_eq!(name("form-data; name=\"f\"; filename=\"dir/sub/a b.txt\""), Ok("part f Some(\"dir/sub/a b.txt\")".into()));
-        assert_eq!(name("form-data; name=\"f\"; filename=\"q\\\"uo\\\\te\""), Ok("part f Some(\"q\\\"uo\\\\te\")".into()));
+        assert_eq!(
+            name("form-data; name=\"f\"; filename=\"dir/sub/a b.txt\""),
+            Ok("part f Some(\"dir/sub/a b.txt\")".into())
+        );
+        assert_eq!(
+            name("form-data; name=\"f\"; filename=\"q\\\"uo\\\\te\""),
+            Ok("part f Some(\"q\\\"uo\\\\te\")".into())
+        );
         assert_eq!(name("form-data; name=\"f\"; filename=\"a%22b\""), Ok("part f Some(\"a%22b\")".into()));
         assert_eq!(name("Form-Data;NAME=f;FileName=x.bin;"), Ok("part f Some(\"x.bin\")".into()));
-        assert_eq!(name("form-data; name=\"f\"; filename=\"../../etc/passwd\""), Ok("part f Some(\"../../etc/passwd\")".into()));
+        assert_eq!(
+            name("form-data; name=\"f\"; filename=\"../../etc/passwd\""),
+            Ok("part f Some(\"../../etc/passwd\")".into())
+        );
         assert_eq!(name("form-data; name=\"f\" x"), Err(MultipartError::Head));
     }
 

@@ -180,7 +180,11 @@ mod tests {
         placed("/line%0Abreak", Existing, at("", "line\nbreak"));
         let deep = "/d".repeat(MAX_DEPTH + 1);
         placed(&deep, New, Err(400));
-        placed(&"/d".repeat(MAX_DEPTH), New, Ok(Place { folder: PathBuf::from("d/".repeat(MAX_DEPTH - 1)), name: "d".into() }));
+        placed(
+            &"/d".repeat(MAX_DEPTH),
+            New,
+            Ok(Place { folder: PathBuf::from("d/".repeat(MAX_DEPTH - 1)), name: "d".into() }),
+        );
         assert_eq!(folder("/", Role::New).map_err(|r| r.status()), Ok(PathBuf::new()));
         assert_eq!(folder("/up/..", Role::New).map_err(|r| r.status()), Err(400));
     }

@@ -70,8 +70,12 @@ impl Root {
             return Ok(Folder { fd: rustix::fs::openat(&self.dir, c".", folder_flags(), Mode::empty())? });
         }
         if self.confinement == Confinement::Beneath {
-            if let Some(opened) = open_folder_kernel(self.dir.as_fd(), relative) {
-                return opened.map(|fd| Folder { fd });
+            match open_folder_kernel(self.dir.as_fd(), relative) {
+                // ENOTDIR: a file, or a symlink, on the way; the walk
+                // tells which.
+                Some(Err(e)) if e.raw_os_error() == Some(libc::ENOTDIR) => {}
+                Some(opened) => return opened.map(|fd| Folder { fd }),
+                None => {}
             }
         }
         let mut folder = Folder { fd: rustix::fs::openat(&self.dir, c".", folder_flags(), Mode::empty())? };
@@ -147,7 +151,15 @@ fn open_folder_kernel(_: rustix::fd::BorrowedFd, _: &Path) -> Option<io::Result<
 impl Folder {
     /// The folder `name` in this one, not through a symlink.
     fn open_child(&self, name: &OsStr) -> io::Result<Folder> {
-        Ok(Folder { fd: rustix::fs::openat(&self.fd, name, folder_flags(), Mode::empty())? })
+        match rustix::fs::openat(&self.fd, name, folder_flags(), Mode::empty()) {
+            Ok(fd) => Ok(Folder { fd }),
+            // `O_DIRECTORY | O_NOFOLLOW` on a symlink says ENOTDIR: say
+            // what it is, a link where none may be.
+            Err(rustix::io::Errno::NOTDIR) if self.existing(name)? == Existing::Other => {
+                Err(rustix::io::Errno::LOOP.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The folder `name` in this one, for moving or removing its entries.
