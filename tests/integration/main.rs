@@ -23,5 +23,6 @@ mod shutdown;
 mod support;
 mod tls;
 mod upload;
+mod upload_browser;
 mod watched_cache;
 mod wget;

@@ -273,8 +273,13 @@ impl Listing {
         let mut hasher = DefaultHasher::new();
         (digest.sum, listed, more, self.view, &self.request_path).hash(&mut hasher);
         let options = &self.site.options;
-        (options.dotfiles, options.follow_symlinks).hash(&mut hasher);
+        (options.dotfiles, options.follow_symlinks, self.writes()).hash(&mut hasher);
         Validated { etag: format!("\"listing-{:016x}\"", hasher.finish()) }
+    }
+
+    /// The controls the page carries, by the folder's settings.
+    fn writes(&self) -> listing::Writes {
+        listing::Writes { upload: self.site.options.upload, changes: self.site.options.delete }
     }
 
     fn key(&self) -> PageKey {
@@ -295,7 +300,7 @@ impl Listing {
         let response = match self.view.format {
             Format::Html => Response::new(200)
                 .header("Content-Type", listing::HTML_TYPE)
-                .header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY),
+                .header("Content-Security-Policy", self.writes().policy()),
             Format::Json => Response::new(200).header("Content-Type", listing::JSON_TYPE),
         };
         with_validators(response.body(body), validated)
@@ -374,7 +379,7 @@ impl Preparation for Listing {
                 if let Some((_, body)) = unchanged {
                     return Some(self.page_response(Body::Shared(body), &validated));
                 }
-                self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more), validated);
+                self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more, self.writes()), validated);
                 // A small directory is answered in the same step.
                 if read < ENTRIES_PER_SLICE {
                     self.advance()
