@@ -24,5 +24,6 @@ mod support;
 mod tls;
 mod upload;
 mod upload_browser;
+mod upload_clients;
 mod watched_cache;
 mod wget;
