@@ -129,6 +129,15 @@
 //! when [`FileOptions::cors`] is set); `/.well-known/` is served even
 //! while other dot names are hidden.
 //!
+//! With [`FileOptions::upload`] a folder also takes files: `PUT`, `POST`
+//! of a multipart form (its listing page gets the forms) and `MKCOL`;
+//! with [`FileOptions::delete`], `DELETE` and `MOVE`. Bodies stream to
+//! disk in bounded memory; each file lands whole or not at all (a hidden
+//! temporary file, `fsync`, rename), beneath the root and through no
+//! symlink, at most [`FileOptions::max_upload_bytes`] (413); a full disk
+//! is 507; browsers on other sites are refused. Without them every write
+//! is 405 with `Allow`.
+//!
 //! # Requests and responses
 //!
 //! A [`Request`] gives the method, path (as sent, or decoded), query (as
@@ -221,7 +230,8 @@
 //!   the access-log record) that a protocol layer calls per request.
 //! - `http`: version-independent semantics — [`Request`], [`Response`],
 //!   header fields, preconditions, ranges, content codings, dates.
-//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the file cache.
+//! - `handlers`: the router, [`StaticFiles`], listings, folder tars, the
+//!   file cache, uploads and the other writes.
 //! - `budget`: the one memory budget for what connections hold.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.

@@ -297,6 +297,26 @@ pub fn reserve(file: &File, len: u64) -> io::Result<()> {
     }
 }
 
+/// Starts writing `len` bytes of `file` from `offset` to the disk and
+/// returns without waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so
+/// that an upload's final `fsync` has little left to wait for: the
+/// worker's other connections wait through that `fsync`. Where the call
+/// does not exist this does nothing; errors are `fsync`'s to report.
+pub fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else { return };
+        // SAFETY: the descriptor is borrowed from `file`, open for the whole
+        // call; the call reads no memory of ours, only these integers.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// Whether an error means the file system (or the user's quota) is full.
 pub fn is_full(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
