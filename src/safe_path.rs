@@ -73,7 +73,7 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
 /// even with `dotfiles`: it is never served, listed or archived.
 pub fn is_hidden(name: &[u8], dotfiles: bool, at_root: bool) -> bool {
     name.first() == Some(&b'.')
-        && (name.starts_with(TEMPORARY_PREFIX) || (!dotfiles && !(at_root && name == WELL_KNOWN)))
+        && (name.starts_with(TEMPORARY_PREFIX) || !(dotfiles || (at_root && name == WELL_KNOWN)))
 }
 
 /// How the names of the server's own temporary files begin (an upload

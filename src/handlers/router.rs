@@ -360,7 +360,8 @@ impl Local {
         match self {
             Local::Shared(_) | Local::Own(_) => Intake::Whole,
             Local::Streaming(_) => Intake::Stream,
-            Local::Files(files) => files.intake(request),
+            Local::Files(files) if files.reads_body(request) => Intake::Stream,
+            Local::Files(_) => Intake::Ignore,
         }
     }
 }

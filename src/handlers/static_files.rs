@@ -20,7 +20,6 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
-use super::router::Intake;
 use super::{files, upload, Site, Started, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
@@ -182,19 +181,15 @@ impl WorkerHandler for FolderHandler {
 }
 
 impl FolderHandler {
-    /// How this folder takes `request`'s body: uploads read it in pieces
-    /// (`upload`), everything else ignores it.
-    pub(crate) fn intake(&self, request: &Request<'_>) -> Intake {
-        if upload::reads_body(request.method(), &self.site.options) {
-            Intake::Stream
-        } else {
-            Intake::Ignore
-        }
+    /// Whether this folder reads `request`'s body (in pieces: an upload);
+    /// everything else ignores it.
+    pub(crate) fn reads_body(&self, request: &Request<'_>) -> bool {
+        upload::reads_body(request.method(), &self.site.options)
     }
 
     /// An upload's sink for its body, or the answer.
     pub(crate) fn start(&mut self, request: &Request<'_>) -> Started {
-        if !upload::reads_body(request.method(), &self.site.options) {
+        if !self.reads_body(request) {
             return Started::Answer(self.handle(request));
         }
         let target = match self.target(request) {

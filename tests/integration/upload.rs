@@ -214,10 +214,8 @@ fn an_interrupted_upload_leaves_nothing() {
     let mut body = multipart("XbOuNdArY", &[("f", Some("cut.bin"), &[1u8; 200_000])]);
     body.truncate(100_000);
     let mut stream = server.connect();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=XbOuNdArY\r\n\
-         Content-Length: 200300\r\n\r\n"
-    );
+    let head = "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=XbOuNdArY\r\n\
+                Content-Length: 200300\r\n\r\n";
     stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body)).expect("send");
     wait_until("the form's temporary file appears", || !leftovers(&server.root()).is_empty());
     drop(stream);

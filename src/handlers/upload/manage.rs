@@ -18,7 +18,7 @@ use super::target::{self, Role};
 use crate::handlers::Site;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::sys::fs::Existing;
+use crate::sys::fs::{Existing, Folder};
 
 /// How a folder being removed is renamed first (within `safe_path::TEMPORARY_PREFIX`).
 const REMOVING_NAME: &str = ".rawserve-removing-";
@@ -29,13 +29,7 @@ pub fn make_folder(request: &Request, target: &str, site: &Arc<Site>) -> Result<
     if site.is_hidden(&place.path()) {
         return Err(Refusal::new(404, format!("{target:?} is hidden")));
     }
-    let parent = match site.root.open_folder(&place.folder) {
-        Ok(parent) => parent,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Refusal::new(409, "the folder to make it in does not exist"))
-        }
-        Err(e) => return Err(Refusal::io(e, "cannot open the folder")),
-    };
+    let parent = parent_folder(site, &place.folder, "the folder to make it in")?;
     match parent.make_folder(&place.name) {
         Ok(()) => {
             log::info!("upload: {} created (folder)", request.path());
@@ -100,13 +94,7 @@ pub fn move_to(request: &Request, target: &str, strip: usize, site: &Arc<Site>) 
     if what == Existing::Nothing {
         return Err(Refusal::new(404, format!("{target:?} does not exist")));
     }
-    let to = match site.root.open_folder(&destination_place.folder) {
-        Ok(to) => to,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Refusal::new(409, "the destination's folder does not exist"))
-        }
-        Err(e) => return Err(Refusal::io(e, "cannot open the destination's folder")),
-    };
+    let to = parent_folder(site, &destination_place.folder, "the destination's folder")?;
     if from.same_as(&to) && source.name == destination_place.name {
         return Err(Refusal::new(403, "the source and the destination are the same"));
     }
@@ -139,4 +127,14 @@ pub fn move_to(request: &Request, target: &str, strip: usize, site: &Arc<Site>) 
     }
     log::info!("upload: {} moved to {destination}", request.path());
     Ok(if replaced { Response::new(204) } else { Response::new(201).header("Location", destination.to_string()) })
+}
+
+/// The folder `path` (below the root), which must exist: RFC 4918 answers
+/// a missing one with 409 (`what` names it in the sentence).
+fn parent_folder(site: &Site, path: &std::path::Path, what: &str) -> Result<Folder, Refusal> {
+    match site.root.open_folder(path) {
+        Ok(folder) => Ok(folder),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Refusal::new(409, format!("{what} does not exist"))),
+        Err(e) => Err(Refusal::io(e, &format!("cannot open {what}"))),
+    }
 }
