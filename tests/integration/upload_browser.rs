@@ -21,7 +21,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// `dialog: …` for each dialog (accepted), then `listing: …` with the
 /// page's rows after each upload's reload.
 const DRIVER: &str = r#"
-import json, os, subprocess, sys, time
+import json, os, select, subprocess, sys, time
 chromium, url, file, folder, profile = sys.argv[1:6]
 to_chrome_r, to_chrome_w = os.pipe()
 from_chrome_r, from_chrome_w = os.pipe()
@@ -41,6 +41,8 @@ session = None
 def read_message():
     global buffer
     while b"\0" not in buffer:
+        if not select.select([from_chrome_r], [], [], 30)[0]:
+            raise SystemExit("chromium said nothing for 30 s")
         chunk = os.read(from_chrome_r, 65536)
         if not chunk:
             raise SystemExit("chromium closed the pipe")
@@ -79,13 +81,29 @@ def wait_for(name, deadline=60):
 def evaluate(expression):
     result = call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
     return result.get("result", {}).get("value")
+def evaluate_now(expression):
+    # None while the page is between documents (a reload).
+    try:
+        result = call("Runtime.evaluate", expression=expression, returnByValue=True)
+    except SystemExit as e:
+        if "chromium" in str(e):
+            raise
+        return None
+    return result.get("result", {}).get("value")
 def choose_and_submit(selector, path):
     document = call("DOM.getDocument", depth=-1)
     node = call("DOM.querySelector", nodeId=document["root"]["nodeId"], selector=selector)["nodeId"]
     call("DOM.setFileInputFiles", nodeId=node, files=[path])
-    events.clear()
-    evaluate("document.querySelector('form.files').requestSubmit()")
-    wait_for("Page.loadEventFired")
+    evaluate("window.before = true; document.querySelector('form.files').requestSubmit()")
+    # The page reloads once its uploads are done: a new document, loaded.
+    end, state = time.time() + 60, None
+    while time.time() < end:
+        state = evaluate_now("window.before ? 'waiting: ' + document.getElementById('queue').innerText : document.readyState")
+        if state == "complete":
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit(f"the page did not reload after its uploads: {state!r}")
     print("listing:", evaluate("[...document.querySelectorAll('tbody a')].map(a=>a.textContent).join(' ')"), flush=True)
 try:
     target = [t for t in call("Target.getTargets")["targetInfos"] if t["type"] == "page"][0]
@@ -94,6 +112,7 @@ try:
     call("Runtime.enable")
     call("Page.navigate", url=url)
     wait_for("Page.loadEventFired")
+    events.clear()
     choose_and_submit("form.files input[type=file]:not([webkitdirectory])", file)
     choose_and_submit("form.files input[webkitdirectory]", folder)
     # The same file again: the page asks first (the dialog is accepted).

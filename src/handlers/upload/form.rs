@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::incoming::{Incoming, Landed};
+use super::incoming::{Incoming, Landed, NewFolders};
 use super::multipart::{self, Event, MultipartError, Parser};
 use super::refusal::Refusal;
 use super::target::{self, Role};
@@ -149,7 +149,7 @@ fn begin(head: multipart::PartHead, site: &Site, base: &std::path::Path) -> Resu
             }
             let (folder, made) =
                 site.root.make_folders(&place.folder).map_err(|e| Refusal::io(e, "cannot open or make the folder"))?;
-            let incoming = Incoming::create(folder, made, None, site.options.max_upload_bytes)?;
+            let incoming = Incoming::create(folder, NewFolders::new(made), None, site.options.max_upload_bytes)?;
             Ok(Part::File { incoming, place, shown: name })
         }
         None if head.name == MKDIR_FIELD => Ok(Part::Mkdir(Vec::new())),
@@ -181,6 +181,7 @@ fn end(part: Part, site: &Site, base: &std::path::Path, replace: bool) -> Result
             }
             let (_, made) =
                 site.root.make_folders(&place.path()).map_err(|e| Refusal::io(e, "cannot make the folder"))?;
+            // Made on purpose: kept.
             let verb = if made.is_empty() { "exists" } else { "created" };
             Ok(Some(format!("{name}/: {verb}")))
         }

@@ -50,8 +50,8 @@ pub struct Incoming {
     flushed: u64,
     /// Most bytes this file may have (`--max-upload-bytes`).
     limit: Option<u64>,
-    /// Folders made for it, outermost first.
-    made: Vec<Made>,
+    /// Folders made for it.
+    made: NewFolders,
 }
 
 /// How a committed file landed.
@@ -70,7 +70,7 @@ impl Incoming {
     /// is reserved), before a byte of the body is read.
     pub fn create(
         folder: Folder,
-        made: Vec<Made>,
+        made: NewFolders,
         expected: Option<u64>,
         limit: Option<u64>,
     ) -> Result<Incoming, Refusal> {
@@ -128,7 +128,7 @@ impl Incoming {
         }
         // Renamed: nothing left to remove.
         self.temporary = CString::default();
-        self.made.clear();
+        self.made.keep();
         Ok(if existed { Landed::Replaced } else { Landed::Created })
     }
 
@@ -147,17 +147,34 @@ impl Drop for Incoming {
         if let Err(e) = self.folder.discard(&self.temporary) {
             log::warn!("cannot remove an unfinished upload's temporary file: {e}");
         }
-        remove_made(&mut self.made);
     }
 }
 
-/// Removes the folders an unfinished upload made, innermost first, each
-/// only if still empty (`rmdir` refuses otherwise, which is the point).
-pub fn remove_made(made: &mut Vec<Made>) {
-    while let Some(Made { parent, name }) = made.pop() {
-        if parent.remove_empty(&name).is_err() {
-            // In use by another upload: so are those around it.
-            made.clear();
+/// The folders a write made on its way (outermost first): removed again
+/// when dropped, innermost first, each only while still empty (`rmdir`
+/// refuses otherwise, which is the point: another upload may be using
+/// it), unless [`NewFolders::keep`] was called.
+#[derive(Debug, Default)]
+pub struct NewFolders(Vec<Made>);
+
+impl NewFolders {
+    pub fn new(made: Vec<Made>) -> NewFolders {
+        NewFolders(made)
+    }
+
+    /// The write landed: the folders stay.
+    pub fn keep(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for NewFolders {
+    fn drop(&mut self) {
+        while let Some(Made { parent, name }) = self.0.pop() {
+            if parent.remove_empty(&name).is_err() {
+                // In use by another upload: so are those around it.
+                break;
+            }
         }
     }
 }

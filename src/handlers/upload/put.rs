@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
-use super::incoming::{Incoming, Landed};
+use super::incoming::{Incoming, Landed, NewFolders};
 use super::refusal::Refusal;
 use super::target::{self, Role};
 use crate::handlers::{BodySink, Site, Started};
@@ -38,8 +38,15 @@ pub fn start(request: &Request, target: &str, site: &Arc<Site>) -> Result<Starte
         return Err(Refusal::new(404, format!("{target:?} is hidden")));
     }
     let expected = super::content_length(request);
+    if let (Some(expected), Some(limit)) = (expected, site.options.max_upload_bytes) {
+        if expected > limit {
+            return Err(Refusal::too_large(limit));
+        }
+    }
     let (folder, made) =
         site.root.make_folders(&place.folder).map_err(|e| Refusal::io(e, "cannot open or make the folder"))?;
+    // Removed again if anything below refuses the upload.
+    let made = NewFolders::new(made);
     // If-None-Match: * asks to create only (RFC 9110 §13.1.2).
     let replace = request.header("if-none-match").is_none_or(|v| v.trim() != "*");
     match folder.existing(&place.name) {
