@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::cache::FileCache;
 use super::compress::CompressedCache;
@@ -20,10 +20,10 @@ use super::content_type::ContentTypes;
 use super::cors;
 use super::directory::KeptListings;
 use super::headers::FolderHeaders;
-use super::{files, upload, Site, Started, WorkerHandler};
+use super::{files, upload, BodySink, Site, Started, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
-use crate::http::response::Response;
+use crate::http::response::{Body, Preparation, Response};
 use crate::sys::fs::Root;
 
 /// Why a folder cannot be served. Each says what the user should fix.
@@ -198,7 +198,18 @@ impl FolderHandler {
         };
         match upload::start(request, target, self.strip, &self.site) {
             Started::Answer(response) => Started::Answer(self.site.headers.decorate(request, response)),
-            read => read,
+            Started::Read(sink) => {
+                // The answer comes once the body is in: the fields added to
+                // every answer of the folder (`-H`, CORS) are bound to it now,
+                // while the request is here, as for a listing still being made.
+                let slot = Arc::new(Mutex::new(None));
+                let later = self.site.headers.decorate(request, Response::later(Box::new(Slot(Arc::clone(&slot)))));
+                match later.body {
+                    Body::Later(decorate) => Started::Read(Box::new(DecoratedSink { sink, decorate, slot })),
+                    // OK: `decorate` keeps a later body later; were it not, undecorated.
+                    _ => Started::Read(sink),
+                }
+            }
         }
     }
 
@@ -253,4 +264,47 @@ fn set_allow(response: &mut Response, allow: &'static str) {
             *value = std::borrow::Cow::Borrowed(allow);
         }
     }
+}
+
+/// Where an upload's answer waits to be decorated.
+#[derive(Debug)]
+struct Slot(Arc<Mutex<Option<Response>>>);
+
+impl Preparation for Slot {
+    fn advance(&mut self) -> Option<Response> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// An upload's sink whose answers get the folder's added fields.
+struct DecoratedSink {
+    sink: Box<dyn BodySink>,
+    /// The folder's decoration around a [`Slot`].
+    decorate: Box<dyn Preparation>,
+    slot: Arc<Mutex<Option<Response>>>,
+}
+
+impl BodySink for DecoratedSink {
+    fn write(&mut self, piece: &[u8]) -> Result<(), Response> {
+        let refused = match self.sink.write(piece) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        Err(decorated(&self.slot, self.decorate.as_mut(), refused))
+    }
+
+    fn finish(self: Box<Self>) -> Response {
+        let DecoratedSink { sink, mut decorate, slot } = *self;
+        let answer = sink.finish();
+        decorated(&slot, decorate.as_mut(), answer)
+    }
+}
+
+/// `response` with the fields `decorate` adds around `slot`.
+fn decorated(slot: &Mutex<Option<Response>>, decorate: &mut dyn Preparation, response: Response) -> Response {
+    match slot.lock() {
+        Ok(mut slot) => *slot = Some(response),
+        Err(_) => return Response::error(500),
+    }
+    decorate.advance().unwrap_or_else(|| Response::error(500))
 }

@@ -423,3 +423,25 @@ fn the_access_log_records_writes() {
     assert_eq!(deleted.status, 204);
     binary.wait_for_log("\"DELETE /logged.txt HTTP/1.1\" 204");
 }
+
+#[test]
+fn answers_to_writes_carry_the_folders_added_fields() {
+    let server = upload_server(|c| {
+        c.files.headers.push("X-Frame-Options: DENY".parse().expect("a field"));
+        c.files.max_upload_bytes = Some(10);
+    });
+    let created = put(&server, "/f.txt", b"12345");
+    assert_eq!((created.status, created.header("x-frame-options")), (201, Some("DENY")));
+    let refused_early = put(&server, "/big.txt", &[0; 11]);
+    assert_eq!((refused_early.status, refused_early.header("x-frame-options")), (413, Some("DENY")));
+    // Refused midway (chunked, so the size is known only as it comes).
+    let mut stream = server.connect();
+    send(
+        &mut stream,
+        "PUT /chunked.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n01234567890\r\n0\r\n\r\n",
+    );
+    let refused = read_response(&mut stream, false).expect("a response");
+    assert_eq!((refused.status, refused.header("x-frame-options")), (413, Some("DENY")));
+    let made = request(&server, "MKCOL", "/dir", &[]);
+    assert_eq!((made.status, made.header("x-frame-options")), (201, Some("DENY")));
+}

@@ -94,6 +94,12 @@ def choose_and_submit(selector, path):
     document = call("DOM.getDocument", depth=-1)
     node = call("DOM.querySelector", nodeId=document["root"]["nodeId"], selector=selector)["nodeId"]
     call("DOM.setFileInputFiles", nodeId=node, files=[path])
+    # A folder is read asynchronously: submit once its files are there.
+    end = time.time() + 30
+    while not evaluate(f"document.querySelector({json.dumps(selector)}).files.length > 0"):
+        if time.time() > end:
+            raise SystemExit(f"no file in {selector} after choosing {path}")
+        time.sleep(0.1)
     evaluate("window.before = true; document.querySelector('form.files').requestSubmit()")
     # The page reloads once its uploads are done: a new document, loaded.
     end, state = time.time() + 60, None
