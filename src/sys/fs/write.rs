@@ -327,3 +327,92 @@ pub fn is_full(error: &io::Error) -> bool {
 pub fn is_link_refusal(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::ELOOP | libc::EXDEV))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
+
+    /// A root with `dir/`, a link to it, a link out of the root, and a file.
+    fn tree() -> (tempfile::TempDir, tempfile::TempDir, PathBuf) {
+        let top = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = top.path().join("root");
+        std::fs::create_dir_all(root.join("dir")).unwrap();
+        std::fs::write(root.join("file"), b"x").unwrap();
+        symlink("dir", root.join("link-in")).unwrap();
+        symlink(outside.path(), root.join("link-out")).unwrap();
+        (top, outside, root)
+    }
+
+    fn each_confinement(check: impl Fn(&Root, &Path, &Path)) {
+        for confinement in [Confinement::Beneath, Confinement::Walk, Confinement::Anywhere] {
+            let (_top, outside, root_path) = tree();
+            let root = Root::open_with(&root_path, confinement).unwrap();
+            check(&root, &root_path, outside.path());
+        }
+    }
+
+    #[test]
+    fn folders_open_beneath_the_root_through_no_symlink() {
+        each_confinement(|root, _, outside| {
+            assert!(root.open_folder(Path::new("")).is_ok());
+            assert!(root.open_folder(Path::new("dir")).is_ok());
+            for linked in ["link-in", "link-out", "link-out/x", "link-in/x"] {
+                let error = root.open_folder(Path::new(linked)).unwrap_err();
+                assert!(is_link_refusal(&error), "{linked}: {error}");
+            }
+            assert_eq!(root.open_folder(Path::new("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+            assert_eq!(root.open_folder(Path::new("file/x")).unwrap_err().kind(), io::ErrorKind::NotADirectory);
+            assert!(is_link_refusal(&root.make_folders(Path::new("link-out/new")).unwrap_err()));
+            assert_eq!(std::fs::read_dir(outside).unwrap().count(), 0, "nothing made outside");
+        });
+    }
+
+    #[test]
+    fn folders_made_are_reported_and_files_land_by_rename() {
+        each_confinement(|root, path, _| {
+            let (folder, made) = root.make_folders(Path::new("dir/a/b")).unwrap();
+            let names: Vec<_> = made.iter().map(|m| m.name.to_string_lossy().into_owned()).collect();
+            assert_eq!(names, ["a", "b"]);
+            let (_, again) = root.make_folders(Path::new("dir/a/b")).unwrap();
+            assert!(again.is_empty());
+            let mut file = folder.create_new(c".tmp-1").unwrap();
+            file.write_all(b"one").unwrap();
+            assert!(folder.create_new(c".tmp-1").is_err(), "O_EXCL");
+            folder.commit(c".tmp-1", OsStr::new("f"), false).unwrap();
+            assert_eq!(std::fs::read(path.join("dir/a/b/f")).unwrap(), b"one");
+            folder.create_new(c".tmp-2").unwrap().write_all(b"two").unwrap();
+            let refused = folder.commit(c".tmp-2", OsStr::new("f"), false).unwrap_err();
+            assert_eq!(refused.kind(), io::ErrorKind::AlreadyExists);
+            folder.commit(c".tmp-2", OsStr::new("f"), true).unwrap();
+            assert_eq!(std::fs::read(path.join("dir/a/b/f")).unwrap(), b"two");
+            assert_eq!(folder.existing(OsStr::new("f")).unwrap(), Existing::File);
+            assert_eq!(folder.existing(OsStr::new(".tmp-2")).unwrap(), Existing::Nothing);
+            // Made folders go again only while empty.
+            for Made { parent, name } in made.into_iter().rev() {
+                assert!(parent.remove_empty(&name).is_err(), "{name:?} holds f");
+            }
+        });
+    }
+
+    #[test]
+    fn removing_a_tree_never_follows_a_link_out() {
+        each_confinement(|root, path, outside| {
+            std::fs::write(outside.join("precious"), b"keep").unwrap();
+            std::fs::create_dir_all(path.join("dir/sub")).unwrap();
+            std::fs::write(path.join("dir/sub/f"), b"x").unwrap();
+            symlink(outside, path.join("dir/sub/out")).unwrap();
+            let top = root.open_folder(Path::new("")).unwrap();
+            assert_eq!(top.existing(OsStr::new("link-out")).unwrap(), Existing::Other);
+            top.remove(OsStr::new("dir")).unwrap();
+            assert!(!path.join("dir").exists());
+            assert_eq!(std::fs::read(outside.join("precious")).unwrap(), b"keep");
+            top.remove(OsStr::new("link-out")).unwrap();
+            assert!(outside.exists(), "a link is removed as itself");
+            assert_eq!(top.remove(OsStr::new("missing")).unwrap_err().kind(), io::ErrorKind::NotFound);
+        });
+    }
+}
