@@ -21,7 +21,7 @@ mod listing;
 mod pattern;
 pub(crate) mod router;
 mod static_files;
-mod upload;
+pub(crate) mod upload;
 mod validators;
 mod watches;
 

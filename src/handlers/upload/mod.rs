@@ -26,7 +26,7 @@ mod csrf;
 mod form;
 mod incoming;
 mod manage;
-mod multipart;
+pub(crate) mod multipart;
 mod put;
 mod refusal;
 mod target;
