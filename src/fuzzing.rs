@@ -5,10 +5,8 @@
 //! library's API.
 
 pub use crate::config::MAX_HEADERS;
-pub use crate::handlers::upload::multipart::{
-    Event as MultipartEvent, MultipartError, Parser as MultipartParser,
-};
 pub use crate::connection::harness::{Client, Harness, Step};
+pub use crate::handlers::upload::multipart::{Event as MultipartEvent, MultipartError, Parser as MultipartParser};
 pub use crate::http1::body::{BodyDecoder, BodyError, Limits, Piece};
 pub use crate::http1::parse::{as_http11, parse, BodyLength, Expectation, FieldSlots, Head, RequestError};
 pub use crate::proxy::{forwarded_client, parse_header as parse_proxy_header, Cidr, ProxyHeader};
