@@ -38,8 +38,8 @@ pub use account::Account;
 pub(crate) use account::Secret;
 #[cfg(feature = "cli")]
 use command_line::{
-    boolish, compress_level, cors_setting, count_within, defaults, file_defaults, health_path, index_name,
-    metrics_path, no_to_false, off_or, seconds, seconds_text, valid_cache_control, THREADS,
+    boolish, byte_count_or_off, compress_level, cors_setting, count_within, defaults, file_defaults, health_path,
+    index_name, metrics_path, no_to_false, off_or, seconds, seconds_text, valid_cache_control, THREADS,
 };
 pub use error::{Setting, SettingError};
 pub use hidden::HiddenGlob;
@@ -288,6 +288,36 @@ pub struct FileOptions {
         )
     )]
     pub hidden: Vec<HiddenGlob>,
+
+    // Writing (issue 22): uploads, new folders, removal and moves.
+    /// Accept files into the folder: `PUT` (`curl -T`; replaces an
+    /// existing file), `POST` multipart (the listing page's upload form,
+    /// `curl -F`; folders in a file's name are made) and `MKCOL` (a new
+    /// folder). Off by default: whoever can reach the server could then
+    /// fill its disk. Every write lands whole or not at all (a temporary
+    /// file, `fsync`, rename), beneath the root, through no symlink, never
+    /// as a dot name; browsers on other sites are refused (CSRF).
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_UPLOAD", value_parser = boolish(),
+        help = "Accept uploads: PUT (curl -T), POST multipart (the listing page, curl -F) and new folders (MKCOL)"))]
+    pub upload: bool,
+    /// Also accept `DELETE` (a file, or a folder with all it holds) and
+    /// `MOVE` (rename or move, with a `Destination` field), and show both
+    /// on the listing page. Off by default, and apart from `upload`: a
+    /// drop box that takes files need not let anyone remove them.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_DELETE", value_parser = boolish(),
+        help = "Accept DELETE (files, and folders with their contents) and MOVE (rename or move)"))]
+    pub delete: bool,
+    /// Largest file one upload may write (a `PUT` body, or one part of a
+    /// `POST`): larger is refused with 413, before the body when its
+    /// length is announced, else as soon as it passes the limit (chunked
+    /// or multipart), and nothing is kept. `None`, the default, leaves
+    /// only the disk's own limit (a full disk or quota is 507, and also
+    /// leaves nothing behind).
+    // `std::option::Option` spelled out, as for `compress`.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_MAX_UPLOAD_BYTES", value_name = "BYTES|off",
+        value_parser = byte_count_or_off, default_value = off_or(&file_defaults().max_upload_bytes),
+        help = "Largest file one upload may write, in bytes (or with K, M, G, T: KiB to TiB); larger gets 413"))]
+    pub max_upload_bytes: std::option::Option<u64>,
 }
 
 /// Which origins may read the folder's responses from a script (CORS).
@@ -334,6 +364,9 @@ impl FileOptions {
             compress_cache_bytes: 8 << 20,
             compress_streams: 32,
             compress_stream_level: 1,
+            upload: false,
+            delete: false,
+            max_upload_bytes: None,
         }
     }
 }

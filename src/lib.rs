@@ -134,6 +134,15 @@
 //! the folder as a zip or a tar (`?download=zip`, `?download=tar`),
 //! streamed as it is made.
 //!
+//! With [`FileOptions::upload`] a folder also takes files: `PUT`, `POST`
+//! of a multipart form (its listing page gets the forms) and `MKCOL`;
+//! with [`FileOptions::delete`], `DELETE` and `MOVE`. Bodies stream to
+//! disk in bounded memory; each file lands whole or not at all (a hidden
+//! temporary file, `fsync`, rename), beneath the root and through no
+//! symlink, at most [`FileOptions::max_upload_bytes`] (413); a full disk
+//! is 507; browsers on other sites are refused. Without them every write
+//! is 405 with `Allow`.
+//!
 //! # Requests and responses
 //!
 //! A [`Request`] gives the method, path (as sent, or decoded), query (as
@@ -270,7 +279,7 @@
 //! - `http`: version-independent semantics — [`Request`], [`Response`],
 //!   header fields, preconditions, ranges, content codings, dates.
 //! - `handlers`: the router, [`StaticFiles`], listings, folder archives (tar,
-//!   zip), the file cache.
+//!   zip), the file cache, uploads and the other writes.
 //! - `budget`: the one memory budget for what connections hold.
 //! - `safe_path`: request path → file path, never outside the root.
 //! - `clock`: the cached `Date` and log timestamps.

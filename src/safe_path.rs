@@ -69,8 +69,35 @@ pub fn resolve(path: &str, dotfiles: bool) -> Result<PathBuf, PathError> {
 /// `at_root`: the name is directly in the root, where RFC 8615's
 /// `.well-known` (ACME challenges, security.txt, assetlinks.json) is public
 /// by design; dot names below it stay hidden.
+/// An upload's temporary file (`TEMPORARY_PREFIX` and more) is hidden
+/// even with `dotfiles`: it is never served, listed or archived.
 pub fn is_hidden(name: &[u8], dotfiles: bool, at_root: bool) -> bool {
-    !dotfiles && name.first() == Some(&b'.') && !(at_root && name == WELL_KNOWN)
+    name.first() == Some(&b'.')
+        && (name.starts_with(TEMPORARY_PREFIX) || !(dotfiles || (at_root && name == WELL_KNOWN)))
+}
+
+/// How the names of the server's own temporary files begin (an upload
+/// being written, a folder being removed): a dot name, and hidden by
+/// [`is_hidden`] whatever `dotfiles` says.
+pub const TEMPORARY_PREFIX: &[u8] = b".rawserve-";
+
+/// Longest name a write may create: Linux's `NAME_MAX`, the most nearly
+/// every local file system stores.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Whether a write may create an entry called `name` (one path segment,
+/// raw bytes): UTF-8 (so every client can show and send it back), at most
+/// [`MAX_NAME_BYTES`], no `/`, backslash or control character (a name
+/// with a line break or an escape is a trap for whoever lists the folder
+/// in a terminal), not `.` or `..`, and never a dot name, even with
+/// `dotfiles`: an upload must not plant `.htaccess`, `.git/hooks` or
+/// `.ssh/authorized_keys`, nor pass for the server's own temporary files.
+pub fn can_create(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && name[0] != b'.'
+        && std::str::from_utf8(name).is_ok()
+        && !name.iter().any(|&b| b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f)
 }
 
 /// Whether a request can name the file `name` (one path segment, raw
@@ -159,5 +186,42 @@ mod tests {
         refused("/.well-known/../.git/config", PathError::Invalid);
         refused("/.WELL-KNOWN/x", PathError::Hidden);
         refused("/.git/config", PathError::Hidden);
+    }
+
+    #[test]
+    fn temporary_files_are_hidden_even_with_dotfiles() {
+        for dotfiles in [false, true] {
+            assert!(is_hidden(b".rawserve-upload-0123abcd", dotfiles, true), "{dotfiles}");
+            assert!(!can_name(b".rawserve-upload-0123abcd", dotfiles, false), "{dotfiles}");
+            assert_eq!(resolve("/a/.rawserve-upload-x", dotfiles), Err(PathError::Hidden), "{dotfiles}");
+            assert_eq!(resolve("/%2erawserve-gone-x/f", dotfiles), Err(PathError::Hidden), "{dotfiles}");
+        }
+        assert!(!is_hidden(b"rawserve-upload", false, true));
+        assert!(!is_hidden(b".rawserv", true, true));
+    }
+
+    fn creatable(name: &[u8], expected: bool) {
+        assert_eq!(can_create(name), expected, "{:?}", String::from_utf8_lossy(name));
+    }
+
+    #[test]
+    fn names_a_write_may_create() {
+        creatable(b"report.pdf", true);
+        creatable("caf\u{e9} \u{2713} (1).txt".as_bytes(), true);
+        creatable(b"a..b", true);
+        creatable(&[b'x'; MAX_NAME_BYTES], true);
+        creatable(&[b'x'; MAX_NAME_BYTES + 1], false);
+        creatable(b"", false);
+        creatable(b".", false);
+        creatable(b"..", false);
+        creatable(b".htaccess", false);
+        creatable(b".rawserve-upload-x", false);
+        creatable(b"a/b", false);
+        creatable(b"a\\b", false);
+        creatable(b"nul\0byte", false);
+        creatable(b"line\nbreak", false);
+        creatable(b"esc\x1b[31m", false);
+        creatable(b"del\x7f", false);
+        creatable(b"caf\xe9", false);
     }
 }

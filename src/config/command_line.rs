@@ -116,6 +116,26 @@ pub fn cors_setting(text: &str) -> Result<Option<Cors>, SettingError> {
     text.parse().map(Some)
 }
 
+/// `--max-upload-bytes`: a number of bytes, with an optional binary
+/// suffix (`K`, `M`, `G`, `T`: KiB to TiB; `10G`), or an "off" word for
+/// no limit.
+pub fn byte_count_or_off(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if OFF_WORDS.iter().any(|word| word.eq_ignore_ascii_case(text)) || text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let (digits, shift) = match text.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&text[..text.len() - 1], 10),
+        Some(b'M') => (&text[..text.len() - 1], 20),
+        Some(b'G') => (&text[..text.len() - 1], 30),
+        Some(b'T') => (&text[..text.len() - 1], 40),
+        _ => (text, 0),
+    };
+    let refused = || format!("`{text}` is not a number of bytes (like 1048576 or 10G), or off");
+    let count: u64 = digits.trim().parse().map_err(|_| refused())?;
+    count.checked_mul(1 << shift).filter(|&bytes| bytes > 0).map(Some).ok_or_else(refused)
+}
+
 /// `--index`: a file name.
 pub fn index_name(text: &str) -> Result<String, SettingError> {
     let name = text.trim();
@@ -175,6 +195,31 @@ mod tests {
         assert_eq!(cors_setting("notanorigin").unwrap_err().setting(), Setting::Cors);
         assert_eq!(off_or(&None::<Cors>), "off");
         assert_eq!(off_or(&Some(6)), "6");
+    }
+
+    #[test]
+    fn byte_counts() {
+        let cases: &[(&str, Result<Option<u64>, ()>)] = &[
+            ("1048576", Ok(Some(1 << 20))),
+            ("10G", Ok(Some(10 << 30))),
+            ("10g", Ok(Some(10 << 30))),
+            ("512K", Ok(Some(512 << 10))),
+            ("3M", Ok(Some(3 << 20))),
+            ("2T", Ok(Some(2 << 40))),
+            (" 7 ", Ok(Some(7))),
+            ("off", Ok(None)),
+            ("none", Ok(None)),
+            ("0", Ok(None)),
+            ("-1", Err(())),
+            ("1.5G", Err(())),
+            ("G", Err(())),
+            ("10X", Err(())),
+            ("99999999999T", Err(())),
+            ("", Err(())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(byte_count_or_off(text).map_err(|_| ()), *expected, "{text:?}");
+        }
     }
 
     /// Every flag of the folder's and the server's settings as clap sees

@@ -23,6 +23,7 @@ mod live;
 mod pattern;
 pub(crate) mod router;
 mod static_files;
+pub(crate) mod upload;
 mod validators;
 mod watches;
 
@@ -228,9 +229,6 @@ impl Site {
     /// came with an account's credentials; else the 401 (with the
     /// challenge) to answer. Reading never needs this: the service has
     /// already refused whom the accounts refuse.
-    // Called by the write handlers (uploads, issue 22 item 2), which land
-    // on their own.
-    #[allow(dead_code)]
     pub fn may_write(&self, request: &Request) -> Result<(), Response> {
         crate::auth::may_write(request)
     }

@@ -327,7 +327,8 @@ enum Local {
     Shared(Arc<dyn Handler>),
     Own(Box<dyn WorkerHandler>),
     Streaming(Box<dyn StreamingHandler>),
-    /// Kept apart from `Own` because files never read a request body.
+    /// Kept apart from `Own` because files read a request body only for
+    /// an upload, in pieces.
     Files(FolderHandler),
 }
 
@@ -345,18 +346,21 @@ impl Local {
         }
     }
 
-    /// A response, or a streaming handler's sink for the body.
+    /// A response, or a streaming handler's sink for the body (a folder
+    /// that takes uploads has one too).
     fn start(&mut self, request: &Request) -> Started {
         match self {
             Local::Streaming(handler) => handler.start(request),
+            Local::Files(files) => files.start(request),
             other => Started::Answer(other.handle(request)),
         }
     }
 
-    fn intake(&self) -> Intake {
+    fn intake(&self, request: &Request) -> Intake {
         match self {
             Local::Shared(_) | Local::Own(_) => Intake::Whole,
             Local::Streaming(_) => Intake::Stream,
+            Local::Files(files) if files.reads_body(request) => Intake::Stream,
             Local::Files(_) => Intake::Ignore,
         }
     }
@@ -432,9 +436,9 @@ impl LocalRouter {
     /// request body.
     pub(crate) fn intake(&self, request: &Request) -> Intake {
         match self.pick(request) {
-            Pick::Route(i) => self.routes[i].2.intake(),
+            Pick::Route(i) => self.routes[i].2.intake(request),
             Pick::WrongMethod(_) => Intake::Ignore,
-            Pick::Fallback => self.fallback.as_ref().map_or(Intake::Ignore, Local::intake),
+            Pick::Fallback => self.fallback.as_ref().map_or(Intake::Ignore, |fallback| fallback.intake(request)),
         }
     }
 

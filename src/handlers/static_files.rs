@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::cache::FileCache;
 use super::compress::CompressedCache;
@@ -22,10 +22,10 @@ use super::directory::KeptListings;
 use super::headers::FolderHeaders;
 use super::hidden::HiddenNames;
 use super::live::{self, LiveReload};
-use super::{files, Site, WorkerHandler};
+use super::{files, upload, BodySink, Site, Started, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
-use crate::http::response::Response;
+use crate::http::response::{Body, Preparation, Response};
 use crate::sys::fs::Root;
 
 /// Why a folder cannot be served. Each says what the user should fix.
@@ -201,6 +201,38 @@ impl WorkerHandler for FolderHandler {
 }
 
 impl FolderHandler {
+    /// Whether this folder reads `request`'s body (in pieces: an upload);
+    /// everything else ignores it.
+    pub(crate) fn reads_body(&self, request: &Request<'_>) -> bool {
+        upload::reads_body(request.method(), &self.site.options)
+    }
+
+    /// An upload's sink for its body, or the answer.
+    pub(crate) fn start(&mut self, request: &Request<'_>) -> Started {
+        if !self.reads_body(request) {
+            return Started::Answer(self.handle(request));
+        }
+        let target = match self.target(request) {
+            Ok(target) => target,
+            Err(refused) => return Started::Answer(self.site.headers.decorate(request, refused)),
+        };
+        match upload::start(request, target, self.strip, &self.site) {
+            Started::Answer(response) => Started::Answer(self.site.headers.decorate(request, response)),
+            Started::Read(sink) => {
+                // The answer comes once the body is in: the fields added to
+                // every answer of the folder (`-H`, CORS) are bound to it now,
+                // while the request is here, as for a listing still being made.
+                let slot = Arc::new(Mutex::new(None));
+                let later = self.site.headers.decorate(request, Response::later(Box::new(Slot(Arc::clone(&slot)))));
+                match later.body {
+                    Body::Later(decorate) => Started::Read(Box::new(DecoratedSink { sink, decorate, slot })),
+                    // OK: `decorate` keeps a later body later; were it not, undecorated.
+                    _ => Started::Read(sink),
+                }
+            }
+        }
+    }
+
     fn answer(&mut self, request: &Request<'_>) -> Response {
         if let Some(live) = self.site.live.as_ref().filter(|_| request.path() == live::EVENTS_PATH) {
             // The pages' event stream, wherever the folder is mounted (the
@@ -211,26 +243,95 @@ impl FolderHandler {
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {
             if request.method() == Method::OPTIONS {
-                return cors::options(self.site.headers.cors(), request);
+                let mut response = cors::options(self.site.headers.cors(), request);
+                if self.site.options.upload || self.site.options.delete {
+                    set_allow(&mut response, upload::allowed(&self.site.options));
+                }
+                return response;
             }
-            return Response::error(405).header("Allow", cors::ALLOWED_METHODS);
+            if !upload::accepts(request.method(), &self.site.options) {
+                return upload::not_allowed(&self.site.options);
+            }
+            return match self.target(request) {
+                Ok(target) => upload::answer(request, target, self.strip, &self.site),
+                Err(refused) => refused,
+            };
         }
-        let path = request.path();
-        if self.strip == 0 {
+        match self.target(request) {
             // The fallback: the path as sent, malformed or not, for
             // `safe_path` to judge (a target without `/` is a 400 there).
-            return files::serve(request, path, &self.site, &mut self.cache, &self.listings);
+            Ok(target) => files::serve(request, target, &self.site, &mut self.cache, &self.listings),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The request path below the route's prefix.
+    fn target<'r>(&self, request: &Request<'r>) -> Result<&'r str, Response> {
+        let path = request.path();
+        if self.strip == 0 {
+            return Ok(path);
         }
         // The router matched the prefix, so `strip` is within the path and
         // on a character boundary; `get` keeps that an answer, not a panic.
-        let target = match path.get(self.strip..) {
+        match path.get(self.strip..) {
             // `/static` under `/static*`: the folder itself (files.rs
             // redirects to `/static/` because the request path lacks the slash).
-            Some("") => "/",
-            Some(rest) if rest.starts_with('/') => rest,
+            Some("") => Ok("/"),
+            Some(rest) if rest.starts_with('/') => Ok(rest),
             // `/staticfoo` under `/static*`: not below the folder.
-            _ => return Response::error(404),
-        };
-        files::serve(request, target, &self.site, &mut self.cache, &self.listings)
+            _ => Err(Response::error(404)),
+        }
     }
+}
+
+/// Sets the value of `response`'s `Allow` field.
+fn set_allow(response: &mut Response, allow: &'static str) {
+    for (name, value) in &mut response.headers {
+        if name == "Allow" {
+            *value = std::borrow::Cow::Borrowed(allow);
+        }
+    }
+}
+
+/// Where an upload's answer waits to be decorated.
+#[derive(Debug)]
+struct Slot(Arc<Mutex<Option<Response>>>);
+
+impl Preparation for Slot {
+    fn advance(&mut self) -> Option<Response> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// An upload's sink whose answers get the folder's added fields.
+struct DecoratedSink {
+    sink: Box<dyn BodySink>,
+    /// The folder's decoration around a [`Slot`].
+    decorate: Box<dyn Preparation>,
+    slot: Arc<Mutex<Option<Response>>>,
+}
+
+impl BodySink for DecoratedSink {
+    fn write(&mut self, piece: &[u8]) -> Result<(), Response> {
+        let refused = match self.sink.write(piece) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        Err(decorated(&self.slot, self.decorate.as_mut(), refused))
+    }
+
+    fn finish(self: Box<Self>) -> Response {
+        let DecoratedSink { sink, mut decorate, slot } = *self;
+        let answer = sink.finish();
+        decorated(&slot, decorate.as_mut(), answer)
+    }
+}
+
+/// `response` with the fields `decorate` adds around `slot`.
+fn decorated(slot: &Mutex<Option<Response>>, decorate: &mut dyn Preparation, response: Response) -> Response {
+    match slot.lock() {
+        Ok(mut slot) => *slot = Some(response),
+        Err(_) => return Response::error(500),
+    }
+    decorate.advance().unwrap_or_else(|| Response::error(500))
 }

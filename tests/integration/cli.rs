@@ -306,7 +306,7 @@ fn the_manual_shows_option_arguments_the_environment_and_exit_statuses() {
     let environment = section("ENVIRONMENT");
     let help = run_ok(Command::new(BIN).arg("--help"), IO_TIMEOUT);
     let help = String::from_utf8_lossy(&help.stdout);
-    let variables: Vec<&str> = help.split("[env: ").skip(1).filter_map(|rest| rest.split('=').next()).collect();
+    let variables: Vec<&str> = help.split("[env: ").skip(1).filter_map(|rest| rest.split(['=', ']']).next()).collect();
     assert!(variables.len() > 40, "{variables:?}");
     for variable in variables.iter().copied().chain(["RUST_LOG", "BROWSER", "NOTIFY_SOCKET", "LISTEN_FDS"]) {
         assert!(environment.contains(variable), "ENVIRONMENT lacks {variable}: {environment}");

@@ -28,5 +28,8 @@ mod sharing;
 mod shutdown;
 mod support;
 mod tls;
+mod upload;
+mod upload_browser;
+mod upload_clients;
 mod watched_cache;
 mod wget;

@@ -273,9 +273,14 @@ impl Listing {
         let mut hasher = DefaultHasher::new();
         (digest.sum, listed, more, self.view, &self.request_path).hash(&mut hasher);
         let options = &self.site.options;
-        // Live reload's script is part of the page.
-        (options.dotfiles, options.follow_symlinks, self.site.live.is_some()).hash(&mut hasher);
+        // Live reload's script and the write controls are part of the page.
+        (options.dotfiles, options.follow_symlinks, self.site.live.is_some(), self.writes()).hash(&mut hasher);
         Validated { etag: format!("\"listing-{:016x}\"", hasher.finish()) }
+    }
+
+    /// The controls the page carries, by the folder's settings.
+    fn writes(&self) -> listing::Writes {
+        listing::Writes { upload: self.site.options.upload, changes: self.site.options.delete }
     }
 
     fn key(&self) -> PageKey {
@@ -296,10 +301,10 @@ impl Listing {
         let response = match self.view.format {
             Format::Html if self.site.live.is_some() => Response::new(200)
                 .header("Content-Type", listing::HTML_TYPE)
-                .header("Content-Security-Policy", live_policy()),
+                .header("Content-Security-Policy", live_policy(self.writes())),
             Format::Html => Response::new(200)
                 .header("Content-Type", listing::HTML_TYPE)
-                .header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY),
+                .header("Content-Security-Policy", self.writes().policy()),
             Format::Json => Response::new(200).header("Content-Type", listing::JSON_TYPE),
         };
         with_validators(response.body(body), validated)
@@ -349,10 +354,18 @@ fn archive_name(path: &Path, site: &Site) -> Vec<u8> {
 }
 
 /// The listing's policy with live reload's script allowed, made once.
-fn live_policy() -> &'static str {
-    static POLICY: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| live::page::amend_policy(listing::CONTENT_SECURITY_POLICY));
-    &POLICY
+/// The listing's policy (read-only or with the write controls) amended
+/// for live reload's script.
+fn live_policy(writes: listing::Writes) -> &'static str {
+    use std::sync::LazyLock;
+    static READ_ONLY: LazyLock<String> =
+        LazyLock::new(|| live::page::amend_policy(listing::Writes::default().policy()));
+    static WRITABLE: LazyLock<String> =
+        LazyLock::new(|| live::page::amend_policy(listing::Writes { upload: true, changes: true }.policy()));
+    match writes == listing::Writes::default() {
+        true => &READ_ONLY,
+        false => &WRITABLE,
+    }
 }
 
 fn with_validators(response: Response, validated: &Validated) -> Response {
@@ -385,7 +398,7 @@ impl Preparation for Listing {
                 if let Some((_, body)) = unchanged {
                     return Some(self.page_response(Body::Shared(body), &validated));
                 }
-                self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more), validated);
+                self.stage = Stage::Rendering(Page::sorted(&self.request_path, listed, more, self.writes()), validated);
                 // A small directory is answered in the same step.
                 if read < ENTRIES_PER_SLICE {
                     self.advance()

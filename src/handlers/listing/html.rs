@@ -13,7 +13,7 @@ use percent_encoding::{percent_decode_str, percent_encode};
 use super::cells::{push_decimal, push_link, Utc, LINK_ENCODE};
 use super::policy::{SCRIPT, STYLE};
 use super::view::{Order, SortBy, View};
-use super::Entry;
+use super::{upload, Entry, Writes};
 
 /// Binary size units; a u64 never exceeds 16 EiB.
 const SIZE_UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -38,21 +38,25 @@ const DOWNLOAD_FORM: &str =
 
 /// Everything before the first row: head, breadcrumbs, tools, the table's
 /// header with sort links, and the parent row.
-pub fn head(request_path: &str, entries: &[Entry], view: &View) -> String {
+pub fn head(request_path: &str, entries: &[Entry], view: &View, writes: Writes) -> String {
     let title = escape_html(&percent_decode_str(request_path).decode_utf8_lossy());
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <title>Index of {title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>Index of "
+         <title>Index of {title}</title>\n<style>{STYLE}</style>\n"
     );
+    upload::push_style(&mut html, writes);
+    html.push_str("</head>\n<body>\n<h1>Index of ");
     breadcrumbs(&mut html, request_path);
     html.push_str("</h1>\n<div class=\"tools\"><input type=\"search\" id=\"filter\" placeholder=\"Filter\" ");
     html.push_str("aria-label=\"Filter by name\" hidden>");
     if !entries.is_empty() {
         html.push_str(DOWNLOAD_FORM);
     }
-    html.push_str("</div>\n<table>\n<thead><tr>");
+    html.push_str("</div>\n");
+    upload::push_section(&mut html, writes);
+    html.push_str("<table>\n<thead><tr>");
     for (column, label, class) in
         [(SortBy::Name, "Name", "name"), (SortBy::Size, "Size", "size"), (SortBy::Date, "Modified (UTC)", "date")]
     {
@@ -84,7 +88,7 @@ pub fn head(request_path: &str, entries: &[Entry], view: &View) -> String {
 /// Everything after the last row: the table's end, the footer (what is
 /// listed, and whether the directory had more than `more` allows), the
 /// filter script.
-pub fn finish(html: &mut String, entries: &[Entry], more: Option<usize>) {
+pub fn finish(html: &mut String, entries: &[Entry], more: Option<usize>, writes: Writes) {
     html.push_str("</tbody>\n</table>\n<footer>");
     let folders = entries.iter().filter(|e| e.is_dir).count();
     let files = entries.len() - folders;
@@ -97,7 +101,9 @@ pub fn finish(html: &mut String, entries: &[Entry], more: Option<usize>) {
     }
     html.push_str(".</footer>\n<script>");
     html.push_str(SCRIPT);
-    html.push_str("</script>\n</body>\n</html>\n");
+    html.push_str("</script>\n");
+    upload::push_script(html, writes);
+    html.push_str("</body>\n</html>\n");
 }
 
 /// `/`, then each segment of `request_path` linking to its folder; the

@@ -12,7 +12,9 @@
 //! numbers and dates with [`cells`]; [`policy`] holds the page's inline
 //! style and script (`listing.css`, `listing.js`, real files beside this
 //! one) and the Content-Security-Policy that allows exactly them, its
-//! hashes computed when the crate is compiled. Reading the directory,
+//! hashes computed when the crate is compiled; [`upload`] adds the
+//! upload, new-folder, rename and delete controls (`upload.css`,
+//! `upload.js`) when the folder takes writes. Reading the directory,
 //! deciding what is listed at all, validators and slicing the work are
 //! `directory`'s.
 
@@ -26,6 +28,7 @@ mod json;
 mod page;
 pub(crate) mod policy;
 mod sort;
+mod upload;
 mod view;
 
 pub use html::HTML_TYPE;
@@ -33,6 +36,7 @@ pub use json::JSON_TYPE;
 pub use page::Page;
 pub use policy::CONTENT_SECURITY_POLICY;
 pub use sort::Sorted;
+pub use upload::Writes;
 pub use view::{param, Format, View};
 
 /// One directory entry.

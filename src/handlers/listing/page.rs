@@ -7,7 +7,7 @@ use super::sort::Sorted;
 use super::view::Format;
 #[cfg(test)]
 use super::view::View;
-use super::{html, json, Entry};
+use super::{html, json, Entry, Writes};
 
 /// About what a row adds to twice its name's length (HTML: ~70 with a
 /// date; JSON: ~90), to reserve the page's room up front.
@@ -34,6 +34,8 @@ pub struct Page {
     next: usize,
     more: Option<usize>,
     format: Format,
+    /// What the page offers besides reading.
+    writes: Writes,
 }
 
 impl Page {
@@ -46,20 +48,21 @@ impl Page {
     pub fn new(request_path: &str, entries: Vec<Entry>, view: View, more: Option<usize>) -> Page {
         let mut sorted = Sorted::new(view);
         entries.into_iter().for_each(|entry| sorted.push(entry));
-        Page::sorted(request_path, sorted, more)
+        Page::sorted(request_path, sorted, more, Writes::default())
     }
 
     /// As [`Page::new`], from entries sorted as they were read.
-    pub fn sorted(request_path: &str, sorted: Sorted, more: Option<usize>) -> Page {
+    /// `writes` says which upload and change controls the page carries.
+    pub fn sorted(request_path: &str, sorted: Sorted, more: Option<usize>, writes: Writes) -> Page {
         let view = sorted.view();
         let entries = sorted.into_entries();
         let mut out = match view.format {
             Format::Json => String::from(json::HEAD),
-            Format::Html => html::head(request_path, &entries, &view),
+            Format::Html => html::head(request_path, &entries, &view, writes),
         };
         // One allocation for the rows instead of a doubling per ~2x.
         out.reserve(entries.iter().map(|e| 2 * e.name.len() + ROW_BYTES_BESIDES_NAME).sum());
-        Page { out, entries, next: 0, more, format: view.format }
+        Page { out, entries, next: 0, more, format: view.format, writes }
     }
 
     /// Renders up to `max` more rows; true once every row is rendered.
@@ -79,7 +82,7 @@ impl Page {
     pub fn finish(mut self) -> String {
         match self.format {
             Format::Json => json::finish(&mut self.out),
-            Format::Html => html::finish(&mut self.out, &self.entries, self.more),
+            Format::Html => html::finish(&mut self.out, &self.entries, self.more, self.writes),
         }
         self.out
     }

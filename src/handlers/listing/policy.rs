@@ -62,6 +62,40 @@ pub const CONTENT_SECURITY_POLICY: &str = {
     as_str(&BYTES)
 };
 
+/// The upload controls' style as a writable folder's page carries it
+/// (`upload.css`, lines joined; see `upload`).
+pub const UPLOAD_STYLE: &str = joined!("upload.css");
+
+/// The upload controls' script as a writable folder's page carries it
+/// (`upload.js`, lines joined): uploads with progress, cancel and errors
+/// shown, drag and drop of files and folders, new folders, and (with
+/// `--delete`) rename and delete buttons on the rows.
+pub const UPLOAD_SCRIPT: &str = joined!("upload.js");
+
+/// The policy of a page with the upload controls: [`CONTENT_SECURITY_POLICY`]
+/// with their style and script too, and `connect-src 'self'` for the
+/// requests the script makes (uploads, `MKCOL`, `DELETE`, `MOVE`) to this
+/// server only.
+pub const WRITABLE_POLICY: &str = {
+    const STYLE_HASH: [u8; BASE64_DIGEST] = base64_digest(&sha256(STYLE.as_bytes()));
+    const SCRIPT_HASH: [u8; BASE64_DIGEST] = base64_digest(&sha256(SCRIPT.as_bytes()));
+    const UPLOAD_STYLE_HASH: [u8; BASE64_DIGEST] = base64_digest(&sha256(UPLOAD_STYLE.as_bytes()));
+    const UPLOAD_SCRIPT_HASH: [u8; BASE64_DIGEST] = base64_digest(&sha256(UPLOAD_SCRIPT.as_bytes()));
+    const PARTS: [&[u8]; 9] = [
+        b"default-src 'none'; style-src 'sha256-",
+        &STYLE_HASH,
+        b"' 'sha256-",
+        &UPLOAD_STYLE_HASH,
+        b"'; script-src 'sha256-",
+        &SCRIPT_HASH,
+        b"' 'sha256-",
+        &UPLOAD_SCRIPT_HASH,
+        b"'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'",
+    ];
+    const BYTES: [u8; total_len(&PARTS)] = concat(&PARTS);
+    as_str(&BYTES)
+};
+
 /// Length of a SHA-256 digest in base64: 32 bytes, 43 digits and one `=`.
 pub(crate) const BASE64_DIGEST: usize = 44;
 
@@ -298,6 +332,8 @@ mod tests {
         assert!(css.lines().count() > 1, "laid out for reading");
         assert_eq!(STYLE, css.lines().map(str::trim_start).collect::<String>());
         assert_eq!(SCRIPT, include_str!("listing.js").lines().map(str::trim_start).collect::<String>());
+        assert_eq!(UPLOAD_STYLE, include_str!("upload.css").lines().map(str::trim_start).collect::<String>());
+        assert_eq!(UPLOAD_SCRIPT, include_str!("upload.js").lines().map(str::trim_start).collect::<String>());
         assert!(!STYLE.contains('\n') && !SCRIPT.contains('\n'));
     }
 }

@@ -1,5 +1,6 @@
 //! Opening files beneath the served root, race-free; reading directories
-//! relative to an open handle is [`entries`]'s.
+//! relative to an open handle is [`entries`]'s, changing what is beneath
+//! the root (uploads, new folders, removal, moves) is [`write`]'s.
 //!
 //! The root is opened once ([`Root::open`]) and every later open is relative
 //! to that descriptor, so no path is ever resolved twice (the check-then-open
@@ -18,7 +19,7 @@
 //! the open itself never blocks (`O_NONBLOCK`, so a FIFO without a writer
 //! does not wait) and never acquires a terminal (`O_NOCTTY`). What to do
 //! with a refusal is the caller's business. This module uses rustix's safe
-//! API only: there is no `unsafe` here.
+//! API only: the one `unsafe` call of `fs` is `write`'s `sync_file_range`.
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -32,8 +33,10 @@ use rustix::fs::ResolveFlags;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 mod entries;
+mod write;
 
 pub use entries::Entries;
+pub use write::{is_full, is_link_refusal, reserve, start_writeback, Existing, Folder, Made};
 
 /// Most symlinks followed while resolving one path, as the kernel's
 /// `MAXSYMLINKS` (40): more is a loop, or an attack on the walk's time.
