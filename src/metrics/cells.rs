@@ -36,9 +36,13 @@ pub const COMPRESSIONS: usize = CACHE_COMPRESSED_BYTES + 1;
 /// Bytes into and out of the coders.
 pub const COMPRESS_IN: usize = COMPRESSIONS + CODINGS.len() * 2;
 pub const COMPRESS_OUT: usize = COMPRESS_IN + 1;
-// Uploads (issue 26 "once they exist") take their offsets here.
+/// Uploaded files, landed (renamed into place) and then discarded (their
+/// temporary file removed: interrupted, too large, a full disk, refused).
+pub const UPLOADS: usize = COMPRESS_OUT + 1;
+/// Bytes of the uploaded files that landed.
+pub const UPLOAD_BYTES: usize = UPLOADS + 2;
 /// How many numbers a worker keeps.
-pub const CELLS: usize = COMPRESS_OUT + 1;
+pub const CELLS: usize = UPLOAD_BYTES + 1;
 
 /// The cell counting requests of `method`, status class `class` (0 for
 /// 1xx) and `protocol`.

@@ -374,6 +374,17 @@ impl WorkerMetrics {
         self.cell(cells::COMPRESS_OUT).add(output);
     }
 
+    /// An uploaded file: `landed` with its `bytes`, or discarded.
+    pub fn count_upload(&self, landed: bool, bytes: u64) {
+        match landed {
+            true => {
+                self.cell(cells::UPLOADS).add(1);
+                self.cell(cells::UPLOAD_BYTES).add(bytes);
+            }
+            false => self.cell(cells::UPLOADS + 1).add(1),
+        }
+    }
+
     /// Adds this worker's numbers to `sum`.
     fn add_to(&self, sum: &mut Snapshot) {
         for (total, counter) in sum.cells.iter_mut().zip(&self.cells) {

@@ -165,6 +165,23 @@ fn write_all(out: &mut String, sum: &Snapshot, process: &Process) -> std::fmt::R
 
     family(
         out,
+        "rawserve_uploads_total",
+        "counter",
+        "Uploaded files (PUT, POST forms): landed whole, or discarded with nothing left behind (interrupted, too \
+         large, a full disk, refused).",
+    )?;
+    writeln!(out, "rawserve_uploads_total{{outcome=\"landed\"}} {}", sum.get(cells::UPLOADS))?;
+    writeln!(out, "rawserve_uploads_total{{outcome=\"discarded\"}} {}", sum.get(cells::UPLOADS + 1))?;
+    single(
+        out,
+        "rawserve_upload_bytes_total",
+        "counter",
+        "Bytes of the uploaded files that landed.",
+        sum.get(cells::UPLOAD_BYTES),
+    )?;
+
+    family(
+        out,
         "rawserve_memory_budget_bytes",
         "gauge",
         "The memory budget for what connections hold: used, and its limit.",

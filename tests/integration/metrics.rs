@@ -196,6 +196,65 @@ fn only_loopback_clients_may_scrape_unless_metrics_are_public() {
 }
 
 #[test]
+fn uploads_are_counted_landed_and_discarded() {
+    let site = Site::new();
+    let root = site.root().to_str().unwrap();
+    let server = Binary::start(&[root, "--metrics", "/metrics", "--upload", "--max-upload-bytes", "1000"], "warn");
+    let put = |name: &str, body: &str| {
+        let mut stream = connect(server.addr);
+        send(
+            &mut stream,
+            &format!(
+                "PUT /{name} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        read_response(&mut stream, false).expect("a response").status
+    };
+    assert_eq!(put("a.txt", "twelve bytes"), 201);
+    assert_eq!(put("b.txt", "seven b"), 201);
+    // Chunked, so the limit is found while the file is written: its
+    // temporary file is discarded.
+    let mut stream = connect(server.addr);
+    let chunk = "x".repeat(800);
+    send(
+        &mut stream,
+        &format!(
+            "PUT /big.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+             320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
+        ),
+    );
+    assert_eq!(read_response(&mut stream, false).expect("a response").status, 413);
+    let scrape =
+        scrape_until(server.addr, |scrape| value(scrape, "rawserve_uploads_total{outcome=\"discarded\"}") == Some(1.0));
+    assert_eq!(value(&scrape, "rawserve_uploads_total{outcome=\"landed\"}"), Some(2.0), "{scrape}");
+    assert_eq!(value(&scrape, "rawserve_upload_bytes_total"), Some(19.0), "{scrape}");
+    assert!(!site.root().join("big.txt").exists());
+}
+
+#[test]
+fn with_accounts_a_scrape_needs_one_and_then_comes_from_anywhere() {
+    let site = Site::new();
+    let root = site.root().to_str().unwrap();
+    let server = Binary::start(&[root, "--metrics", "/metrics", "--auth", "ops:secret", "--proxy-protocol"], "warn");
+    // "ops:secret" in base64.
+    let credentials = "Authorization: Basic b3BzOnNlY3JldA==\r\n";
+    let scrape_as = |source: &str, extra: &str| {
+        let mut stream = connect(server.addr);
+        send(
+            &mut stream,
+            &format!("PROXY TCP4 {source} 127.0.0.1 5000 80\r\nGET /metrics HTTP/1.1\r\nHost: t\r\n{extra}\r\n"),
+        );
+        read_response(&mut stream, false).expect("a response")
+    };
+    let anonymous = scrape_as("127.0.0.1", "");
+    assert_eq!(anonymous.status, 401, "even from loopback, without an account");
+    assert!(anonymous.header("www-authenticate").is_some_and(|v| v.starts_with("Basic ")));
+    assert_eq!(scrape_as("192.0.2.10", credentials).status, 200, "an account's scrape, from anywhere");
+    assert_eq!(scrape_as("192.0.2.10", "Authorization: Basic b3BzOndyb25n\r\n").status, 401, "a wrong password");
+}
+
+#[test]
 fn tls_handshakes_and_their_failures_are_counted() {
     if !have_tool("curl") {
         return;

@@ -129,6 +129,7 @@ impl Incoming {
         // Renamed: nothing left to remove.
         self.temporary = CString::default();
         self.made.keep();
+        crate::metrics::count(|metrics| metrics.count_upload(true, self.written));
         Ok(if existed { Landed::Replaced } else { Landed::Created })
     }
 
@@ -144,6 +145,7 @@ impl Drop for Incoming {
             return;
         }
         drop(self.file.take());
+        crate::metrics::count(|metrics| metrics.count_upload(false, 0));
         if let Err(e) = self.folder.discard(&self.temporary) {
             log::warn!("cannot remove an unfinished upload's temporary file: {e}");
         }
