@@ -10,9 +10,10 @@ use crate::support::*;
 
 /// What "at once" allows between the signal and the process's exit: the
 /// signal thread, a waker, one loop turn and the joins take milliseconds;
-/// the rest is room for a machine busy with other work. The grace period
-/// in these tests is 30 s, so waiting for it cannot pass.
-const PROMPT_EXIT: Duration = Duration::from_secs(1);
+/// the rest is room for a machine busy with other work (1 s was seen
+/// exceeded with a load average of 8 on 2 cores). The grace period in
+/// these tests is 30 s, so waiting for it cannot pass.
+const PROMPT_EXIT: Duration = Duration::from_secs(5);
 
 /// `--shutdown-grace` in these tests: far longer than any of them may take.
 const GRACE: &str = "30";
