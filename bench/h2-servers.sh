@@ -42,6 +42,9 @@ http {
     keepalive_timeout 120;
     http2_idle_timeout 120s;
     client_header_timeout 120;
+    # Types by extension as the others send them (browsers refuse a
+    # stylesheet sent as application/octet-stream).
+    include /etc/nginx/mime.types;
     default_type application/octet-stream;
     client_body_temp_path $OUT/nginx/tmp/body;
     proxy_temp_path $OUT/nginx/tmp/proxy;
