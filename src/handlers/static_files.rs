@@ -228,6 +228,8 @@ impl FolderHandler {
         };
         let started = if dav::is_dav_method(request.method()) {
             dav::start(request, target, self.strip, &self.site)
+        } else if dav::discards(request, target, &self.site.options) {
+            Started::Read(Box::new(dav::Discarded))
         } else if let Err(refused) = self.check_write(request, target) {
             Started::Answer(refused)
         } else {
@@ -283,6 +285,9 @@ impl FolderHandler {
                 Ok(target) => target,
                 Err(refused) => return refused,
             };
+            if dav::discards(request, target, options) {
+                return Box::new(dav::Discarded).finish();
+            }
             if let Err(refused) = self.check_write(request, target) {
                 return refused;
             }

@@ -327,4 +327,10 @@ fn windows_and_finder_probes_are_answered() {
     for probe in ["/._.", "/.DS_Store", "/desktop.ini", "/._photo.jpg", "/.metadata_never_index"] {
         assert_eq!(dav(&server, "PROPFIND", probe, &[("Depth", "0")], "").status, 404, "{probe}");
     }
+    // Finder's metadata beside a copied file: taken, not kept.
+    assert_eq!(dav(&server, "PUT", "/._photo.jpg", &[], "\0\u{5}\u{16}\0").status, 201);
+    assert_eq!(dav(&server, "PUT", "/sub/.DS_Store", &[], "").status, 201);
+    assert!(!server.root().join("._photo.jpg").exists());
+    assert_eq!(get(&server, "/._photo.jpg", &[]).status, 404);
+    assert_eq!(dav(&server, "PUT", "/.htaccess", &[], "deny").status, 404, "other dot names stay refused");
 }

@@ -317,6 +317,38 @@ pub fn check_write(request: &Request, target: &str, strip: usize, site: &Site) -
     Ok(())
 }
 
+/// Whether `target` names one of the files Finder writes beside others
+/// (`._name`, AppleDouble: resource forks and extended attributes;
+/// `.DS_Store`: window settings). They are dot names, which no write may
+/// create; a `PUT` of one is taken and thrown away ([`Discarded`]) so
+/// that a copy from a Mac does not fail on them (sabre/dav and Synology
+/// make the same choice); the Mac metadata is then not kept.
+pub fn is_finder_metadata(target: &str) -> bool {
+    let name = percent_encoding::percent_decode_str(target.rsplit('/').next().unwrap_or("")).collect::<Vec<u8>>();
+    name.starts_with(b"._") || name == b".DS_Store"
+}
+
+/// A `PUT` body of Finder's metadata, read and not kept (see
+/// [`is_finder_metadata`]): 201, as if stored.
+pub struct Discarded;
+
+impl BodySink for Discarded {
+    fn write(&mut self, _piece: &[u8]) -> Result<(), Response> {
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Response {
+        log::debug!("webdav: a Finder metadata file was not kept");
+        Response::new(201)
+    }
+}
+
+/// Whether `request` is a `PUT` of Finder's metadata on a folder that
+/// takes WebDAV writes.
+pub fn discards(request: &Request, target: &str, options: &FileOptions) -> bool {
+    options.webdav && options.upload && request.method() == Method::PUT && is_finder_metadata(target)
+}
+
 /// Whether the request has a body (announced, or chunked).
 fn has_body(request: &Request) -> bool {
     request.header("transfer-encoding").is_some()
