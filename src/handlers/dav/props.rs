@@ -10,7 +10,6 @@
 //! stands alone (`xml::Element::inner_xml`). Nothing here writes.
 
 use std::ffi::CString;
-use std::fmt::Write as _;
 use std::fs::Metadata;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -47,17 +46,6 @@ pub enum Wanted {
     Names,
     /// These properties.
     Some(Vec<Name>),
-}
-
-impl Wanted {
-    /// Whether answering needs the resource opened: for its dead
-    /// properties or its `getetag`.
-    fn opens(&self) -> bool {
-        match self {
-            Wanted::All(_) | Wanted::Names => true,
-            Wanted::Some(names) => names.iter().any(|n| n.ns != DAV || n.local == "getetag"),
-        }
-    }
 }
 
 /// A resource as `stat` saw it.
@@ -172,33 +160,45 @@ pub struct Resource<'a> {
     pub node: Option<Node>,
 }
 
-/// The value of the live property `local` of `resource`, or `None` when
-/// it has none (a folder's length).
-fn live(local: &str, resource: &mut Resource, site: &Site, locks: &[Lock]) -> Option<String> {
+/// Appends the live property `local` of `resource` (`<D:local>value</D:local>`);
+/// false, with nothing appended, when it has none (a folder's length).
+/// Written in place, without a `String` per value: a listing writes
+/// thousands.
+fn write_live(out: &mut String, local: &str, resource: &mut Resource, site: &Site, locks: &[Lock]) -> bool {
     let facts = resource.facts.clone();
-    Some(match local {
-        "resourcetype" if facts.folder => "<D:collection/>".to_string(),
-        "resourcetype" => String::new(),
-        "getlastmodified" => httpdate::fmt_http_date(facts.modified?),
-        "getcontentlength" if !facts.folder => facts.size.to_string(),
-        "getcontenttype" if !facts.folder => escape(site.types.mime_of(resource.path)).into_owned(),
+    let value: std::borrow::Cow<str> = match local {
+        "resourcetype" if facts.folder => "<D:collection/>".into(),
+        "resourcetype" => "".into(),
+        "getlastmodified" => match facts.modified {
+            Some(modified) => httpdate::fmt_http_date(modified).into(),
+            None => return false,
+        },
+        "getcontentlength" if !facts.folder => itoa::Buffer::new().format(facts.size).to_string().into(),
+        "getcontenttype" if !facts.folder => escape(site.types.mime_of(resource.path)),
         "getetag" if !facts.folder => {
-            let node = open(resource, site)?;
-            let Node::File(file, meta) = node else { return None };
-            escape(&etag_of_file(site, file, meta)?).into_owned()
-        }
-        "creationdate" => rfc3339(facts.modified?),
-        "displayname" => escape(resource.name).into_owned(),
-        "supportedlock" => SUPPORTED_LOCK.to_string(),
-        "lockdiscovery" => {
-            let mut out = String::new();
-            for lock in locks.iter().filter(|lock| lock.covers(resource.path)) {
-                lock.write_active(&mut out);
+            let Some(Node::File(file, meta)) = open(resource, site) else { return false };
+            match etag_of_file(site, file, meta) {
+                Some(etag) => escape(&etag).into_owned().into(),
+                None => return false,
             }
-            out
         }
-        _ => return None,
-    })
+        "creationdate" => match facts.modified {
+            Some(modified) => rfc3339(modified).into(),
+            None => return false,
+        },
+        "displayname" => escape(resource.name),
+        "supportedlock" => SUPPORTED_LOCK.into(),
+        "lockdiscovery" => {
+            let mut active = String::new();
+            for lock in locks.iter().filter(|lock| lock.covers(resource.path)) {
+                lock.write_active(&mut active);
+            }
+            active.into()
+        }
+        _ => return false,
+    };
+    xml::write_dav(out, local, &value);
+    true
 }
 
 /// `resource` opened (once), or `None` if it cannot be.
@@ -219,50 +219,61 @@ fn fd_of(node: &Node) -> BorrowedFd<'_> {
 /// Appends `resource`'s `response` element for `wanted`; `locks` are the
 /// locks that may cover it.
 pub fn write_response(out: &mut String, resource: &mut Resource, wanted: &Wanted, site: &Site, locks: &[Lock]) {
-    let _ = write!(out, "<D:response><D:href>{}</D:href>", escape(resource.href));
-    let mut found = String::new();
-    let mut missing: Vec<&Name> = Vec::new();
-    let dead = match wanted.opens() && matches!(wanted, Wanted::All(_) | Wanted::Names) {
-        true => open(resource, site).map(|node| dead_properties(fd_of(node))).unwrap_or_default(),
-        false => Vec::new(),
+    out.push_str("<D:response><D:href>");
+    out.push_str(&escape(resource.href));
+    out.push_str("</D:href>");
+    let dead = match wanted {
+        Wanted::All(_) | Wanted::Names => open(resource, site).map(|node| dead_properties(fd_of(node))),
+        Wanted::Some(_) => None,
     };
+    let dead = dead.unwrap_or_default();
+    // The found properties' propstat, taken back if none is found.
+    let start = out.len();
+    out.push_str("<D:propstat><D:prop>");
+    let opened = out.len();
+    let mut missing: Vec<&Name> = Vec::new();
     match wanted {
         Wanted::Names => {
             for local in LIVE {
                 if live_applies(local, &resource.facts) {
-                    let _ = write!(found, "<D:{local}/>");
+                    xml::write_dav(out, local, "");
                 }
             }
             for (name, _) in &dead {
-                xml::write_property(&mut found, name, None);
+                xml::write_property(out, name, None);
             }
         }
         Wanted::All(_) => {
             for local in LIVE {
-                if let Some(value) = live(local, resource, site, locks) {
-                    xml::write_property(&mut found, &Name::new(DAV, local), Some(&value));
-                }
+                write_live(out, local, resource, site, locks);
             }
             for (name, value) in &dead {
-                xml::write_property(&mut found, name, Some(value));
+                xml::write_property(out, name, Some(value));
             }
         }
         Wanted::Some(names) => {
             for name in names {
-                let value = if name.ns == DAV && LIVE.contains(&name.local.as_str()) {
-                    live(&name.local, resource, site, locks)
+                let found = if name.ns == DAV && LIVE.contains(&name.local.as_str()) {
+                    write_live(out, &name.local, resource, site, locks)
                 } else {
-                    open(resource, site).and_then(|node| dead_property(fd_of(node), name))
+                    match open(resource, site).and_then(|node| dead_property(fd_of(node), name)) {
+                        Some(value) => {
+                            xml::write_property(out, name, Some(&value));
+                            true
+                        }
+                        None => false,
+                    }
                 };
-                match value {
-                    Some(value) => xml::write_property(&mut found, name, Some(&value)),
-                    None => missing.push(name),
+                if !found {
+                    missing.push(name);
                 }
             }
         }
     }
-    if !found.is_empty() || missing.is_empty() {
-        let _ = write!(out, "<D:propstat><D:prop>{found}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+    if out.len() == opened && !missing.is_empty() {
+        out.truncate(start);
+    } else {
+        out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
     }
     if !missing.is_empty() {
         out.push_str("<D:propstat><D:prop>");
@@ -276,8 +287,9 @@ pub fn write_response(out: &mut String, resource: &mut Resource, wanted: &Wanted
 
 /// Whether a resource with `facts` has the live property `local`.
 fn live_applies(local: &str, facts: &Facts) -> bool {
-    !(facts.folder && matches!(local, "getcontentlength" | "getcontenttype" | "getetag"))
-        && !(facts.modified.is_none() && matches!(local, "getlastmodified" | "creationdate"))
+    let file_only = matches!(local, "getcontentlength" | "getcontenttype" | "getetag");
+    let dated = matches!(local, "getlastmodified" | "creationdate");
+    !(facts.folder && file_only || facts.modified.is_none() && dated)
 }
 
 #[cfg(test)]

@@ -249,25 +249,49 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// Writes `<name/>` (when `value` is `None`) or `<name>value</name>`, the
-/// name qualified: `D:` for WebDAV's own, a prefix declared on the spot
-/// for another namespace, `xmlns=""` for none.
+/// Writes `<name/>` (when `value` is `None` or empty) or
+/// `<name>value</name>`, the name qualified: `D:` for WebDAV's own, a
+/// prefix declared on the spot for another namespace, `xmlns=""` for none.
 pub fn write_property(out: &mut String, name: &Name, value: Option<&str>) {
-    let (open, close) = if name.ns == DAV {
-        (format!("D:{}", name.local), format!("D:{}", name.local))
-    } else if name.ns.is_empty() {
-        (format!("{} xmlns=\"\"", name.local), name.local.clone())
+    if name.ns == DAV {
+        return write_dav(out, &name.local, value.unwrap_or(""));
+    }
+    out.push('<');
+    if name.ns.is_empty() {
+        out.push_str(&name.local);
+        out.push_str(" xmlns=\"\"");
     } else {
-        (format!("P:{} xmlns:P=\"{}\"", name.local, escape(&name.ns)), format!("P:{}", name.local))
-    };
+        out.push_str("P:");
+        out.push_str(&name.local);
+        out.push_str(" xmlns:P=\"");
+        out.push_str(&escape(&name.ns));
+        out.push('"');
+    }
     match value {
-        None | Some("") => {
-            let _ = write!(out, "<{open}/>");
-        }
+        None | Some("") => out.push_str("/>"),
         Some(value) => {
-            let _ = write!(out, "<{open}>{value}</{close}>");
+            out.push('>');
+            out.push_str(value);
+            out.push_str(if name.ns.is_empty() { "</" } else { "</P:" });
+            out.push_str(&name.local);
+            out.push('>');
         }
     }
+}
+
+/// Writes WebDAV's own `<D:local>value</D:local>` (`<D:local/>` when empty).
+pub fn write_dav(out: &mut String, local: &str, value: &str) {
+    out.push_str("<D:");
+    out.push_str(local);
+    if value.is_empty() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    out.push_str(value);
+    out.push_str("</D:");
+    out.push_str(local);
+    out.push('>');
 }
 
 #[cfg(test)]
