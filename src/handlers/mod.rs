@@ -12,7 +12,7 @@ pub mod cache;
 mod compress;
 mod content_type;
 mod cors;
-mod dav;
+pub(crate) mod dav;
 mod described;
 mod directory;
 mod files;

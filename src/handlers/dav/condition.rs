@@ -125,7 +125,9 @@ fn conditions(mut text: &str) -> Option<Vec<Condition>> {
             break;
         }
         let mut not = false;
-        if text.len() >= 3 && text[..3].eq_ignore_ascii_case("not") {
+        // `get`: the field is the client's, and its third byte may be
+        // inside a character.
+        if text.get(..3).is_some_and(|head| head.eq_ignore_ascii_case("not")) {
             not = true;
             text = text[3..].trim_start();
         }
@@ -197,6 +199,8 @@ mod tests {
             ("<http://h/a>", None),
             ("(<a>) <http://h/b> (<c>)", None),
             ("junk", None),
+            ("([\"\u{feff}lock>)", None),
+            ("(é<a>)", None),
         ];
         for (field, expected) in cases {
             assert_eq!(judged(field), *expected, "{field:?}");

@@ -15,7 +15,7 @@
 //! [`MAX_XML_BYTES`] (413 beyond), through a `BodySink`, so a large one
 //! is refused while it arrives rather than held.
 
-mod condition;
+pub(crate) mod condition;
 mod copy;
 mod locks;
 mod propfind;

@@ -26,6 +26,10 @@ pub const MAX_DEPTH: usize = 32;
 /// The namespace of WebDAV's own elements and properties.
 pub const DAV: &str = "DAV:";
 
+/// The namespaces of `xml:` and `xmlns:`, bound by XML itself.
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
+
 /// A body that is not well-formed, namespace-valid XML of the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed(pub String);
@@ -98,7 +102,10 @@ fn write_node(out: &mut String, node: &Node) {
             let _ = write!(out, "<{} xmlns=\"{}\"", element.name.local, escape(&element.name.ns));
             for (i, (name, value)) in element.attributes.iter().enumerate() {
                 if name.ns.is_empty() {
-                    let _ = write!(out, " {}=\"{}\"", name.local, escape(value));
+                    let _ = write!(out, " {}=\"{}\"", name.local, escape_attribute(value));
+                } else if name.ns == XML_NAMESPACE {
+                    // `xml:` is bound everywhere, and may not be bound again.
+                    let _ = write!(out, " xml:{}=\"{}\"", name.local, escape_attribute(value));
                 } else {
                     let _ =
                         write!(out, " xmlns:a{i}=\"{}\" a{i}:{}=\"{}\"", escape(&name.ns), name.local, escape(value));
@@ -138,6 +145,9 @@ pub fn parse(body: &[u8]) -> Result<Element, Malformed> {
                     return Err(Malformed(format!("elements nest deeper than {MAX_DEPTH}")));
                 }
                 let local = start.local_name().as_ref().to_string();
+                if !is_name(&local) {
+                    return Err(Malformed(format!("{local:?} is not an element name")));
+                }
                 let mut attributes = Vec::new();
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| Malformed(e.to_string()))?;
@@ -151,10 +161,18 @@ pub fn parse(body: &[u8]) -> Result<Element, Malformed> {
                     }
                     let (resolved, attr_local) = reader.resolver().resolve_attribute(key);
                     let attr_ns = namespace(resolved)?;
+                    if !is_name(attr_local.as_ref()) {
+                        return Err(Malformed("an attribute name that is not a name".into()));
+                    }
                     let value = attribute
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| Malformed(e.to_string()))?;
                     attributes.push((Name { ns: attr_ns, local: attr_local.as_ref().to_string() }, value.into_owned()));
+                }
+                // Reserved for `xml:lang` and such: no element of WebDAV's is
+                // in it, and no default namespace may be bound to it.
+                if ns == XML_NAMESPACE || ns == XMLNS_NAMESPACE {
+                    return Err(Malformed("an element in a reserved namespace".into()));
                 }
                 let element = Element { name: Name { ns, local }, attributes, children: Vec::new() };
                 if matches!(event, Event::Empty(_)) {
@@ -198,10 +216,23 @@ pub fn parse(body: &[u8]) -> Result<Element, Malformed> {
     root.ok_or_else(|| Malformed("no root element".into()))
 }
 
+/// Whether `local` is a name (XML's NCName, ASCII-strict, any non-ASCII
+/// letter allowed): quick-xml reads leniently, and what is stored must
+/// read back.
+fn is_name(local: &str) -> bool {
+    let mut chars = local.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    first_ok && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '\u{b7}'))
+}
+
 /// The namespace a name resolved to; an undeclared prefix is malformed.
 fn namespace(resolved: ResolveResult) -> Result<String, Malformed> {
     match resolved {
-        ResolveResult::Bound(ns) => Ok(ns.as_ref().to_string()),
+        // The declaration's value as written: its references resolved here.
+        ResolveResult::Bound(ns) => match quick_xml::escape::unescape(ns.as_ref()) {
+            Ok(ns) => Ok(ns.into_owned()),
+            Err(e) => Err(Malformed(e.to_string())),
+        },
         ResolveResult::Unbound => Ok(String::new()),
         ResolveResult::Unknown(prefix) => Err(Malformed(format!("the prefix {prefix:?} is not declared"))),
     }
@@ -230,10 +261,21 @@ fn add_text(stack: &mut [Element], text: &str) -> Result<(), Malformed> {
     }
 }
 
-/// `text` with `&`, `<`, `>` and `"` escaped, for element content and
-/// attribute values.
+/// `text` with `&`, `<`, `>` and `"` escaped, and a carriage return as a
+/// reference (a reader turns a bare one into a line feed), for element
+/// content and for attribute values that hold no other white space.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"']) {
+    escape_these(text, &['&', '<', '>', '"', '\r'])
+}
+
+/// An attribute value escaped: as [`escape`], and tabs and line feeds as
+/// references too, since a reader turns them into spaces in attributes.
+fn escape_attribute(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_these(text, &['&', '<', '>', '"', '\r', '\n', '\t'])
+}
+
+fn escape_these<'t>(text: &'t str, special: &[char]) -> std::borrow::Cow<'t, str> {
+    if !text.contains(special) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -243,6 +285,9 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            c if special.contains(&c) => {
+                let _ = write!(out, "&#{};", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -348,6 +393,20 @@ mod tests {
         // What was written reads back the same.
         let again = root(&format!("<v>{}</v>", e.inner_xml()));
         assert_eq!(again.inner_xml(), e.inner_xml());
+        // White space a reader would change is kept as references.
+        let e = root("<v>a&#13;b<c x='&#9;&#10;&#13;'/></v>");
+        assert_eq!(e.inner_xml(), "a&#13;b<c xmlns=\"\" x=\"&#9;&#10;&#13;\"/>");
+        assert_eq!(root(&format!("<v>{}</v>", e.inner_xml())).inner_xml(), e.inner_xml());
+        assert!(parse(b"<a:b:c xmlns:a='x'/>").is_err());
+        let e = root("<v><a xml:lang='en'/></v>");
+        assert_eq!(e.inner_xml(), "<a xmlns=\"\" xml:lang=\"en\"/>");
+        assert_eq!(root(&format!("<v>{}</v>", e.inner_xml())).inner_xml(), e.inner_xml());
+        assert!(parse(b"<v><xml:a/></v>").is_err());
+        for bad in ["<v><D:! xmlns:D='DAV:'/></v>", "<v><1a/></v>", "<v><a b:!='1' xmlns:b='x'/></v>"] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let e = root("<v><a xmlns='u&gt;x'/></v>");
+        assert_eq!(e.inner_xml(), "<a xmlns=\"u&gt;x\"/>");
     }
 
     #[test]
