@@ -61,7 +61,11 @@ fn off_by_default_and_options_say_dav_when_on() {
     assert_eq!(options.header("DAV"), Some("1, 2"));
     assert_eq!(options.header("MS-Author-Via"), Some("DAV"));
     assert_eq!(options.header("Allow"), Some("GET, HEAD, OPTIONS, PROPFIND"));
-    assert_eq!(dav(&read_only, "PROPFIND", "/", &[("Depth", "0")], "").status, 207);
+    let mut stream = read_only.connect();
+    send(&mut stream, "PROPFIND / HTTP/1.1\r\nHost: t\r\nDepth: 0\r\nConnection: close\r\n\r\n");
+    let mut raw = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut raw).expect("the answer");
+    assert!(raw.starts_with("HTTP/1.1 207 Multi-Status\r\n"), "{raw}");
     let refused = dav(&read_only, "PROPPATCH", "/", &[], "<a/>");
     assert_eq!(refused.status, 405);
     assert_eq!(refused.header("Allow"), Some("GET, HEAD, OPTIONS, PROPFIND"));
@@ -278,6 +282,11 @@ fn a_lock_keeps_other_writers_out_until_released() {
     assert!(locked.text().contains("<D:timeout>Second-"), "{}", locked.text());
     assert_eq!(dav(&server, "LOCK", "/doc.txt", &[], info).status, 423, "exclusive");
 
+    let mut stream = server.connect();
+    send(&mut stream, "DELETE /doc.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut raw = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut raw).expect("the answer");
+    assert!(raw.starts_with("HTTP/1.1 423 Locked\r\n"), "{raw}");
     let put = |headers: &[(&str, &str)]| dav(&server, "PUT", "/doc.txt", headers, "new").status;
     assert_eq!(put(&[]), 423);
     assert_eq!(dav(&server, "DELETE", "/doc.txt", &[], "").status, 423);
