@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::condition::{If, State};
 use super::xml::{self, escape};
-use super::{props, Asked, Site, XML_TYPE};
+use super::{etag, Asked, Site, XML_TYPE};
 use crate::http::request::Method;
 use crate::http::response::{Body, Response};
 use crate::sys::fs::Existing;
@@ -180,7 +180,7 @@ impl Current<'_> {
 
 impl State for Current<'_> {
     fn etag(&mut self, resource: Option<&str>) -> Option<String> {
-        props::etag_of(self.site, &self.path(resource)?)
+        etag::etag_of(self.site, &self.path(resource)?)
     }
 
     fn locked_by(&mut self, resource: Option<&str>, token: &str) -> bool {

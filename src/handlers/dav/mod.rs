@@ -17,6 +17,7 @@
 
 pub(crate) mod condition;
 mod copy;
+mod etag;
 mod locks;
 mod propfind;
 mod proppatch;

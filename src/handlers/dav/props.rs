@@ -1,7 +1,6 @@
 //! One resource's properties, written as a multistatus `response`: the
 //! live ones from its metadata (and, for `getetag`, the very validator
-//! `GET` sends: `validators::Validity` over the bytes of a file small
-//! enough to be read whole, over its metadata otherwise), and the dead
+//! `GET` sends: [`etag`](super::etag)'s), and the dead
 //! ones `PROPPATCH` stored in its extended attributes.
 //!
 //! A dead property `{ns}local` is the attribute `user.dav.local ns` (a
@@ -15,11 +14,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::SystemTime;
 
+use super::etag::etag_of_file;
 use super::locks::Lock;
 use super::xml::{self, escape, Name, DAV};
-use crate::handlers::validators::{content_etag, Validity};
 use crate::handlers::Site;
-use crate::sys::fs::{read_len, xattr, Node};
+use crate::sys::fs::{xattr, Node};
 
 /// How every dead property's attribute name begins.
 pub const DEAD_PREFIX: &[u8] = b"user.dav.";
@@ -101,28 +100,6 @@ pub fn dead_property(fd: BorrowedFd<'_>, name: &Name) -> Option<String> {
     let attribute = dead_name(name)?;
     let value = xattr::get(fd, &attribute).ok()??;
     Some(String::from_utf8_lossy(&value).into_owned())
-}
-
-/// Whether GET would read a file of `len` bytes whole (and tag it by its
-/// bytes): the small-file cache's own test (`FileCache::admits`).
-fn read_whole(site: &Site, len: u64) -> bool {
-    len <= site.options.cache_max_file && site.options.cache_bytes > 0
-}
-
-/// The `ETag` a `GET` of the file `path` sends now; `None` for a folder,
-/// or a file that has none.
-pub fn etag_of(site: &Site, path: &Path) -> Option<String> {
-    match site.root.open_node(path).ok()? {
-        Node::File(file, meta) => etag_of_file(site, &file, &meta),
-        Node::Directory(_) => None,
-    }
-}
-
-fn etag_of_file(site: &Site, file: &std::fs::File, meta: &Metadata) -> Option<String> {
-    if read_whole(site, meta.len()) {
-        return read_len(file, meta.len() as usize).ok().map(|bytes| content_etag(&bytes));
-    }
-    Validity::of(meta, None, SystemTime::now(), site.options.racy_window).etag
 }
 
 /// `time` as RFC 3339 (`creationdate`), in UTC.
