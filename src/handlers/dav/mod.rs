@@ -111,10 +111,13 @@ pub fn not_allowed(options: &FileOptions) -> Response {
 }
 
 /// Adds what an `OPTIONS` answer says about WebDAV: the classes (`DAV:
-/// 1, 2`; class 2 is locking), `MS-Author-Via: DAV` (Office and Windows
-/// look for it before they write) and the methods.
+/// 1, 2`; class 2 is locking, which needs `upload`: a read-only folder
+/// says `DAV: 1`, and Finder then mounts it read-only rather than fail
+/// at the first write), `MS-Author-Via: DAV` (Office and Windows look for
+/// it before they write) and the methods.
 pub fn options(response: Response, options: &FileOptions) -> Response {
-    let mut response = response.header("DAV", "1, 2").header("MS-Author-Via", "DAV");
+    let classes = if options.upload { "1, 2" } else { "1" };
+    let mut response = response.header("DAV", classes).header("MS-Author-Via", "DAV");
     let allow = allowed(options);
     match response.headers.iter_mut().find(|(name, _)| name == "Allow") {
         Some((_, value)) => *value = allow.into(),
