@@ -318,6 +318,18 @@ pub struct FileOptions {
         value_parser = byte_count_or_off, default_value = off_or(&file_defaults().max_upload_bytes),
         help = "Largest file one upload may write, in bytes (or with K, M, G, T: KiB to TiB); larger gets 413"))]
     pub max_upload_bytes: std::option::Option<u64>,
+    // WebDAV (issue 23).
+    /// Speak WebDAV (RFC 4918, classes 1 and 2) on the folder, so desktops
+    /// (Windows Explorer, macOS Finder, GNOME Files), davfs2, rclone and
+    /// cadaver can mount it: `OPTIONS` says `DAV: 1, 2`, `PROPFIND`
+    /// (depth 0 and 1) lists it. Off by default. It adds no permission:
+    /// as with dufs, `PROPFIND` reads, while `PROPPATCH`, `COPY`, `LOCK`
+    /// and `UNLOCK` write and need [`upload`](Self::upload), and `DELETE`
+    /// and `MOVE` still need [`delete`](Self::delete); a read-only mount
+    /// is `--webdav` alone, a read-write one `--webdav --upload --delete`.
+    #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_WEBDAV", value_parser = boolish(),
+        help = "Speak WebDAV (mount the folder from Windows, macOS, GNOME, davfs2, rclone); writes still need --upload, --delete"))]
+    pub webdav: bool,
 }
 
 /// Which origins may read the folder's responses from a script (CORS).
@@ -367,6 +379,7 @@ impl FileOptions {
             upload: false,
             delete: false,
             max_upload_bytes: None,
+            webdav: false,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What the fuzz targets in `fuzz/` reach, compiled only under
 //! `cfg(fuzzing)` (which cargo-fuzz sets): the request parser and body
-//! decoder, the uploads' multipart parser, path resolution, the confined opening of files, and a real
+//! decoder, the uploads' multipart parser, WebDAV's XML and `If` field, path resolution, the confined opening of files, and a real
 //! connection over an in-memory client. Nothing here is part of the
 //! library's API.
 
 pub use crate::config::MAX_HEADERS;
 pub use crate::connection::harness::{Client, Harness, Step};
+pub use crate::handlers::dav::condition::{If, State as IfState};
+pub use crate::handlers::dav::xml::{parse as parse_xml, Element as XmlElement};
 pub use crate::handlers::upload::multipart::{Event as MultipartEvent, MultipartError, Parser as MultipartParser};
 pub use crate::http1::body::{BodyDecoder, BodyError, Limits, Piece};
 pub use crate::http1::parse::{as_http11, parse, BodyLength, Expectation, FieldSlots, Head, RequestError};

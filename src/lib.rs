@@ -143,6 +143,13 @@
 //! is 507; browsers on other sites are refused. Without them every write
 //! is 405 with `Allow`.
 //!
+//! With [`FileOptions::webdav`] the folder speaks WebDAV (RFC 4918,
+//! classes 1 and 2), so desktops and rclone can mount it: `PROPFIND`
+//! (depth 0 and 1, a folder's answer streamed), and, with `upload`,
+//! `PROPPATCH` (dead properties in extended attributes), `COPY`, `LOCK`
+//! and `UNLOCK`; `MOVE` and `DELETE` still need `delete`, and every write
+//! honours locks and the `If` field.
+//!
 //! # Requests and responses
 //!
 //! A [`Request`] gives the method, path (as sent, or decoded), query (as

@@ -12,6 +12,7 @@ pub mod cache;
 mod compress;
 mod content_type;
 mod cors;
+pub(crate) mod dav;
 mod described;
 mod directory;
 mod files;
@@ -213,6 +214,8 @@ pub struct Site {
     pub live: Option<live::LiveReload>,
     /// `options.hidden`, compiled.
     pub hidden: hidden::HiddenNames,
+    /// WebDAV's locks (`options.webdav`), shared by the workers.
+    pub locks: dav::Locks,
 }
 
 impl Site {

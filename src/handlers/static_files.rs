@@ -22,7 +22,7 @@ use super::directory::KeptListings;
 use super::headers::FolderHeaders;
 use super::hidden::HiddenNames;
 use super::live::{self, LiveReload};
-use super::{files, upload, BodySink, Site, Started, WorkerHandler};
+use super::{dav, files, upload, BodySink, Site, Started, WorkerHandler};
 use crate::config::{check_index, FileOptions, SettingError};
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Preparation, Response};
@@ -166,7 +166,16 @@ impl StaticFiles {
             false => None,
         };
         Ok(StaticFiles {
-            site: Arc::new(Site { root, options, headers, types, streams: Default::default(), live, hidden }),
+            site: Arc::new(Site {
+                root,
+                options,
+                headers,
+                types,
+                streams: Default::default(),
+                live,
+                hidden,
+                locks: Default::default(),
+            }),
         })
     }
 
@@ -205,6 +214,7 @@ impl FolderHandler {
     /// everything else ignores it.
     pub(crate) fn reads_body(&self, request: &Request<'_>) -> bool {
         upload::reads_body(request.method(), &self.site.options)
+            || dav::reads_body(request.method(), &self.site.options)
     }
 
     /// An upload's sink for its body, or the answer.
@@ -216,7 +226,16 @@ impl FolderHandler {
             Ok(target) => target,
             Err(refused) => return Started::Answer(self.site.headers.decorate(request, refused)),
         };
-        match upload::start(request, target, self.strip, &self.site) {
+        let started = if dav::is_dav_method(request.method()) {
+            dav::start(request, target, self.strip, &self.site)
+        } else if dav::discards(request, target, &self.site.options) {
+            Started::Read(Box::new(dav::Discarded))
+        } else if let Err(refused) = self.check_write(request, target) {
+            Started::Answer(refused)
+        } else {
+            upload::start(request, target, self.strip, &self.site)
+        };
+        match started {
             Started::Answer(response) => Started::Answer(self.site.headers.decorate(request, response)),
             Started::Read(sink) => {
                 // The answer comes once the body is in: the fields added to
@@ -242,26 +261,59 @@ impl FolderHandler {
             }
         }
         if request.method() != Method::GET && request.method() != Method::HEAD {
+            let options = &self.site.options;
             if request.method() == Method::OPTIONS {
                 let mut response = cors::options(self.site.headers.cors(), request);
-                if self.site.options.upload || self.site.options.delete {
-                    set_allow(&mut response, upload::allowed(&self.site.options));
+                if options.upload || options.delete {
+                    set_allow(&mut response, upload::allowed(options));
+                }
+                if options.webdav {
+                    return dav::options(response, options);
                 }
                 return response;
             }
-            if !upload::accepts(request.method(), &self.site.options) {
-                return upload::not_allowed(&self.site.options);
+            if options.webdav && dav::accepts(request.method(), options) {
+                return match self.target(request) {
+                    Ok(target) => dav::answer(request, target, self.strip, &self.site),
+                    Err(refused) => refused,
+                };
             }
-            return match self.target(request) {
-                Ok(target) => upload::answer(request, target, self.strip, &self.site),
-                Err(refused) => refused,
+            if !upload::accepts(request.method(), options) {
+                return dav::not_allowed(options);
+            }
+            let target = match self.target(request) {
+                Ok(target) => target,
+                Err(refused) => return refused,
             };
+            if dav::discards(request, target, options) {
+                return Box::new(dav::Discarded).finish();
+            }
+            if let Err(refused) = self.check_write(request, target) {
+                return refused;
+            }
+            let response = match request.method().as_str() {
+                "MOVE" if options.webdav => dav::move_to(request, target, self.strip, &self.site),
+                _ => upload::answer(request, target, self.strip, &self.site),
+            };
+            if options.webdav {
+                dav::after_write(request, target, &self.site, response.status);
+            }
+            return response;
         }
         match self.target(request) {
             // The fallback: the path as sent, malformed or not, for
             // `safe_path` to judge (a target without `/` is a 400 there).
             Ok(target) => files::serve(request, target, &self.site, &mut self.cache, &self.listings),
             Err(refused) => refused,
+        }
+    }
+
+    /// With `--webdav`, what RFC 4918 adds to a write `upload` makes
+    /// (locks, `If`); nothing otherwise.
+    fn check_write(&self, request: &Request<'_>, target: &str) -> Result<(), Response> {
+        match self.site.options.webdav && upload::accepts(request.method(), &self.site.options) {
+            true => dav::check_write(request, target, self.strip, &self.site),
+            false => Ok(()),
         }
     }
 

@@ -412,6 +412,8 @@ pub fn reason(status: u16) -> &'static str {
         202 => "Accepted",
         204 => "No Content",
         206 => "Partial Content",
+        // WebDAV's (RFC 4918).
+        207 => "Multi-Status",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",
@@ -433,6 +435,8 @@ pub fn reason(status: u16) -> &'static str {
         415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
         422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Failed Dependency",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

@@ -33,4 +33,6 @@ mod upload;
 mod upload_browser;
 mod upload_clients;
 mod watched_cache;
+mod webdav;
+mod webdav_clients;
 mod wget;

@@ -369,6 +369,7 @@ mod tests {
             streams: Default::default(),
             live: None,
             hidden: Default::default(),
+            locks: Default::default(),
         })
     }
 

@@ -23,12 +23,12 @@
 
 mod csrf;
 mod form;
-mod incoming;
+pub(crate) mod incoming;
 mod manage;
 pub(crate) mod multipart;
 mod put;
 mod refusal;
-mod target;
+pub(crate) mod target;
 
 use std::ffi::OsString;
 use std::io;
@@ -39,7 +39,7 @@ use crate::config::FileOptions;
 use crate::http::request::{Method, Request};
 use crate::http::response::Response;
 use crate::sys::fs::Folder;
-use refusal::Refusal;
+pub(crate) use refusal::Refusal;
 
 /// `Allow` of a folder, by what it accepts.
 const READ_ONLY: &str = "GET, HEAD, OPTIONS";
@@ -132,7 +132,7 @@ pub fn not_allowed(options: &FileOptions) -> Response {
 
 /// The checks every write passes before its path is looked at: not a
 /// browser on another site, and allowed to write.
-fn admit(request: &Request, site: &Site) -> Result<(), Response> {
+pub(crate) fn admit(request: &Request, site: &Site) -> Result<(), Response> {
     csrf::check(request.header("sec-fetch-site"), request.header("origin"), request.header("host"))
         .map_err(|refusal| refusal.response())?;
     site.may_write(request)
@@ -158,7 +158,7 @@ fn check_room(folder: &Folder, expected: Option<u64>) -> Result<(), Refusal> {
 
 /// `prefix` and 32 random hexadecimal digits (128 bits, as a UUID's): a
 /// name nobody can guess, for the server's own hidden entries.
-fn random_name(prefix: &str) -> io::Result<OsString> {
+pub(crate) fn random_name(prefix: &str) -> io::Result<OsString> {
     use ring::rand::SecureRandom;
     let mut random = [0u8; 16];
     ring::rand::SystemRandom::new().fill(&mut random).map_err(|_| io::Error::other("no random source"))?;

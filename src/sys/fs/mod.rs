@@ -34,6 +34,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 mod entries;
 mod write;
+pub mod xattr;
 
 pub use entries::Entries;
 pub use write::{is_full, is_link_refusal, reserve, start_writeback, Existing, Folder, Made};

@@ -50,6 +50,12 @@ pub struct Folder {
     fd: OwnedFd,
 }
 
+impl AsFd for Folder {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// What a name in a folder is now, not following a symlink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
@@ -162,9 +168,21 @@ impl Folder {
         }
     }
 
+    /// This folder again, as a handle of its own.
+    pub fn duplicate(&self) -> io::Result<Folder> {
+        Ok(Folder { fd: rustix::fs::openat(&self.fd, c".", folder_flags(), Mode::empty())? })
+    }
+
     /// The folder `name` in this one, for moving or removing its entries.
     pub fn child(&self, name: &OsStr) -> io::Result<Folder> {
         self.open_child(name)
+    }
+
+    /// Opens the entry `name` (a file or a folder, never through a
+    /// symlink) to read or change its extended attributes.
+    pub fn open_entry(&self, name: &OsStr) -> io::Result<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat(&self.fd, name, flags, Mode::empty())?)
     }
 
     /// What `name` is now, without following a symlink.
