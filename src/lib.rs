@@ -314,6 +314,7 @@ pub mod fuzzing;
 mod handlers;
 mod http;
 mod http1;
+mod http2;
 mod metrics;
 mod proxy;
 mod safe_path;

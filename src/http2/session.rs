@@ -1,0 +1,752 @@
+//! One HTTP/2 connection without I/O: bytes in ([`Session::next_frame`]),
+//! frames out ([`Session::output`]). It owns what RFC 9113 says of a
+//! connection — the preface, SETTINGS, the stream states, both directions
+//! of flow control, header blocks across CONTINUATION frames, GOAWAY — and
+//! the abuse counters of `limits`; it knows nothing of requests' meaning.
+//!
+//! Each stream carries a `B` of the caller's (the connection keeps its
+//! exchange there: a body being received, a response being sent). The
+//! caller learns what arrived as [`Event`]s, answers with
+//! [`Session::send_head`], and sends bodies by asking [`Session::pick`]
+//! which stream may send now and how much (the scheduler: RFC 9218
+//! urgency levels, each a queue; a non-incremental response keeps its
+//! place at the front until done, incremental ones take turns), then
+//! [`Session::send_data`]. Streams that end both ways are handed back
+//! through [`Session::take_closed`], so the caller can write their log.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use loona_hpack::Decoder;
+
+use super::frame::{self, Code, Header};
+use super::head::{self, Malformed, RequestHead};
+use super::hpack::{self, Fields};
+use super::limits::*;
+use super::priority::{Priority, LEVELS};
+
+/// A connection error: the GOAWAY with this code is already in the output;
+/// send it, then close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fatal {
+    pub code: Code,
+    pub why: &'static str,
+}
+
+/// What one frame meant to the caller.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Nothing for the caller (a control frame, a refused stream).
+    Quiet,
+    /// A new stream's request head.
+    Request { stream: u32, fields: Fields, head: RequestHead, end_stream: bool },
+    /// A new stream's head that is refused with an HTTP status: 431 (the
+    /// list was over `max_list`), 501 (CONNECT).
+    Refuse { stream: u32, status: u16 },
+    /// Body bytes (empty for trailers, which are dropped, or an empty frame).
+    Data { stream: u32, data: &'a [u8], end_stream: bool },
+    /// The stream was reset (by the client, or by us for a stream error):
+    /// it is in [`Session::take_closed`] now.
+    Reset { stream: u32 },
+}
+
+/// One stream's protocol state.
+pub struct Stream<B> {
+    /// The caller's.
+    pub body: B,
+    /// The client may still send DATA.
+    recv_open: bool,
+    recv_window: i64,
+    recv_unacked: u32,
+    received: u64,
+    content_length: Option<u64>,
+    send_window: i64,
+    /// We have not ended our side.
+    send_open: bool,
+    priority: Priority,
+    /// In a ready queue, waiting for its turn.
+    queued: bool,
+    /// Taken out of its queue with a window of 0: it waits for a WINDOW_UPDATE.
+    stalled: bool,
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) the client's preface.
+    Preface,
+    /// The preface came; its first frame must be SETTINGS.
+    FirstSettings,
+    Open,
+    /// We sent GOAWAY: streams after `last_stream` are ignored; the
+    /// connection ends once the others have.
+    Closing,
+    /// A connection error was sent: nothing more is read.
+    Failed,
+}
+
+/// A header block being received over HEADERS and CONTINUATION frames.
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    bytes: Vec<u8>,
+    frames: u32,
+}
+
+pub struct Session<B> {
+    phase: Phase,
+    decoder: Decoder<'static>,
+    streams: HashMap<u32, Stream<B>>,
+    /// The highest stream the client opened.
+    last_stream: u32,
+    /// `SETTINGS_INITIAL_WINDOW_SIZE` of the client's.
+    peer_initial_window: i64,
+    peer_max_frame: usize,
+    send_window: i64,
+    recv_window: i64,
+    recv_unacked: u32,
+    block: Option<Block>,
+    ready: [VecDeque<u32>; LEVELS],
+    out: Vec<u8>,
+    /// Limits: bytes of a decoded header list, and of a header block.
+    max_list: usize,
+    resets: u32,
+    idle_frames: u32,
+    counted_since: Instant,
+    peer_gone: bool,
+    closed: Vec<(u32, B)>,
+}
+
+impl<B: Default> Session<B> {
+    /// A server connection whose header lists may hold `max_list` bytes;
+    /// our SETTINGS and the connection window's raise are queued at once.
+    pub fn new(max_list: usize, now: Instant) -> Session<B> {
+        let mut out = Vec::with_capacity(64);
+        let max_list_setting = u32::try_from(max_list).unwrap_or(u32::MAX);
+        frame::write_settings(
+            &mut out,
+            &[
+                (frame::SETTINGS_MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS),
+                (frame::SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW),
+                (frame::SETTINGS_MAX_HEADER_LIST_SIZE, max_list_setting),
+                (frame::SETTINGS_NO_RFC7540_PRIORITIES, 1),
+            ],
+        );
+        frame::write_window_update(&mut out, 0, CONNECTION_WINDOW - frame::DEFAULT_WINDOW as u32);
+        Session {
+            phase: Phase::Preface,
+            decoder: hpack::decoder(),
+            streams: HashMap::new(),
+            last_stream: 0,
+            peer_initial_window: frame::DEFAULT_WINDOW,
+            peer_max_frame: frame::DEFAULT_MAX_FRAME,
+            send_window: frame::DEFAULT_WINDOW,
+            recv_window: i64::from(CONNECTION_WINDOW),
+            recv_unacked: 0,
+            block: None,
+            ready: Default::default(),
+            out,
+            max_list,
+            resets: 0,
+            idle_frames: 0,
+            counted_since: now,
+            peer_gone: false,
+            closed: Vec::new(),
+        }
+    }
+
+    /// Frames waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Mutable access to the waiting output (the caller sends and drains it).
+    pub fn output_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Streams that ended both ways (or were reset) since the last call.
+    pub fn take_closed(&mut self) -> std::vec::Drain<'_, (u32, B)> {
+        self.closed.drain(..)
+    }
+
+    pub fn stream_mut(&mut self, id: u32) -> Option<&mut B> {
+        self.streams.get_mut(&id).map(|s| &mut s.body)
+    }
+
+    pub fn streams_mut(&mut self) -> impl Iterator<Item = (u32, &mut B)> {
+        self.streams.iter_mut().map(|(id, s)| (*id, &mut s.body))
+    }
+
+    /// Streams open (not yet ended both ways).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Nothing more will happen: a connection error was sent, or GOAWAY
+    /// (ours or the client's) and every stream has ended.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Failed || ((self.phase == Phase::Closing || self.peer_gone) && self.streams.is_empty())
+    }
+
+    /// Whether the client's preface has arrived (else nothing was said).
+    pub fn has_begun(&self) -> bool {
+        self.phase != Phase::Preface
+    }
+
+    /// A graceful end (RFC 9113 §6.8): GOAWAY naming the last stream we
+    /// will answer; those go on, later ones are ignored.
+    pub fn go_away(&mut self) {
+        if matches!(self.phase, Phase::Open | Phase::FirstSettings | Phase::Preface) {
+            frame::write_goaway(&mut self.out, self.last_stream, Code::NoError);
+            self.phase = Phase::Closing;
+        }
+    }
+
+    /// Ends the connection with `code` (GOAWAY) at once.
+    pub fn fail(&mut self, code: Code, why: &'static str) -> Fatal {
+        if self.phase != Phase::Failed {
+            frame::write_goaway(&mut self.out, self.last_stream, code);
+            self.phase = Phase::Failed;
+        }
+        Fatal { code, why }
+    }
+
+    /// Reads one frame (or the preface) at the start of `input`: `None`
+    /// while it has not all arrived, else the bytes used and what it meant.
+    pub fn next_frame<'a>(&mut self, input: &'a [u8], now: Instant) -> Result<Option<(usize, Event<'a>)>, Fatal> {
+        match self.phase {
+            Phase::Failed => return Ok(None),
+            Phase::Preface => {
+                let n = input.len().min(frame::PREFACE.len());
+                if input[..n] != frame::PREFACE[..n] {
+                    return Err(self.fail(Code::Protocol, "not the HTTP/2 connection preface"));
+                }
+                if n < frame::PREFACE.len() {
+                    return Ok(None);
+                }
+                self.phase = Phase::FirstSettings;
+                return Ok(Some((n, Event::Quiet)));
+            }
+            _ => {}
+        }
+        let Some(header) = Header::parse(input) else { return Ok(None) };
+        if header.len > MAX_FRAME_SIZE as usize {
+            return Err(self.fail(Code::FrameSize, "a frame larger than SETTINGS_MAX_FRAME_SIZE"));
+        }
+        let total = frame::HEADER_LEN + header.len;
+        let Some(payload) = input.get(frame::HEADER_LEN..total) else { return Ok(None) };
+        if self.phase == Phase::FirstSettings {
+            if header.kind != frame::SETTINGS || header.has(frame::ACK) {
+                return Err(self.fail(Code::Protocol, "the preface was not followed by SETTINGS"));
+            }
+            self.phase = Phase::Open;
+        }
+        if now.duration_since(self.counted_since) > ABUSE_WINDOW {
+            self.counted_since = now;
+            self.resets = 0;
+            self.idle_frames = 0;
+        }
+        if let Some(block) = &self.block {
+            if header.kind != frame::CONTINUATION || header.stream != block.stream {
+                return Err(self.fail(Code::Protocol, "a header block interrupted"));
+            }
+        }
+        let event = match header.kind {
+            frame::DATA => self.on_data(&header, payload)?,
+            frame::HEADERS => self.on_headers(&header, payload)?,
+            frame::CONTINUATION => self.on_continuation(&header, payload)?,
+            frame::RST_STREAM => self.on_reset(&header, payload)?,
+            frame::SETTINGS => self.on_settings(&header, payload)?,
+            frame::PING => self.on_ping(&header, payload)?,
+            frame::GOAWAY => {
+                if header.stream != 0 || header.len < 8 {
+                    return Err(self.fail(Code::Protocol, "a bad GOAWAY"));
+                }
+                self.peer_gone = true;
+                Event::Quiet
+            }
+            frame::WINDOW_UPDATE => self.on_window_update(&header, payload)?,
+            frame::PRIORITY => {
+                if header.stream == 0 {
+                    return Err(self.fail(Code::Protocol, "PRIORITY on stream 0"));
+                }
+                if header.len != 5 {
+                    return Ok(Some((total, self.reset(header.stream, Code::FrameSize))));
+                }
+                self.count_idle()?;
+                Event::Quiet
+            }
+            frame::PRIORITY_UPDATE => {
+                self.count_idle()?;
+                if header.stream != 0 || header.len < 4 {
+                    return Err(self.fail(Code::Protocol, "a bad PRIORITY_UPDATE"));
+                }
+                let id = frame::read_u31(payload);
+                if let Some(stream) = self.streams.get_mut(&id) {
+                    stream.priority = Priority::parse(&payload[4..]);
+                }
+                Event::Quiet
+            }
+            frame::PUSH_PROMISE => return Err(self.fail(Code::Protocol, "PUSH_PROMISE from a client")),
+            // Unknown types are ignored (§5.5), but they are frames without work.
+            _ => {
+                self.count_idle()?;
+                Event::Quiet
+            }
+        };
+        Ok(Some((total, event)))
+    }
+
+    /// Counts a frame that carries nothing (see [`MAX_IDLE_FRAMES`]).
+    fn count_idle(&mut self) -> Result<(), Fatal> {
+        self.idle_frames += 1;
+        if self.idle_frames > MAX_IDLE_FRAMES {
+            return Err(self.fail(Code::EnhanceYourCalm, "too many frames without requests or data"));
+        }
+        Ok(())
+    }
+
+    /// Counts a stream cancelled or refused (see [`MAX_RESETS`]).
+    fn count_reset(&mut self) -> Result<(), Fatal> {
+        self.resets += 1;
+        if self.resets > MAX_RESETS {
+            return Err(self.fail(Code::EnhanceYourCalm, "too many streams reset (rapid reset)"));
+        }
+        Ok(())
+    }
+
+    /// A stream error: RST_STREAM with `code`, the stream closed.
+    fn reset(&mut self, id: u32, code: Code) -> Event<'static> {
+        frame::write_rst_stream(&mut self.out, id, code);
+        self.remove(id);
+        Event::Reset { stream: id }
+    }
+
+    fn remove(&mut self, id: u32) {
+        if let Some(stream) = self.streams.remove(&id) {
+            self.closed.push((id, stream.body));
+        }
+    }
+
+    fn on_data<'a>(&mut self, header: &Header, payload: &'a [u8]) -> Result<Event<'a>, Fatal> {
+        let id = header.stream;
+        if id == 0 || id > self.last_stream {
+            return Err(self.fail(Code::Protocol, "DATA on an idle stream"));
+        }
+        let len = header.len as i64;
+        if len > self.recv_window {
+            return Err(self.fail(Code::FlowControl, "DATA past the connection window"));
+        }
+        self.recv_window -= len;
+        // The caller takes every byte now (into a sink or a budgeted
+        // buffer), so the window opens again at once.
+        self.recv_unacked += header.len as u32;
+        if self.recv_unacked >= CONNECTION_WINDOW / 2 {
+            frame::write_window_update(&mut self.out, 0, self.recv_unacked);
+            self.recv_window += i64::from(self.recv_unacked);
+            self.recv_unacked = 0;
+        }
+        let Some(data) = frame::unpad(header, payload) else {
+            return Err(self.fail(Code::Protocol, "padding longer than its frame"));
+        };
+        let end_stream = header.has(frame::END_STREAM);
+        if data.is_empty() && !end_stream {
+            self.count_idle()?;
+        }
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Ok(self.closed_stream_frame(id));
+        };
+        if !stream.recv_open {
+            return Ok(self.reset(id, Code::StreamClosed));
+        }
+        if len > stream.recv_window {
+            return Ok(self.reset(id, Code::FlowControl));
+        }
+        stream.recv_window -= len;
+        stream.received += data.len() as u64;
+        if stream.content_length.is_some_and(|n| stream.received > n || (end_stream && stream.received != n)) {
+            return Ok(self.reset(id, Code::Protocol));
+        }
+        if end_stream {
+            self.end_receiving(id);
+        } else {
+            stream.recv_unacked += header.len as u32;
+            if stream.recv_unacked >= STREAM_WINDOW / 2 {
+                frame::write_window_update(&mut self.out, id, stream.recv_unacked);
+                stream.recv_window += i64::from(stream.recv_unacked);
+                stream.recv_unacked = 0;
+            }
+        }
+        Ok(Event::Data { stream: id, data, end_stream })
+    }
+
+    /// A frame for a stream that has closed: STREAM_CLOSED (§5.1).
+    fn closed_stream_frame(&mut self, id: u32) -> Event<'static> {
+        frame::write_rst_stream(&mut self.out, id, Code::StreamClosed);
+        Event::Quiet
+    }
+
+    /// The client ended its side of `id`.
+    fn end_receiving(&mut self, id: u32) {
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.recv_open = false;
+            if !stream.send_open {
+                self.remove(id);
+            }
+        }
+    }
+
+    fn on_headers<'a>(&mut self, header: &Header, payload: &'a [u8]) -> Result<Event<'a>, Fatal> {
+        let id = header.stream;
+        if id == 0 || id.is_multiple_of(2) {
+            return Err(self.fail(Code::Protocol, "HEADERS on a stream a client cannot open"));
+        }
+        let Some(mut fragment) = frame::unpad(header, payload) else {
+            return Err(self.fail(Code::Protocol, "padding longer than its frame"));
+        };
+        if header.has(frame::PRIORITY_FLAG) {
+            if fragment.len() < 5 {
+                return Err(self.fail(Code::FrameSize, "HEADERS too short for its priority"));
+            }
+            if frame::read_u31(fragment) == id {
+                return Ok(self.reset(id, Code::Protocol));
+            }
+            fragment = &fragment[5..];
+        }
+        if fragment.is_empty() && !header.has(frame::END_HEADERS) {
+            self.count_idle()?;
+        }
+        if fragment.len() > self.max_list {
+            return Err(self.fail(Code::EnhanceYourCalm, "a header block larger than the head limit"));
+        }
+        let block =
+            Block { stream: id, end_stream: header.has(frame::END_STREAM), bytes: fragment.to_vec(), frames: 1 };
+        if header.has(frame::END_HEADERS) {
+            return self.on_block(block);
+        }
+        self.block = Some(block);
+        Ok(Event::Quiet)
+    }
+
+    fn on_continuation<'a>(&mut self, header: &Header, payload: &'a [u8]) -> Result<Event<'a>, Fatal> {
+        let Some(block) = &mut self.block else {
+            return Err(self.fail(Code::Protocol, "CONTINUATION without HEADERS"));
+        };
+        block.frames += 1;
+        block.bytes.extend_from_slice(payload);
+        let (frames, size) = (block.frames, block.bytes.len());
+        if size > self.max_list || frames > MAX_CONTINUATIONS {
+            // CVE-2024-27316's family: a block that never ends.
+            return Err(self.fail(Code::EnhanceYourCalm, "a header block over its limits (CONTINUATION flood)"));
+        }
+        if payload.is_empty() && !header.has(frame::END_HEADERS) {
+            self.count_idle()?;
+        }
+        if !header.has(frame::END_HEADERS) {
+            return Ok(Event::Quiet);
+        }
+        let block = self.block.take().expect("OK: matched above");
+        self.on_block(block)
+    }
+
+    /// A whole header block: a new stream's request, or trailers.
+    fn on_block<'a>(&mut self, block: Block) -> Result<Event<'a>, Fatal> {
+        let id = block.stream;
+        // Decoded whatever becomes of the stream: the table must follow the client's.
+        let Ok(fields) = hpack::decode(&mut self.decoder, &block.bytes, self.max_list) else {
+            return Err(self.fail(Code::Compression, "a header block that does not decode"));
+        };
+        if let Some(stream) = self.streams.get_mut(&id) {
+            if !stream.recv_open {
+                return Ok(self.reset(id, Code::StreamClosed));
+            }
+            if !block.end_stream {
+                return Ok(self.reset(id, Code::Protocol));
+            }
+            // Trailers: they end the body; rawserve has no use for them.
+            self.end_receiving(id);
+            return Ok(Event::Data { stream: id, data: &[], end_stream: true });
+        }
+        if id <= self.last_stream {
+            return Err(self.fail(Code::StreamClosed, "HEADERS on a closed stream"));
+        }
+        self.last_stream = id;
+        if self.phase == Phase::Closing {
+            // After our GOAWAY: not answered (the client retries it elsewhere).
+            return Ok(Event::Quiet);
+        }
+        if self.streams.len() >= MAX_CONCURRENT_STREAMS as usize {
+            self.count_reset()?;
+            frame::write_rst_stream(&mut self.out, id, Code::RefusedStream);
+            return Ok(Event::Quiet);
+        }
+        let head = head::check(&fields);
+        let content_length = head.as_ref().ok().and_then(|h| h.content_length);
+        let priority = head.as_ref().map(|h| h.priority).unwrap_or_default();
+        self.streams.insert(
+            id,
+            Stream {
+                body: B::default(),
+                recv_open: !block.end_stream,
+                recv_window: i64::from(STREAM_WINDOW),
+                recv_unacked: 0,
+                received: 0,
+                content_length,
+                send_window: self.peer_initial_window,
+                send_open: true,
+                priority,
+                queued: false,
+                stalled: false,
+            },
+        );
+        if fields.over {
+            return Ok(Event::Refuse { stream: id, status: 431 });
+        }
+        match head {
+            Ok(head) => {
+                if block.end_stream && head.content_length.is_some_and(|n| n != 0) {
+                    return Ok(self.reset(id, Code::Protocol));
+                }
+                Ok(Event::Request { stream: id, fields, head, end_stream: block.end_stream })
+            }
+            Err(Malformed::Connect) => Ok(Event::Refuse { stream: id, status: 501 }),
+            Err(Malformed::Protocol(why)) => {
+                log::debug!("stream {id}: malformed request: {why}");
+                Ok(self.reset(id, Code::Protocol))
+            }
+        }
+    }
+
+    fn on_reset<'a>(&mut self, header: &Header, payload: &[u8]) -> Result<Event<'a>, Fatal> {
+        if header.stream == 0 {
+            return Err(self.fail(Code::Protocol, "RST_STREAM on stream 0"));
+        }
+        if header.len != 4 {
+            return Err(self.fail(Code::FrameSize, "RST_STREAM not 4 bytes"));
+        }
+        let _ = payload;
+        if header.stream > self.last_stream {
+            return Err(self.fail(Code::Protocol, "RST_STREAM on an idle stream"));
+        }
+        if !self.streams.contains_key(&header.stream) {
+            self.count_idle()?;
+            return Ok(Event::Quiet);
+        }
+        // A stream cancelled before its response ended: rapid reset counts these.
+        self.count_reset()?;
+        self.remove(header.stream);
+        Ok(Event::Reset { stream: header.stream })
+    }
+
+    fn on_settings<'a>(&mut self, header: &Header, payload: &[u8]) -> Result<Event<'a>, Fatal> {
+        if header.stream != 0 {
+            return Err(self.fail(Code::Protocol, "SETTINGS on a stream"));
+        }
+        self.count_idle()?;
+        if header.has(frame::ACK) {
+            if header.len != 0 {
+                return Err(self.fail(Code::FrameSize, "a SETTINGS acknowledgement with a payload"));
+            }
+            return Ok(Event::Quiet);
+        }
+        if !header.len.is_multiple_of(6) {
+            return Err(self.fail(Code::FrameSize, "SETTINGS not a multiple of 6 bytes"));
+        }
+        for setting in payload.chunks_exact(6) {
+            let id = u16::from_be_bytes([setting[0], setting[1]]);
+            let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
+            match id {
+                frame::SETTINGS_ENABLE_PUSH if value > 1 => {
+                    return Err(self.fail(Code::Protocol, "SETTINGS_ENABLE_PUSH not 0 or 1"))
+                }
+                frame::SETTINGS_INITIAL_WINDOW_SIZE => {
+                    if i64::from(value) > frame::MAX_WINDOW {
+                        return Err(self.fail(Code::FlowControl, "SETTINGS_INITIAL_WINDOW_SIZE too large"));
+                    }
+                    let delta = i64::from(value) - self.peer_initial_window;
+                    self.peer_initial_window = i64::from(value);
+                    for stream in self.streams.values_mut() {
+                        stream.send_window += delta;
+                        if stream.send_window > frame::MAX_WINDOW {
+                            return Err(self.fail(Code::FlowControl, "a stream window past 2^31-1"));
+                        }
+                    }
+                    if delta > 0 {
+                        self.requeue_all();
+                    }
+                }
+                frame::SETTINGS_MAX_FRAME_SIZE => {
+                    if !(16_384..=16_777_215).contains(&value) {
+                        return Err(self.fail(Code::Protocol, "SETTINGS_MAX_FRAME_SIZE out of range"));
+                    }
+                    self.peer_max_frame = value as usize;
+                }
+                // The header table size needs nothing: our encoder never indexes.
+                _ => {}
+            }
+        }
+        frame::write_settings_ack(&mut self.out);
+        Ok(Event::Quiet)
+    }
+
+    fn on_ping<'a>(&mut self, header: &Header, payload: &[u8]) -> Result<Event<'a>, Fatal> {
+        if header.stream != 0 {
+            return Err(self.fail(Code::Protocol, "PING on a stream"));
+        }
+        if header.len != 8 {
+            return Err(self.fail(Code::FrameSize, "PING not 8 bytes"));
+        }
+        self.count_idle()?;
+        if !header.has(frame::ACK) {
+            frame::write_ping_ack(&mut self.out, payload);
+        }
+        Ok(Event::Quiet)
+    }
+
+    fn on_window_update<'a>(&mut self, header: &Header, payload: &[u8]) -> Result<Event<'a>, Fatal> {
+        if header.len != 4 {
+            return Err(self.fail(Code::FrameSize, "WINDOW_UPDATE not 4 bytes"));
+        }
+        let increment = i64::from(frame::read_u31(payload));
+        if header.stream == 0 {
+            if increment == 0 {
+                return Err(self.fail(Code::Protocol, "a WINDOW_UPDATE of 0"));
+            }
+            self.send_window += increment;
+            if self.send_window > frame::MAX_WINDOW {
+                return Err(self.fail(Code::FlowControl, "the connection window past 2^31-1"));
+            }
+            return Ok(Event::Quiet);
+        }
+        if header.stream > self.last_stream {
+            return Err(self.fail(Code::Protocol, "WINDOW_UPDATE on an idle stream"));
+        }
+        let Some(stream) = self.streams.get_mut(&header.stream) else { return Ok(Event::Quiet) };
+        if increment == 0 {
+            return Ok(self.reset(header.stream, Code::Protocol));
+        }
+        stream.send_window += increment;
+        if stream.send_window > frame::MAX_WINDOW {
+            return Ok(self.reset(header.stream, Code::FlowControl));
+        }
+        self.queue(header.stream);
+        Ok(Event::Quiet)
+    }
+
+    /// Puts every stream with a body to send back in its queue.
+    fn requeue_all(&mut self) {
+        let ids: Vec<u32> = self.streams.iter().filter(|(_, s)| s.send_open && !s.queued).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.queue(id);
+        }
+    }
+
+    /// Queues `id` to send its body, at the back of its urgency's queue.
+    pub fn queue(&mut self, id: u32) {
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.stalled = false;
+            if stream.send_open && !stream.queued {
+                stream.queued = true;
+                self.ready[usize::from(stream.priority.urgency)].push_back(id);
+            }
+        }
+    }
+
+    /// Sends a response head on `id`; `end_stream` when no body follows.
+    pub fn send_head(&mut self, id: u32, block: &[u8], end_stream: bool) {
+        frame::write_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
+        if end_stream {
+            self.end_sending(id);
+        }
+    }
+
+    /// Ends our side of `id`; a request body still coming is refused with
+    /// `NO_ERROR` (RFC 9113 §8.1: the response is complete without it).
+    fn end_sending(&mut self, id: u32) {
+        let Some(stream) = self.streams.get_mut(&id) else { return };
+        stream.send_open = false;
+        if stream.recv_open {
+            frame::write_rst_stream(&mut self.out, id, Code::NoError);
+        }
+        self.remove(id);
+    }
+
+    /// Resets `id` from our side (its body failed, a handler refused it).
+    pub fn cancel(&mut self, id: u32, code: Code) {
+        if self.streams.contains_key(&id) {
+            frame::write_rst_stream(&mut self.out, id, code);
+            self.remove(id);
+        }
+    }
+
+    /// The stream whose turn it is to send, and how many body bytes it may
+    /// send now (window and frame size); `None` when none may (the output
+    /// is full, the windows are shut, or nobody has anything).
+    pub fn pick(&mut self) -> Option<(u32, usize)> {
+        if self.out.len() >= OUTPUT_HIGH_WATER || self.send_window <= 0 {
+            return None;
+        }
+        for level in 0..LEVELS {
+            while let Some(id) = self.ready[level].pop_front() {
+                let Some(stream) = self.streams.get_mut(&id) else { continue };
+                stream.queued = false;
+                if !stream.send_open {
+                    continue;
+                }
+                if stream.send_window <= 0 {
+                    // Queued again by its WINDOW_UPDATE.
+                    stream.stalled = true;
+                    continue;
+                }
+                let allowed = stream.send_window.min(self.send_window).min(self.peer_max_frame as i64);
+                // The stream goes back to its queue: at the front while it
+                // is not incremental (served to its end), else at the back.
+                stream.queued = true;
+                if stream.priority.incremental {
+                    self.ready[level].push_back(id);
+                } else {
+                    self.ready[level].push_front(id);
+                }
+                return Some((id, allowed as usize));
+            }
+        }
+        None
+    }
+
+    /// Takes `id` out of the ready queues: it has nothing to send now
+    /// ([`queue`](Self::queue) puts it back).
+    pub fn pause(&mut self, id: u32) {
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.stalled = false;
+            if stream.queued {
+                stream.queued = false;
+                let level = usize::from(stream.priority.urgency);
+                self.ready[level].retain(|&queued| queued != id);
+            }
+        }
+    }
+
+    /// Sends `data` (at most what [`pick`](Self::pick) allowed) on `id`.
+    pub fn send_data(&mut self, id: u32, data: &[u8], end_stream: bool) {
+        let Some(stream) = self.streams.get_mut(&id) else { return };
+        frame::write_header(&mut self.out, data.len(), frame::DATA, if end_stream { frame::END_STREAM } else { 0 }, id);
+        self.out.extend_from_slice(data);
+        stream.send_window -= data.len() as i64;
+        self.send_window -= data.len() as i64;
+        if end_stream {
+            self.pause(id);
+            self.end_sending(id);
+        }
+    }
+
+    /// Whether a response has bytes to send: its turn is coming, or it
+    /// waits for the client to open a window (a zero-window stall, which
+    /// the connection's send timer ends).
+    pub fn has_queued(&self) -> bool {
+        self.ready.iter().any(|queue| !queue.is_empty()) || self.streams.values().any(|s| s.stalled)
+    }
+}
+
+#[cfg(test)]
+mod tests;
