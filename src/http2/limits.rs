@@ -77,3 +77,8 @@ pub const MAX_UNSENT_OUTPUT: usize = 1 << 20;
 /// Bytes of a streamed body (a tar, a compressed file) made at a time:
 /// [`crate::http::response::STREAM_PIECE`] is about one piece.
 pub const DATA_CHUNK: usize = 16_384;
+
+/// Streams remembered as ended by us while their client was still
+/// sending, whose late frames are dropped quietly: a client stops within a
+/// round trip, in which it opens at most `MAX_CONCURRENT_STREAMS` more.
+pub const REMEMBERED_CUT_SHORT: usize = 2 * MAX_CONCURRENT_STREAMS as usize;

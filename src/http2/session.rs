@@ -115,6 +115,10 @@ pub struct Session<B> {
     counted_since: Instant,
     peer_gone: bool,
     closed: Vec<(u32, B)>,
+    /// Streams we ended while the client was still sending (a reset, or a
+    /// response complete before its body): frames already on their way
+    /// for them are dropped, not answered (§5.1, "closed").
+    cut_short: VecDeque<u32>,
 }
 
 impl<B: Default> Session<B> {
@@ -152,6 +156,7 @@ impl<B: Default> Session<B> {
             counted_since: now,
             peer_gone: false,
             closed: Vec::new(),
+            cut_short: VecDeque::new(),
         }
     }
 
@@ -319,6 +324,7 @@ impl<B: Default> Session<B> {
     /// A stream error: RST_STREAM with `code`, the stream closed.
     fn reset(&mut self, id: u32, code: Code) -> Event<'static> {
         frame::write_rst_stream(&mut self.out, id, code);
+        self.remember_cut_short(id);
         self.remove(id);
         Event::Reset { stream: id }
     }
@@ -372,6 +378,13 @@ impl<B: Default> Session<B> {
             self.end_receiving(id);
         } else {
             stream.recv_unacked += header.len as u32;
+            if stream.recv_unacked >= STREAM_WINDOW / 2 && !stream.send_open {
+                // Answered: no more of a body nobody reads.
+                frame::write_rst_stream(&mut self.out, id, Code::NoError);
+                self.remember_cut_short(id);
+                self.remove(id);
+                return Ok(Event::Quiet);
+            }
             if stream.recv_unacked >= STREAM_WINDOW / 2 {
                 frame::write_window_update(&mut self.out, id, stream.recv_unacked);
                 stream.recv_window += i64::from(stream.recv_unacked);
@@ -381,10 +394,21 @@ impl<B: Default> Session<B> {
         Ok(Event::Data { stream: id, data, end_stream })
     }
 
-    /// A frame for a stream that has closed: STREAM_CLOSED (§5.1).
+    /// A frame for a stream that has closed: STREAM_CLOSED (§5.1), unless
+    /// we cut it short and the frame was on its way.
     fn closed_stream_frame(&mut self, id: u32) -> Event<'static> {
-        frame::write_rst_stream(&mut self.out, id, Code::StreamClosed);
+        if !self.cut_short.contains(&id) {
+            frame::write_rst_stream(&mut self.out, id, Code::StreamClosed);
+        }
         Event::Quiet
+    }
+
+    /// Remembers that `id` was ended while its client may still send.
+    fn remember_cut_short(&mut self, id: u32) {
+        if self.cut_short.len() == REMEMBERED_CUT_SHORT {
+            self.cut_short.pop_front();
+        }
+        self.cut_short.push_back(id);
     }
 
     /// The client ended its side of `id`.
@@ -469,6 +493,9 @@ impl<B: Default> Session<B> {
             return Ok(Event::Data { stream: id, data: &[], end_stream: true });
         }
         if id <= self.last_stream {
+            if self.cut_short.contains(&id) {
+                return Ok(Event::Quiet);
+            }
             return Err(self.fail(Code::StreamClosed, "HEADERS on a closed stream"));
         }
         self.last_stream = id;
@@ -479,6 +506,7 @@ impl<B: Default> Session<B> {
         if self.streams.len() >= MAX_CONCURRENT_STREAMS as usize {
             self.count_reset()?;
             frame::write_rst_stream(&mut self.out, id, Code::RefusedStream);
+            self.remember_cut_short(id);
             return Ok(Event::Quiet);
         }
         let head = head::check(&fields);
@@ -661,21 +689,23 @@ impl<B: Default> Session<B> {
         }
     }
 
-    /// Ends our side of `id`; a request body still coming is refused with
-    /// `NO_ERROR` (RFC 9113 §8.1: the response is complete without it).
+    /// Ends our side of `id`. A request body still coming is let finish
+    /// (and dropped) while it fits the stream's window, then refused with
+    /// `NO_ERROR` (RFC 9113 §8.1: the response is complete without it);
+    /// some clients (curl before 8) take an early reset for a failure.
     fn end_sending(&mut self, id: u32) {
         let Some(stream) = self.streams.get_mut(&id) else { return };
         stream.send_open = false;
-        if stream.recv_open {
-            frame::write_rst_stream(&mut self.out, id, Code::NoError);
+        if !stream.recv_open {
+            self.remove(id);
         }
-        self.remove(id);
     }
 
     /// Resets `id` from our side (its body failed, a handler refused it).
     pub fn cancel(&mut self, id: u32, code: Code) {
         if self.streams.contains_key(&id) {
             frame::write_rst_stream(&mut self.out, id, code);
+            self.remember_cut_short(id);
             self.remove(id);
         }
     }

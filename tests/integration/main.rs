@@ -13,6 +13,7 @@ mod everyday;
 mod floods;
 mod hardening;
 mod hostile;
+mod http2;
 mod idle;
 mod listing;
 mod live_browser;
