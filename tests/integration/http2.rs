@@ -269,3 +269,81 @@ fn the_preface_is_http2_unless_http1_only() {
         }
     }
 }
+
+/// Appends one HTTP/2 frame.
+fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Reads the next frame: (type, flags, stream, payload); `None` at EOF.
+fn read_frame(stream: &mut std::net::TcpStream) -> Option<(u8, u8, u32, Vec<u8>)> {
+    use std::io::Read;
+    let mut head = [0u8; 9];
+    stream.read_exact(&mut head).ok()?;
+    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+    let mut payload = vec![0; len];
+    stream.read_exact(&mut payload).ok()?;
+    Some((head[3], head[4], u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff, payload))
+}
+
+#[test]
+fn a_shutdown_sends_goaway_and_finishes_the_streams_begun() {
+    use std::io::Write;
+    let site = Site::new();
+    let mut binary = Binary::start(&[site.root().to_str().expect("UTF-8")], "warn");
+    let mut stream = connect(binary.addr);
+    // A client whose windows are shut: the download waits in the server.
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    frame(&mut out, 0x4, 0, 0, &[0, 4, 0, 0, 0, 0]);
+    // GET /big.bin, every field a literal without indexing.
+    let mut block = Vec::new();
+    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", "/big.bin"), (":authority", "t")] {
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    frame(&mut out, 0x1, 0x5, 1, &block);
+    stream.write_all(&out).expect("send");
+    // Its head comes (HEADERS on stream 1); then the shutdown.
+    while let Some((kind, _, id, _)) = read_frame(&mut stream) {
+        if kind == 0x1 && id == 1 {
+            break;
+        }
+    }
+    binary.signal(libc::SIGTERM);
+    let goaway = loop {
+        match read_frame(&mut stream) {
+            Some((0x7, _, _, payload)) => break payload,
+            Some(_) => {}
+            None => panic!("closed without GOAWAY"),
+        }
+    };
+    // The last stream it will answer is 1; no error.
+    assert_eq!(&goaway[..8], &[0, 0, 0, 1, 0, 0, 0, 0]);
+    // Open the windows: the download in flight finishes whole, then the close.
+    let mut more = Vec::new();
+    frame(&mut more, 0x8, 0, 0, &0x7fff_0000u32.to_be_bytes());
+    frame(&mut more, 0x8, 0, 1, &0x7fff_0000u32.to_be_bytes());
+    stream.write_all(&more).expect("send");
+    let mut body = 0;
+    loop {
+        match read_frame(&mut stream) {
+            Some((0x0, flags, 1, payload)) => {
+                body += payload.len();
+                if flags & 0x1 != 0 {
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => panic!("closed after {body} bytes"),
+        }
+    }
+    assert_eq!(body, big_contents().len());
+    assert!(read_frame(&mut stream).is_none(), "closed once the stream ended");
+    assert!(binary.wait_exit().success());
+}
