@@ -329,9 +329,11 @@ impl Connection {
             Whole,
             Sink(Box<dyn BodySink>),
         }
+        let expects_continue;
         let act = {
             let mut slots = Vec::new();
             let request = build_request(&fields, &head, &mut slots);
+            expects_continue = request.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
             let mut service = service_for(&mut exchange.entry, &mut exchange.tally, cx);
             let intake = if end_stream { Intake::Ignore } else { service.intake(&request) };
             let max_body = service.config.max_body_bytes;
@@ -349,6 +351,14 @@ impl Connection {
                 },
             }
         };
+        if expects_continue && !matches!(act, Act::Answer(_)) {
+            // The client waits for a word before it sends the body (RFC 9110 §10.1.1).
+            if let State::Http2(h2) = &mut self.state {
+                let mut block = Vec::with_capacity(8);
+                crate::http2::hpack::encode_status(&mut block, 100);
+                h2.session.send_head(stream, &block, false);
+            }
+        }
         match act {
             Act::Answer(response) => self.answer(stream, exchange, response, head_only, cx),
             Act::Whole => {

@@ -125,6 +125,11 @@ fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Appends a dynamic table size update (§6.3) to `size`.
+pub fn write_table_size(out: &mut Vec<u8>, size: usize) {
+    write_integer(out, 0x20, 5, size);
+}
+
 /// Appends `:status`: one byte for the statuses the static table has.
 pub fn encode_status(out: &mut Vec<u8>, status: u16) {
     let indexed = match status {
@@ -249,5 +254,11 @@ mod tests {
         let mut out = Vec::new();
         encode_status(&mut out, 200);
         assert_eq!(out, [0x88]);
+        // A size update first (to 0, as a client that wants no table asks).
+        let mut out = Vec::new();
+        write_table_size(&mut out, 0);
+        encode_status(&mut out, 404);
+        assert_eq!(out, [0x20, 0x8d]);
+        assert_eq!(listed(&decode(&mut decoder(), &out, 4096).unwrap()), pairs(&[(":status", "404")]));
     }
 }

@@ -119,6 +119,10 @@ pub struct Session<B> {
     /// response complete before its body): frames already on their way
     /// for them are dropped, not answered (§5.1, "closed").
     cut_short: VecDeque<u32>,
+    /// The client lowered `SETTINGS_HEADER_TABLE_SIZE`: the next head we
+    /// send starts by saying our table is that small (RFC 7541 §4.2; it is
+    /// empty anyway, but decoders such as nghttp2's wait for the update).
+    table_update: Option<u32>,
 }
 
 impl<B: Default> Session<B> {
@@ -157,6 +161,7 @@ impl<B: Default> Session<B> {
             peer_gone: false,
             closed: Vec::new(),
             cut_short: VecDeque::new(),
+            table_update: None,
         }
     }
 
@@ -610,7 +615,9 @@ impl<B: Default> Session<B> {
                     }
                     self.peer_max_frame = value as usize;
                 }
-                // The header table size needs nothing: our encoder never indexes.
+                frame::SETTINGS_HEADER_TABLE_SIZE if (value as usize) < HEADER_TABLE_SIZE => {
+                    self.table_update = Some(value);
+                }
                 _ => {}
             }
         }
@@ -683,7 +690,14 @@ impl<B: Default> Session<B> {
 
     /// Sends a response head on `id`; `end_stream` when no body follows.
     pub fn send_head(&mut self, id: u32, block: &[u8], end_stream: bool) {
-        frame::write_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
+        if let Some(size) = self.table_update.take() {
+            let mut updated = Vec::with_capacity(block.len() + 6);
+            hpack::write_table_size(&mut updated, size as usize);
+            updated.extend_from_slice(block);
+            frame::write_headers(&mut self.out, id, &updated, end_stream, self.peer_max_frame);
+        } else {
+            frame::write_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
+        }
         if end_stream {
             self.end_sending(id);
         }

@@ -141,6 +141,12 @@ fn nghttp_fetches_many_streams_at_once_with_priorities() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(text.matches(" 200 ").count(), urls.len(), "{text}");
     assert!(text.contains("/big.bin"), "{text}");
+    // A client that wants no HPACK table: told so in our next head (RFC
+    // 7541 §4.2), which nghttp2 insists on.
+    let mut command = Command::new("nghttp");
+    command.args(["-n", "-s", "--header-table-size=0"]).args(&urls[..2]);
+    let output = run_ok(&mut command, IO_TIMEOUT * 3);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).matches(" 200 ").count(), 2);
 }
 
 #[test]
