@@ -1,5 +1,5 @@
 //! HTTP/2 (RFC 9113) without I/O: frames (`frame`), header compression
-//! (`hpack`, decoding through the `loona-hpack` crate), request heads
+//! (`hpack`, with the Huffman code in `huffman`), request heads
 //! (`head`), RFC 9218 priorities (`priority`), the connection and its
 //! streams with flow control and the scheduler (`session`), and every
 //! limit in one file (`limits`).
@@ -12,6 +12,7 @@
 pub mod frame;
 pub mod head;
 pub mod hpack;
+mod huffman;
 pub mod limits;
 pub mod priority;
 pub mod session;

@@ -17,8 +17,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use loona_hpack::Decoder;
-
 use super::frame::{self, Code, Header};
 use super::head::{self, Malformed, RequestHead};
 use super::hpack::{self, Fields};
@@ -95,7 +93,7 @@ struct Block {
 
 pub struct Session<B> {
     phase: Phase,
-    decoder: Decoder<'static>,
+    decoder: hpack::Decoder,
     streams: HashMap<u32, Stream<B>>,
     /// The highest stream the client opened.
     last_stream: u32,
