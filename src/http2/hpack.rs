@@ -204,7 +204,13 @@ fn read_string(block: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Result<(), ()
 /// decoded, since the dynamic table must follow the client's; `Err` is a
 /// block that cannot be decoded (a connection's `COMPRESSION_ERROR`).
 pub fn decode(decoder: &mut Decoder, block: &[u8], max_list: usize) -> Result<Fields, ()> {
-    let mut fields = Fields::default();
+    // Room for a typical list at once: names from the tables and Huffman
+    // strings decode to about twice the block.
+    let mut fields = Fields {
+        bytes: Vec::with_capacity((2 * block.len()).min(max_list)),
+        list: Vec::with_capacity(16),
+        over: false,
+    };
     let mut size = 0usize;
     let mut at = 0;
     while at < block.len() {
