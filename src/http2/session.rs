@@ -64,8 +64,9 @@ pub struct Stream<B> {
     priority: Priority,
     /// In a ready queue, waiting for its turn.
     queued: bool,
-    /// Taken out of its queue with a window of 0: it waits for a WINDOW_UPDATE.
-    stalled: bool,
+    /// Taken out of its queue with a window of 0 at this time: it waits
+    /// for a WINDOW_UPDATE (see [`Session::stalled_before`]).
+    stalled: Option<Instant>,
 }
 
 /// Where the connection is.
@@ -355,7 +356,7 @@ impl<B: Default> Session<B> {
     /// Queues `id` to send its body, at the back of its urgency's queue.
     pub fn queue(&mut self, id: u32) {
         if let Some(stream) = self.streams.get_mut(&id) {
-            stream.stalled = false;
+            stream.stalled = None;
             if stream.send_open && !stream.queued {
                 stream.queued = true;
                 self.ready[usize::from(stream.priority.urgency)].push_back(id);
@@ -402,7 +403,7 @@ impl<B: Default> Session<B> {
     /// The stream whose turn it is to send, and how many body bytes it may
     /// send now (window and frame size); `None` when none may (the output
     /// is full, the windows are shut, or nobody has anything).
-    pub fn pick(&mut self) -> Option<(u32, usize)> {
+    pub fn pick(&mut self, now: Instant) -> Option<(u32, usize)> {
         if self.out.len() >= OUTPUT_HIGH_WATER || self.send_window <= 0 {
             return None;
         }
@@ -415,7 +416,7 @@ impl<B: Default> Session<B> {
                 }
                 if stream.send_window <= 0 {
                     // Queued again by its WINDOW_UPDATE.
-                    stream.stalled = true;
+                    stream.stalled = stream.stalled.or(Some(now));
                     continue;
                 }
                 let allowed = stream.send_window.min(self.send_window).min(self.peer_max_frame as i64);
@@ -437,7 +438,7 @@ impl<B: Default> Session<B> {
     /// ([`queue`](Self::queue) puts it back).
     pub fn pause(&mut self, id: u32) {
         if let Some(stream) = self.streams.get_mut(&id) {
-            stream.stalled = false;
+            stream.stalled = None;
             if stream.queued {
                 stream.queued = false;
                 let level = usize::from(stream.priority.urgency);
@@ -463,7 +464,14 @@ impl<B: Default> Session<B> {
     /// waits for the client to open a window (a zero-window stall, which
     /// the connection's send timer ends).
     pub fn has_queued(&self) -> bool {
-        self.ready.iter().any(|queue| !queue.is_empty()) || self.streams.values().any(|s| s.stalled)
+        self.ready.iter().any(|queue| !queue.is_empty()) || self.streams.values().any(|s| s.stalled.is_some())
+    }
+
+    /// Streams whose response has waited on a shut window since before
+    /// `then`: a client that opens no window for one stream while others
+    /// go on would hold its file and its slot for good.
+    pub fn stalled_before(&self, then: Instant) -> Vec<u32> {
+        self.streams.iter().filter(|(_, s)| s.stalled.is_some_and(|since| since < then)).map(|(id, _)| *id).collect()
     }
 }
 

@@ -276,6 +276,31 @@ def case_zero_window_stall(port):
     return "timeout"
 
 
+def case_one_stalled_stream(port):
+    # The connection's window is open and other requests go on, but one
+    # stream's window stays shut: that stream alone is reset (CANCEL)
+    # after the send timeout.
+    c = Conn(port)
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 30)) + headers(1, path="/big.bin"))
+    deadline = time.monotonic() + WAIT
+    next_id, next_at, answered = 3, time.monotonic(), 0
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_at:
+            c.send(headers(next_id))
+            next_id, next_at = next_id + 2, next_at + 0.2
+        for f in c.frames(min(next_at, deadline)):
+            if f is None:
+                return "closed"
+            kind, flags, stream, payload = f
+            if kind == RST_STREAM and stream == 1:
+                return "rst 1 %d, others answered: %s" % (struct.unpack(">I", payload)[0], answered > 0)
+            if kind == HEADERS and stream > 1:
+                answered += 1
+            if kind == GOAWAY:
+                return "goaway %d" % struct.unpack(">I", payload[4:8])[0]
+    return "timeout"
+
+
 def case_malformed_head(port):
     c = Conn(port)
     c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack.Encoder().encode([(":method", "GET"), (":path", "/")])))

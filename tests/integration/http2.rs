@@ -249,6 +249,8 @@ fn each_known_attack_meets_its_limit() {
         ("empty_frames", format!("goaway {ENHANCE_YOUR_CALM}")),
         // A window shut for good: dropped after send_timeout (1 s here).
         ("zero_window_stall", "dropped after 1s".to_string()),
+        // One stream's window shut while others go on: that stream reset.
+        ("one_stalled_stream", "rst 1 8, others answered: True".to_string()),
     ];
     let cases: Vec<&str> = want.iter().map(|(name, _)| *name).collect();
     let got = frames(&server, &cases);
@@ -352,4 +354,31 @@ fn a_shutdown_sends_goaway_and_finishes_the_streams_begun() {
     assert_eq!(body, big_contents().len());
     assert!(read_frame(&mut stream).is_none(), "closed once the stream ended");
     assert!(binary.wait_exit().success());
+}
+
+#[test]
+fn http2_follows_a_proxy_protocol_header() {
+    use std::io::Write;
+    let server = TestServer::start_with(|config| config.proxy_protocol = true);
+    let mut stream = server.connect();
+    let mut out = b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 80\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    frame(&mut out, 0x4, 0, 0, &[]);
+    let mut block = Vec::new();
+    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", "/hello.txt"), (":authority", "t")] {
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    frame(&mut out, 0x1, 0x5, 1, &block);
+    stream.write_all(&out).expect("send");
+    let body = loop {
+        match read_frame(&mut stream) {
+            Some((0x0, _, 1, payload)) => break payload,
+            Some(_) => {}
+            None => panic!("closed before the answer"),
+        }
+    };
+    assert_eq!(body, b"hello file\n");
 }

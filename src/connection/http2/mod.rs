@@ -404,7 +404,12 @@ impl Connection {
     fn fill_http2(&mut self, cx: &mut Context) -> bool {
         let State::Http2(h2) = &mut self.state else { return false };
         let mut moved = false;
-        while let Some((id, allowed)) = h2.session.pick() {
+        let stall_began = cx.now.checked_sub(cx.shared.config.send_timeout).unwrap_or(cx.now);
+        for id in h2.session.stalled_before(stall_began) {
+            log::info!("{}: stream {id}: the client opened no window in time; reset", self.peer);
+            h2.session.cancel(id, Code::Cancel);
+        }
+        while let Some((id, allowed)) = h2.session.pick(cx.now) {
             let max = allowed.min(DATA_CHUNK);
             let Some(exchange) = h2.session.stream_mut(id) else { continue };
             let mut data = std::mem::take(&mut exchange.stage);

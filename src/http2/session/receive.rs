@@ -196,7 +196,7 @@ impl<B: Default> Session<B> {
                 send_open: true,
                 priority,
                 queued: false,
-                stalled: false,
+                stalled: None,
             },
         );
         if fields.over {

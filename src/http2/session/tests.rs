@@ -127,20 +127,24 @@ fn the_scheduler_serves_urgency_first_and_flow_control_holds() {
     s.streams.get_mut(&3).unwrap().priority.urgency = 0;
     s.queue(1);
     s.queue(3);
-    assert_eq!(s.pick().map(|p| p.0), Some(3));
+    assert_eq!(s.pick(Instant::now()).map(|p| p.0), Some(3));
     // The connection window (65,535) is all a client's default allows.
-    let (id, allowed) = s.pick().unwrap();
+    let (id, allowed) = s.pick(Instant::now()).unwrap();
     assert_eq!((id, allowed), (3, 16_384));
     s.output_mut().clear();
     for _ in 0..4 {
-        let (id, allowed) = s.pick().unwrap();
+        let (id, allowed) = s.pick(Instant::now()).unwrap();
         s.send_data(id, &vec![0; allowed], false);
         s.output_mut().clear();
     }
-    assert_eq!(s.pick(), None, "the connection window is spent");
+    assert_eq!(s.pick(Instant::now()), None, "the connection window is spent");
     let mut update = Vec::new();
     frame::write_window_update(&mut update, 0, 100);
     feed(&mut s, &update).unwrap();
     // Stream 3 spent its own window too: it waits; stream 1 goes.
-    assert_eq!(s.pick(), Some((1, 100)));
+    let stalled_at = Instant::now();
+    assert_eq!(s.pick(stalled_at), Some((1, 100)));
+    assert!(s.has_queued());
+    assert_eq!(s.stalled_before(stalled_at), Vec::<u32>::new());
+    assert_eq!(s.stalled_before(stalled_at + std::time::Duration::from_secs(1)), [3]);
 }
