@@ -97,6 +97,17 @@ class Conn:
         return "timeout"
 
 
+def until_goaway(c):
+    """What ends the connection, past any answers before it."""
+    deadline = time.monotonic() + WAIT
+    for f in c.frames(deadline):
+        if f is None:
+            return "closed"
+        if f[0] == GOAWAY:
+            return "goaway %d" % struct.unpack(">I", f[3][4:8])[0]
+    return "timeout"
+
+
 def case_bad_preface(port):
     c = Conn(port, preface=False)
     c.send(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + settings())
@@ -188,13 +199,7 @@ def case_rapid_reset(port):
         out += headers(stream) + frame(RST_STREAM, 0, stream, struct.pack(">I", 8))
     c.send(out)
     # Answers to streams not yet reset may come first: wait for the GOAWAY.
-    deadline = time.monotonic() + WAIT
-    for f in c.frames(deadline):
-        if f is None:
-            return "closed"
-        if f[0] == GOAWAY:
-            return "goaway %d" % struct.unpack(">I", f[3][4:8])[0]
-    return "timeout"
+    return until_goaway(c)
 
 
 def case_continuation_flood(port):
@@ -229,38 +234,20 @@ def case_too_many_streams(port):
 def case_settings_flood(port):
     c = Conn(port)
     c.send(settings((4, 65535)) * 5000)
-    deadline = time.monotonic() + WAIT
-    for f in c.frames(deadline):
-        if f is None:
-            return "closed"
-        if f[0] == GOAWAY:
-            return "goaway %d" % struct.unpack(">I", f[3][4:8])[0]
-    return "timeout"
+    return until_goaway(c)
 
 
 def case_ping_flood(port):
     c = Conn(port)
     c.send(frame(PING, 0, 0, b"12345678") * 5000)
-    deadline = time.monotonic() + WAIT
-    for f in c.frames(deadline):
-        if f is None:
-            return "closed"
-        if f[0] == GOAWAY:
-            return "goaway %d" % struct.unpack(">I", f[3][4:8])[0]
-    return "timeout"
+    return until_goaway(c)
 
 
 def case_empty_frames(port):
     c = Conn(port)
     c.send(headers(1, end_stream=False, method="PUT", path="/keep"))
     c.send(frame(DATA, 0, 1) * 5000)
-    deadline = time.monotonic() + WAIT
-    for f in c.frames(deadline):
-        if f is None:
-            return "closed"
-        if f[0] == GOAWAY:
-            return "goaway %d" % struct.unpack(">I", f[3][4:8])[0]
-    return "timeout"
+    return until_goaway(c)
 
 
 def case_zero_window_stall(port):

@@ -194,6 +194,15 @@ fn frames(server: &TestServer, cases: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Runs the cases `want` names and compares what the server did; then
+/// the server still answers everyone else.
+fn assert_outcomes(server: &TestServer, want: &[(&str, String)]) {
+    let cases: Vec<&str> = want.iter().map(|(name, _)| *name).collect();
+    let want: Vec<(String, String)> = want.iter().map(|(n, o)| (n.to_string(), o.clone())).collect();
+    assert_eq!(frames(server, &cases), want);
+    assert_hello(server.addr());
+}
+
 /// RFC 9113's error codes the cases expect.
 const PROTOCOL_ERROR: u32 = 0x1;
 const FLOW_CONTROL_ERROR: u32 = 0x3;
@@ -223,11 +232,7 @@ fn protocol_errors_get_the_rfcs_answers() {
         ("malformed_head", format!("rst 1 {PROTOCOL_ERROR}")),
         ("too_many_streams", format!("rst 201 {REFUSED_STREAM}")),
     ];
-    let cases: Vec<&str> = want.iter().map(|(name, _)| *name).collect();
-    let got = frames(&server, &cases);
-    let want: Vec<(String, String)> = want.iter().map(|(n, o)| (n.to_string(), o.clone())).collect();
-    assert_eq!(got, want);
-    assert_hello(server.addr());
+    assert_outcomes(&server, &want);
 }
 
 #[test]
@@ -252,12 +257,7 @@ fn each_known_attack_meets_its_limit() {
         // One stream's window shut while others go on: that stream reset.
         ("one_stalled_stream", "rst 1 8, others answered: True".to_string()),
     ];
-    let cases: Vec<&str> = want.iter().map(|(name, _)| *name).collect();
-    let got = frames(&server, &cases);
-    let want: Vec<(String, String)> = want.iter().map(|(n, o)| (n.to_string(), o.clone())).collect();
-    assert_eq!(got, want);
-    // Still serving everyone else.
-    assert_hello(server.addr());
+    assert_outcomes(&server, &want);
 }
 
 #[test]
@@ -286,6 +286,19 @@ fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// The header block of `GET path`, every field a literal without indexing.
+fn get_block(path: &str) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", "t")] {
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    block
+}
+
 /// Reads the next frame: (type, flags, stream, payload); `None` at EOF.
 fn read_frame(stream: &mut std::net::TcpStream) -> Option<(u8, u8, u32, Vec<u8>)> {
     use std::io::Read;
@@ -306,16 +319,7 @@ fn a_shutdown_sends_goaway_and_finishes_the_streams_begun() {
     // A client whose windows are shut: the download waits in the server.
     let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     frame(&mut out, 0x4, 0, 0, &[0, 4, 0, 0, 0, 0]);
-    // GET /big.bin, every field a literal without indexing.
-    let mut block = Vec::new();
-    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", "/big.bin"), (":authority", "t")] {
-        block.push(0);
-        block.push(name.len() as u8);
-        block.extend_from_slice(name.as_bytes());
-        block.push(value.len() as u8);
-        block.extend_from_slice(value.as_bytes());
-    }
-    frame(&mut out, 0x1, 0x5, 1, &block);
+    frame(&mut out, 0x1, 0x5, 1, &get_block("/big.bin"));
     stream.write_all(&out).expect("send");
     // Its head comes (HEADERS on stream 1); then the shutdown.
     while let Some((kind, _, id, _)) = read_frame(&mut stream) {
@@ -363,15 +367,7 @@ fn http2_follows_a_proxy_protocol_header() {
     let mut stream = server.connect();
     let mut out = b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 80\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     frame(&mut out, 0x4, 0, 0, &[]);
-    let mut block = Vec::new();
-    for (name, value) in [(":method", "GET"), (":scheme", "http"), (":path", "/hello.txt"), (":authority", "t")] {
-        block.push(0);
-        block.push(name.len() as u8);
-        block.extend_from_slice(name.as_bytes());
-        block.push(value.len() as u8);
-        block.extend_from_slice(value.as_bytes());
-    }
-    frame(&mut out, 0x1, 0x5, 1, &block);
+    frame(&mut out, 0x1, 0x5, 1, &get_block("/hello.txt"));
     stream.write_all(&out).expect("send");
     let body = loop {
         match read_frame(&mut stream) {
