@@ -82,3 +82,8 @@ pub const DATA_CHUNK: usize = 16_384;
 /// sending, whose late frames are dropped quietly: a client stops within a
 /// round trip, in which it opens at most `MAX_CONCURRENT_STREAMS` more.
 pub const REMEMBERED_CUT_SHORT: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
+
+/// Streams' room an idle connection keeps in its tables: a burst of 100
+/// streams is given back once it is over, one request at a time keeps
+/// its room (freeing it would cost an allocation a request).
+pub const KEPT_STREAM_ROOM: usize = 4;

@@ -204,6 +204,40 @@ impl<B: Default> Session<B> {
         self.phase == Phase::Failed || ((self.phase == Phase::Closing || self.peer_gone) && self.streams.is_empty())
     }
 
+    /// Gives back memory an idle connection does not need: the output
+    /// buffer (to the caller, for its pool) and the stream table grown by
+    /// a burst, so an idle HTTP/2 connection costs its state, not its
+    /// busiest moment. [`set_output`](Self::set_output) gives a buffer
+    /// back before the next frames.
+    pub fn shrink(&mut self) -> Option<Vec<u8>> {
+        if !self.streams.is_empty() || !self.out.is_empty() {
+            return None;
+        }
+        // A few streams' room is kept: one request at a time is the
+        // common case, and freeing it after each would cost an allocation
+        // a request.
+        if self.streams.capacity() > KEPT_STREAM_ROOM {
+            self.streams.shrink_to(KEPT_STREAM_ROOM);
+            for queue in &mut self.ready {
+                queue.shrink_to(KEPT_STREAM_ROOM);
+            }
+            self.closed.shrink_to(KEPT_STREAM_ROOM);
+        }
+        Some(std::mem::take(&mut self.out))
+    }
+
+    /// Gives the session an (empty) output buffer when it has none.
+    pub fn set_output(&mut self, buffer: Vec<u8>) {
+        if self.out.capacity() == 0 {
+            self.out = buffer;
+        }
+    }
+
+    /// Whether the session has no output buffer (it gave it to `shrink`).
+    pub fn lacks_output(&self) -> bool {
+        self.out.capacity() == 0
+    }
+
     /// Whether the client's preface has arrived (else nothing was said).
     pub fn has_begun(&self) -> bool {
         self.phase != Phase::Preface

@@ -46,7 +46,9 @@ const TURN_BYTES: usize = 1 << 20;
 
 /// The Http2 state's data.
 pub(super) struct Http2 {
-    session: Session<Exchange>,
+    /// Exchanges boxed: the session's tables then hold pointers, so the
+    /// room an idle connection keeps in them is small.
+    session: Session<Box<Exchange>>,
     /// Received bytes not yet a whole frame.
     input: Vec<u8>,
     /// Bytes of the session's output already written.
@@ -136,6 +138,14 @@ impl Connection {
     /// One turn of the Http2 state.
     pub(super) fn drive_http2(&mut self, cx: &mut Context) -> Turn {
         let mut budget = TURN_BYTES;
+        if let State::Http2(h2) = &mut self.state {
+            if h2.session.lacks_output() {
+                h2.session.set_output(cx.local.buffers.take());
+            }
+            if h2.input.capacity() == 0 {
+                h2.input = cx.local.buffers.take();
+            }
+        }
         loop {
             let mut moved = false;
             match self.write_http2(cx, &mut budget) {
@@ -164,6 +174,15 @@ impl Connection {
             moved |= self.fill_http2(cx);
             self.end_streams(cx);
             if !moved {
+                if let State::Http2(h2) = &mut self.state {
+                    // Idle: the buffers go back to the worker's pool.
+                    if let Some(out) = h2.session.shrink() {
+                        cx.local.buffers.give(out);
+                        if h2.input.is_empty() {
+                            cx.local.buffers.give(std::mem::take(&mut h2.input));
+                        }
+                    }
+                }
                 self.set_http2_deadline(cx);
                 return Turn::Wait;
             }
@@ -309,13 +328,13 @@ impl Connection {
     /// or `put_exchange`); a default one if the stream is gone.
     fn take_exchange(&mut self, stream: u32) -> Exchange {
         let State::Http2(h2) = &mut self.state else { return Exchange::default() };
-        h2.session.stream_mut(stream).map(std::mem::take).unwrap_or_default()
+        h2.session.stream_mut(stream).map(|slot| std::mem::take(&mut **slot)).unwrap_or_default()
     }
 
     fn put_exchange(&mut self, stream: u32, exchange: Exchange) {
         if let State::Http2(h2) = &mut self.state {
             if let Some(slot) = h2.session.stream_mut(stream) {
-                *slot = exchange;
+                **slot = exchange;
             }
         }
     }
@@ -340,7 +359,7 @@ impl Connection {
                 h2.listening += 1;
                 h2.session.send_head(stream, &block, false);
                 if let Some(slot) = h2.session.stream_mut(stream) {
-                    *slot = exchange;
+                    **slot = exchange;
                 }
                 h2.session.queue(stream);
             }
@@ -349,7 +368,7 @@ impl Connection {
                     exchange.stage = Stage::Sending(outgoing);
                     h2.session.send_head(stream, &block, false);
                     if let Some(slot) = h2.session.stream_mut(stream) {
-                        *slot = exchange;
+                        **slot = exchange;
                     }
                     h2.session.queue(stream);
                 }
@@ -492,8 +511,10 @@ impl Connection {
             let ids = h2.listening_streams();
             for id in ids {
                 let mut piece = Vec::new();
-                if let Some(Exchange { stage: Stage::Listening(events), .. }) = h2.session.stream_mut(id) {
-                    events.keep_alive(&mut piece);
+                if let Some(exchange) = h2.session.stream_mut(id) {
+                    if let Stage::Listening(events) = &exchange.stage {
+                        events.keep_alive(&mut piece);
+                    }
                 }
                 h2.session.send_data(id, &piece, false);
             }
