@@ -148,3 +148,43 @@ fn the_scheduler_serves_urgency_first_and_flow_control_holds() {
     assert_eq!(s.stalled_before(stalled_at), Vec::<u32>::new());
     assert_eq!(s.stalled_before(stalled_at + std::time::Duration::from_secs(1)), [3]);
 }
+
+/// Frames of random bytes, some of them well-formed headers, never panic
+/// the session (the fuzz target `http2_session` explores further).
+#[test]
+fn random_frames_never_panic() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let mut input = client_start();
+        for _ in 0..(next() % 8) {
+            let kind = (next() % 11) as u8;
+            let flags = (next() % 256) as u8;
+            let stream = (next() % 8) as u32;
+            let len = (next() % 40) as usize;
+            let payload: Vec<u8> = if kind == frame::HEADERS && next() % 2 == 0 {
+                get(stream | 1, true)[frame::HEADER_LEN..].to_vec()
+            } else {
+                (0..len).map(|_| next() as u8).collect()
+            };
+            frame::write_header(&mut input, payload.len(), kind, flags, stream);
+            input.extend_from_slice(&payload);
+        }
+        let mut s = session();
+        for event in feed(&mut s, &input).unwrap_or_default() {
+            if let Some(id) = event.strip_prefix("request ").and_then(|id| id.parse().ok()) {
+                s.send_head(id, &[0x88], false);
+                s.queue(id);
+            }
+        }
+        let now = Instant::now();
+        while let Some((id, allowed)) = s.pick(now) {
+            s.send_data(id, &vec![0; allowed.min(100)], true);
+        }
+    }
+}
