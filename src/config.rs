@@ -527,6 +527,12 @@ pub struct Config {
     #[cfg_attr(feature = "cli", arg(long, env = "RAWSERVE_PROXY_PROTOCOL", value_parser = boolish(),
         help = "Require a PROXY protocol (v1 or v2) header on every connection, as sent by haproxy's send-proxy"))]
     pub proxy_protocol: bool,
+    /// Speak HTTP/1.1 only: no HTTP/2, neither chosen by ALPN over TLS nor
+    /// with prior knowledge on a plain port (a client's preface is then a
+    /// malformed request). Off: HTTP/2 is served as `http2` describes.
+    #[cfg_attr(feature = "cli", arg(long = "http1-only", env = "RAWSERVE_HTTP1_ONLY", value_parser = boolish(),
+        help = "Serve HTTP/1.1 only: no HTTP/2 (neither by TLS ALPN nor with prior knowledge)"))]
+    pub http1_only: bool,
     /// A path answered `200 ok` (`503` once shutting down) before routing,
     /// without touching the file system, and not logged: for load
     /// balancers' health checks.
@@ -600,6 +606,7 @@ impl Config {
             log_format: LogFormat::Combined,
             trusted_proxies: Vec::new(),
             proxy_protocol: false,
+            http1_only: false,
             health_path: None,
             metrics_path: None,
             metrics_public: false,

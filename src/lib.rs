@@ -1,9 +1,11 @@
-//! rawserve: a small, fast, correct HTTP/1.1 static file server on raw TCP,
+//! rawserve: a small, fast, correct HTTP/1.1 and HTTP/2 static file server on raw TCP,
 //! and a library for serving a folder plus a few endpoints from your own
 //! program.
 //!
 //! The `rawserve` command serves a directory and a hello-world page
-//! (`GET /hello`) to browsers, `curl` and any HTTP/1.x client. It is built
+//! (`GET /hello`) to browsers, `curl` and any HTTP/1.x or HTTP/2 client
+//! (HTTP/2 by ALPN over TLS, or with prior knowledge in cleartext; off
+//! with [`Config::http1_only`]). It is built
 //! with exactly the API described here.
 //!
 //! # Quick start
@@ -275,10 +277,14 @@
 //! - `server`: bind, start workers, shut down. `worker`: one event loop,
 //!   accepting and timers, owning its [`Router`] copy (made on its thread).
 //!   `context`: what a connection is lent while it is driven.
-//! - `connection`: the HTTP/1 connection's state machine (reading heads,
-//!   receiving bodies, sending responses), performing what `http1` decides.
+//! - `connection`: the connection's state machine (reading heads,
+//!   receiving bodies, sending responses), performing what `http1` decides,
+//!   or, for a connection that speaks HTTP/2, driving an `http2` session.
 //! - `http1`: HTTP/1.x framing without I/O — heads, the request body
 //!   decoder, each exchange and its persistence, the one encode path.
+//! - `http2`: HTTP/2 without I/O — frames, HPACK, request heads, RFC 9218
+//!   priorities, the session (streams, flow control, scheduling, the
+//!   counters that answer floods), and its limits in one file.
 //! - `service`: the version-independent service (health, metrics, routing,
 //!   panics, the access-log record) that a protocol layer calls per request.
 //! - `metrics`: each worker's counters (written by it alone), and the
@@ -321,6 +327,7 @@ pub mod fuzzing;
 mod handlers;
 mod http;
 mod http1;
+mod http2;
 mod metrics;
 mod proxy;
 mod safe_path;

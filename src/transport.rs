@@ -46,13 +46,20 @@ impl Transport {
     /// Wraps an accepted socket, doing its per-socket set-up; over TLS
     /// when the server has `tls` settings, its records in progress charged
     /// to `budget` (plain TCP holds nothing of its own).
-    pub fn accepted(stream: TcpStream, tls: Option<&Tls>, budget: &Arc<MemoryBudget>) -> io::Result<Transport> {
+    pub fn accepted(
+        stream: TcpStream,
+        tls: Option<&Tls>,
+        http1_only: bool,
+        budget: &Arc<MemoryBudget>,
+    ) -> io::Result<Transport> {
         net::prepare_accepted(&stream)?;
         Ok(match tls {
             None => Transport::Plain(stream),
-            Some(tls) => {
-                Transport::Tls(Box::new(TlsStream::new(stream, tls.server_config().clone(), Arc::clone(budget))))
-            }
+            Some(tls) => Transport::Tls(Box::new(TlsStream::new(
+                stream,
+                tls.server_config(http1_only).clone(),
+                Arc::clone(budget),
+            ))),
         })
     }
 
@@ -68,6 +75,14 @@ impl Transport {
             Transport::Tls(tls) => tls.short_read_means_drained(),
             #[cfg(any(test, fuzzing))]
             Transport::Fake(_) => true,
+        }
+    }
+
+    /// The TLS handshake chose HTTP/2 by ALPN.
+    pub fn chose_h2(&self) -> bool {
+        match self {
+            Transport::Tls(tls) => tls.chose_h2(),
+            _ => false,
         }
     }
 

@@ -408,7 +408,12 @@ impl Worker {
                 }
                 continue;
             }
-            let transport = match Transport::accepted(stream, self.shared.config.tls.as_ref(), &self.shared.budget) {
+            let transport = match Transport::accepted(
+                stream,
+                self.shared.config.tls.as_ref(),
+                self.shared.config.http1_only,
+                &self.shared.budget,
+            ) {
                 Ok(transport) => transport,
                 Err(e) => {
                     self.shared.connections.fetch_sub(1, Ordering::Relaxed);

@@ -90,6 +90,7 @@ pub fn serve(cli: Cli) -> Result<(), String> {
 
     let threads = config.threads;
     let tls = config.tls.clone();
+    let protocols = startup::protocols(tls.is_some(), config.http1_only);
     let accounts = (config.auth.len(), config.public_read);
     let started = match inherited.is_empty() {
         true => Server::bind(config, router),
@@ -129,7 +130,13 @@ pub fn serve(cli: Cli) -> Result<(), String> {
     // Printed last, so that a process that has printed its URL is fully up.
     let scheme = if tls.is_some() { "https" } else { "http" };
     let urls = startup::urls(server.local_addrs(), scheme);
-    announce(&root, why, single.is_some(), &urls, threads);
+    announce(
+        &root,
+        why,
+        single.is_some(),
+        &urls,
+        &format!("{threads} worker thread{}, {protocols}", if threads == 1 { "" } else { "s" }),
+    );
     if live {
         eprintln!("rawserve: live reload is on: open pages reload when a file under {} changes", root.display());
     }
@@ -200,10 +207,10 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet =
 
 /// The start-up lines, straight to stderr: what is served, why that
 /// folder, and every URL it can be reached at.
-fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threads: usize) {
+/// `threads`: the worker threads and the protocols, as said.
+fn announce(root: &Path, why: Option<&str>, single: bool, urls: &[String], threads: &str) {
     let what = if single { "the file " } else { "" };
     let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
-    let threads = format!("{threads} worker thread{}", if threads == 1 { "" } else { "s" });
     let text = match urls {
         [url] => format!("rawserve: serving {what}{}{why} on {url} with {threads} (Ctrl-C to stop)\n", root.display()),
         _ => {

@@ -218,9 +218,33 @@ pub fn open_browser(url: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The protocols the server speaks, for the start-up line: HTTP/2 is
+/// chosen by ALPN over TLS, and spoken with prior knowledge in cleartext
+/// (browsers never do that, so HTTP/1.1 comes first there).
+pub fn protocols(tls: bool, http1_only: bool) -> &'static str {
+    match (tls, http1_only) {
+        (_, true) => "HTTP/1.1 only",
+        (true, false) => "HTTP/2 and HTTP/1.1 (ALPN)",
+        (false, false) => "HTTP/1.1 and HTTP/2 (prior knowledge)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_protocols_named() {
+        let cases = [
+            ((true, false), "HTTP/2 and HTTP/1.1 (ALPN)"),
+            ((false, false), "HTTP/1.1 and HTTP/2 (prior knowledge)"),
+            ((true, true), "HTTP/1.1 only"),
+            ((false, true), "HTTP/1.1 only"),
+        ];
+        for ((tls, http1_only), want) in cases {
+            assert_eq!(protocols(tls, http1_only), want);
+        }
+    }
 
     #[test]
     fn accounts_lines_warn_of_clear_text_passwords() {

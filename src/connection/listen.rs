@@ -87,7 +87,11 @@ impl Connection {
     /// Whether this connection is listening for pushed events (the worker
     /// drives those when woken).
     pub fn is_listening(&self) -> bool {
-        matches!(self.state, State::Listening(_))
+        match &self.state {
+            State::Listening(_) => true,
+            State::Http2(h2) => h2.is_listening(),
+            _ => false,
+        }
     }
 
     /// One step of the Listening state: `Ok(true)` after progress, or a

@@ -35,7 +35,9 @@
 mod buffer;
 #[cfg(any(test, fuzzing))]
 pub mod harness;
+mod http2;
 mod listen;
+mod outgoing;
 mod proxy_header;
 mod read;
 mod receive;
@@ -127,6 +129,9 @@ enum State {
         /// Bytes thrown away so far (at most `MAX_LINGER_BYTES`).
         discarded: usize,
     },
+    /// Speaking HTTP/2: the connection began with its preface (or chose
+    /// it by ALPN); see `http2`.
+    Http2(Box<self::http2::Http2>),
     /// Finished; the worker drops it, which closes the socket.
     Closed,
 }
@@ -181,6 +186,8 @@ pub struct Connection {
     /// Some bytes have come from the client (a shutdown waits for the
     /// first request of a connection that has sent none yet).
     received_any: bool,
+    /// An HTTP/1 request was taken up: the connection cannot turn HTTP/2.
+    spoke_http1: bool,
 }
 
 impl Connection {
@@ -204,6 +211,7 @@ impl Connection {
             sent: 0,
             head_len: 0,
             received_any: false,
+            spoke_http1: false,
         }
     }
 
@@ -230,8 +238,10 @@ impl Connection {
     /// worker calls it before dropping the connection).
     pub fn release_input(&mut self, shared: &Shared) {
         self.input.release(&shared.budget);
-        if let State::Receiving(receiving) = &mut self.state {
-            receiving.release(&shared.budget);
+        match &mut self.state {
+            State::Receiving(receiving) => receiving.release(&shared.budget),
+            State::Http2(h2) => h2.release(&shared.budget),
+            _ => {}
         }
     }
 
@@ -332,6 +342,7 @@ impl Connection {
                     Err(e) => Err(e),
                 },
                 State::Listening(_) => self.listen(cx),
+                State::Http2(_) => return self.drive_http2(cx),
                 State::Lingering { .. } => return self.linger(),
                 State::Closed => return Turn::Closed,
             };
@@ -365,6 +376,7 @@ impl Connection {
                 self.drive(cx)
             }
             State::Listening(_) => self.expire_listening(cx),
+            State::Http2(_) => self.expire_http2(cx),
             // Idle keep-alive, a silent new connection, a stalled reader, or
             // a client that will not close: drop without a word.
             _ => {
@@ -418,6 +430,7 @@ impl Connection {
             }
             // Pushed events never finish: not a response in flight.
             State::Listening(_) => return self.end_listening(cx),
+            State::Http2(_) => return self.shut_down_http2(cx),
             _ => {}
         }
         self.drive(cx)

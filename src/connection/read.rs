@@ -138,6 +138,16 @@ impl Connection {
         if self.skip.is_some() {
             return self.skip_body(cx);
         }
+        let input = stack.unwrap_or(self.input.as_slice());
+        if !input.is_empty() && !self.spoke_http1 && !cx.shared.config.http1_only {
+            match crate::http2::preface(input) {
+                _ if self.transport.is_plain_on_tls_port() => {}
+                Some(true) => return self.switch_to_http2(stack, cx),
+                Some(false) => return Step::Wait { limit: usize::MAX },
+                None if self.transport.chose_h2() => return self.switch_to_http2(stack, cx),
+                None => {}
+            }
+        }
         let facts = self.facts(cx);
         let mut service = service_for(&mut self.entry, &mut self.tally, cx);
         let input = stack.unwrap_or(self.input.as_slice());
@@ -159,6 +169,7 @@ impl Connection {
                 Step::Wait { limit }
             }
             Decision::Answer(answer) => {
+                self.spoke_http1 = true;
                 let consumed = answer.consumed;
                 if stack.is_none() {
                     self.input.consume(consumed);
@@ -167,6 +178,7 @@ impl Connection {
                 Step::Went { answered: true, consumed }
             }
             Decision::Receive(receive) => {
+                self.spoke_http1 = true;
                 let consumed = receive.consumed;
                 if stack.is_none() {
                     self.input.consume(consumed);
@@ -175,6 +187,27 @@ impl Connection {
                 Step::Went { answered: true, consumed }
             }
         }
+    }
+}
+
+impl Connection {
+    /// The connection speaks HTTP/2 from here on, its input so far
+    /// (`stack`, or what is buffered) the start of it.
+    fn switch_to_http2(&mut self, stack: Option<&[u8]>, cx: &mut Context) -> Step {
+        let consumed = match stack {
+            Some(bytes) => {
+                self.start_http2(bytes, cx);
+                bytes.len()
+            }
+            None => {
+                let input = std::mem::take(&mut self.input);
+                self.start_http2(input.as_slice(), cx);
+                let mut input = input;
+                input.release(&cx.shared.budget);
+                0
+            }
+        };
+        Step::Went { answered: false, consumed }
     }
 }
 

@@ -45,6 +45,9 @@ impl Connection {
             State::Preparing { .. } => ConnectionState::Preparing,
             State::Writing { .. } => ConnectionState::Writing,
             State::Listening(_) => ConnectionState::Listening,
+            State::Http2(h2) if h2.is_listening() => ConnectionState::Listening,
+            State::Http2(h2) if h2.open_streams() == 0 => ConnectionState::Idle,
+            State::Http2(_) => ConnectionState::Writing,
             State::Lingering { .. } | State::Closed => ConnectionState::Lingering,
         }
     }

@@ -139,18 +139,20 @@ impl MethodClass {
 pub enum Protocol {
     Http10,
     Http11,
+    Http2,
     /// No request line could be parsed (a refused head).
     #[default]
     Unknown,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 3] = [Protocol::Http10, Protocol::Http11, Protocol::Unknown];
+    pub const ALL: [Protocol; 4] = [Protocol::Http10, Protocol::Http11, Protocol::Http2, Protocol::Unknown];
 
     pub fn of(version: Version) -> Protocol {
         match version {
             Version::HTTP_10 | Version::HTTP_09 => Protocol::Http10,
             Version::HTTP_11 => Protocol::Http11,
+            Version::HTTP_2 => Protocol::Http2,
             _ => Protocol::Unknown,
         }
     }
@@ -159,6 +161,7 @@ impl Protocol {
         match self {
             Protocol::Http10 => "HTTP/1.0",
             Protocol::Http11 => "HTTP/1.1",
+            Protocol::Http2 => "HTTP/2",
             Protocol::Unknown => "unknown",
         }
     }

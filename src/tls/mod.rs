@@ -6,7 +6,7 @@
 //! ([`Tls::self_signed`]: rcgen, for `localhost`, 127.0.0.1, ::1 and this
 //! machine's LAN addresses). Every way it can fail is one [`TlsError`]
 //! sentence. The protocol choices are rustls's safe defaults (TLS 1.2 and
-//! 1.3, its cipher suites and groups) with ALPN `http/1.1`, resumption by
+//! 1.3, its cipher suites and groups) with ALPN `h2` and `http/1.1`, resumption by
 //! tickets (and session IDs), and the `ring` provider. How the bytes of a
 //! connection pass through the session is [`stream`]'s business (received
 //! records reach it whole through `incoming`, which charges those still
@@ -36,14 +36,20 @@ const SELF_SIGNED_VALIDITY: Duration = Duration::from_secs(397 * 24 * 3600);
 /// Back-dating of a generated certificate's start, for clients whose clock
 /// is a little behind this machine's.
 const SELF_SIGNED_BACKDATE: Duration = Duration::from_secs(3600);
-/// The ALPN protocol offered: HTTP/1.1 is all rawserve speaks.
+/// The ALPN protocols offered: HTTP/2 first (what every browser picks
+/// when it can), HTTP/1.1 kept for everyone else; with
+/// `Config::http1_only`, HTTP/1.1 alone.
 const ALPN_HTTP11: &[u8] = b"http/1.1";
+const ALPN_H2: &[u8] = b"h2";
 
 /// A certificate and key ready to serve HTTPS, with the rustls settings
 /// made from them. Cheap to clone (the settings are shared).
 #[derive(Clone)]
 pub struct Tls {
+    /// Offering `h2` and `http/1.1`.
     config: Arc<ServerConfig>,
+    /// The same, offering `http/1.1` alone.
+    http1_config: Arc<ServerConfig>,
     /// The end-entity certificate, DER (`None` for settings handed in
     /// whole, whose certificates are their resolver's business).
     leaf: Option<CertificateDer<'static>>,
@@ -167,7 +173,6 @@ impl Tls {
             // Fails unless the key is the leaf's (rustls compares their public keys).
             .with_single_cert(chain, key)
             .map_err(|e| e.to_string())?;
-        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
         // The server's order (rustls's: AES-256-GCM, AES-128-GCM, ChaCha20;
         // every one AEAD with forward secrecy) rather than the client's, so
         // a client cannot steer the choice down its list; scanners such as
@@ -178,13 +183,14 @@ impl Tls {
         // default in-memory session-ID cache stays for TLS 1.2 clients
         // without ticket support.
         config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
-        Ok(Tls { config: Arc::new(config), leaf: Some(leaf), generated_pem, names })
+        let (config, http1_config) = with_alpn(config);
+        Ok(Tls { config, http1_config, leaf: Some(leaf), generated_pem, names })
     }
 
     /// Serves HTTPS with rustls settings made by the caller: a certificate
     /// resolver (SNI, ACME, certificates reloaded at run time), client
     /// certificates, another crypto provider, a session cache. The ALPN
-    /// list is set to what rawserve speaks (`http/1.1`), replacing the
+    /// list is set to what rawserve speaks (`h2` and `http/1.1`, or `http/1.1` alone with `Config::http1_only`), replacing the
     /// settings' own: offering a protocol the server then does not speak
     /// would break every client that picks it.
     ///
@@ -207,9 +213,8 @@ impl Tls {
     /// # }
     /// ```
     pub fn from_server_config(config: Arc<ServerConfig>) -> Tls {
-        let mut config = Arc::unwrap_or_clone(config);
-        config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
-        Tls { config: Arc::new(config), leaf: None, generated_pem: None, names: Vec::new() }
+        let (config, http1_config) = with_alpn(Arc::unwrap_or_clone(config));
+        Tls { config, http1_config, leaf: None, generated_pem: None, names: Vec::new() }
     }
 
     /// The SHA-256 fingerprint of the certificate, as `openssl x509
@@ -233,10 +238,24 @@ impl Tls {
         &self.names
     }
 
-    /// The rustls settings every connection's session is made from.
-    pub(crate) fn server_config(&self) -> &Arc<ServerConfig> {
-        &self.config
+    /// The rustls settings every connection's session is made from:
+    /// offering HTTP/2 unless `http1_only`.
+    pub(crate) fn server_config(&self, http1_only: bool) -> &Arc<ServerConfig> {
+        if http1_only {
+            &self.http1_config
+        } else {
+            &self.config
+        }
     }
+}
+
+/// `config` offering `h2` and `http/1.1` by ALPN, and offering
+/// `http/1.1` alone.
+fn with_alpn(mut config: ServerConfig) -> (Arc<ServerConfig>, Arc<ServerConfig>) {
+    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    let http1 = Arc::new(config.clone());
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
+    (Arc::new(config), http1)
 }
 
 /// This machine's addresses other than loopback, for a self-signed
@@ -338,7 +357,8 @@ mod tests {
         let fingerprint = tls.fingerprint().expect("a certificate of its own");
         assert_eq!(fingerprint.len(), 32 * 3 - 1, "{fingerprint}");
         assert!(fingerprint.split(':').all(|byte| byte.len() == 2 && byte.chars().all(|c| c.is_ascii_hexdigit())));
-        assert_eq!(tls.server_config().alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(tls.server_config(true).alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(tls.server_config(false).alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
     }
 
     #[test]

@@ -123,6 +123,11 @@ impl TlsStream {
         matches!(self.mode, Mode::Plain)
     }
 
+    /// The handshake chose HTTP/2 by ALPN.
+    pub fn chose_h2(&self) -> bool {
+        matches!(&self.mode, Mode::Tls(session) if session.alpn_protocol() == Some(b"h2"))
+    }
+
     /// The client has begun a TLS handshake that has not finished yet.
     pub fn is_handshaking(&self) -> bool {
         matches!(&self.mode, Mode::Tls(session) if session.is_handshaking())

@@ -400,8 +400,8 @@ fn hostile_request_lines_and_versions() {
     // HTTP/0.9 (no version) is not served.
     t.row("GET /\r\n", Close(400));
     t.row("GET /\r\n\r\n", Close(400));
-    // Other major versions: 505. The HTTP/2 preface, TLS: not HTTP/1.
-    t.row("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Close(505));
+    // Other major versions: 505. TLS: not HTTP/1. (The HTTP/2 preface
+    // opens HTTP/2: `http2::the_preface_is_http2_unless_http1_only`.)
     t.row(line("GET /hello HTTP/2.0"), Close(505));
     t.row(line("GET /hello HTTP/3.0"), Close(505));
     t.row(line("GET /hello HTTP/0.9"), Close(505));

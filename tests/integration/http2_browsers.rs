@@ -25,7 +25,7 @@ enum Expected {
 }
 
 /// The one line to switch once HTTP/2 is on by default: `Expected::H2`.
-const EXPECTED: Expected = Expected::Offered;
+const EXPECTED: Expected = Expected::H2;
 
 /// Flags the server needs for HTTP/2 while it is opt-in (none once it is the default).
 const HTTP2_FLAGS: &[&str] = &[];

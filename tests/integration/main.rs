@@ -13,6 +13,7 @@ mod everyday;
 mod floods;
 mod hardening;
 mod hostile;
+mod http2;
 mod http2_browsers;
 mod idle;
 mod listing;

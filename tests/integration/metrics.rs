@@ -286,7 +286,8 @@ fn tls_handshakes_and_their_failures_are_counted() {
         // This scrape's own handshake has finished by the time it is answered.
         if ok == Some(2.0) && failed == Some(2.0) {
             assert_eq!(
-                value(&scrape, r#"rawserve_http_requests_total{method="GET",status="2xx",protocol="HTTP/1.1"}"#),
+                // curl chose HTTP/2 by ALPN.
+                value(&scrape, r#"rawserve_http_requests_total{method="GET",status="2xx",protocol="HTTP/2"}"#),
                 Some(1.0)
             );
             break;

@@ -120,7 +120,8 @@ fn tls_closed(client: &mut TlsClient) -> Result<(), String> {
 
 fn curl(https: &Https, args: &[&str]) -> std::process::Output {
     let mut command = Command::new("curl");
-    command.args(["--silent", "--show-error", "--cacert"]).arg(https.cert_path()).args(args);
+    // HTTP/1.1 over TLS: these tests read its heads (`http2` tests HTTP/2).
+    command.args(["--http1.1", "--silent", "--show-error", "--cacert"]).arg(https.cert_path()).args(args);
     run_ok(&mut command, IO_TIMEOUT * 3)
 }
 
@@ -776,7 +777,7 @@ fn streamed_bodies_compressed_text_and_folder_tars_work_over_tls() {
 
 /// An embedder's own rustls settings (here: a certificate chosen per SNI
 /// name by a resolver, offering h2 as well): served as given, but with the
-/// ALPN list rawserve speaks, so a client that would pick h2 gets HTTP/1.1.
+/// ALPN list rawserve speaks, so a client that would pick h3 gets HTTP/1.1.
 #[test]
 fn a_server_config_made_by_the_embedder_is_served_with_its_certificates() {
     let key = rcgen::KeyPair::generate().expect("key");
@@ -800,11 +801,11 @@ fn a_server_config_made_by_the_embedder_is_served_with_its_certificates() {
     let server = TestServer::start_with(move |config| config.tls = Some(tls));
 
     let mut client_config = Arc::unwrap_or_clone(client_config_for(cert.pem().as_bytes()));
-    client_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    client_config.alpn_protocols = vec![b"h3".to_vec(), b"http/1.1".to_vec()];
     let name = ServerName::try_from("app.example").expect("a DNS name");
     let session = ClientConnection::new(Arc::new(client_config), name).expect("client session");
     let mut client = StreamOwned::new(session, connect(server.addr()));
     let r = exchange(&mut client, "GET /hello.txt HTTP/1.1\r\nHost: app.example\r\n\r\n", false);
     assert_eq!((r.status, r.text().as_str()), (200, "hello file\n"));
-    assert_eq!(client.conn.alpn_protocol(), Some(&b"http/1.1"[..]), "never h2, which it does not speak");
+    assert_eq!(client.conn.alpn_protocol(), Some(&b"http/1.1"[..]), "never h3, which it does not speak");
 }
