@@ -611,7 +611,10 @@ impl Connection {
         // Timed on the turn's clock (see `Tally::finish`).
         self.finish_tally(cx.local, cx.now);
         self.finish_entry(cx.local, cx.shared);
-        let more_may_come = self.readiness.readable || !self.input.is_empty();
+        // A body still to skip is still coming: closing before it arrives
+        // would make the kernel answer it with a reset, which can destroy
+        // the response in the client's buffer.
+        let more_may_come = self.readiness.readable || !self.input.is_empty() || self.skip.is_some();
         match exchange::after_response(persistence, self.readiness.peer_eof, more_may_come) {
             Next::Read => {
                 self.state = State::Reading { head_started: false };
