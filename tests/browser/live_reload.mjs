@@ -33,7 +33,7 @@ async function open(context, path) {
 /** Runs `action` and waits until `page` (or one of its tabs) has the stream open. */
 async function listening(page, action) {
   const stream = page.context().waitForEvent('response', {
-    predicate: r => r.url().endsWith('/.rawserve/live') && r.status() === 200,
+    predicate: r => new URL(r.url()).pathname === '/.rawserve/live' && r.status() === 200,
     timeout: WAIT,
   });
   await action();

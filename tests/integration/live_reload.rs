@@ -23,12 +23,14 @@ impl Stream {
     /// Opens `/.rawserve/live` on `addr` (with `Last-Event-ID` when
     /// given) and reads its head and opening.
     pub fn open(addr: std::net::SocketAddr, last_event_id: Option<&str>) -> Stream {
-        let mut socket = connect(addr);
         let last = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
-        send(
-            &mut socket,
-            &format!("GET /.rawserve/live HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{last}\r\n"),
-        );
+        Stream::open_target(addr, "/.rawserve/live", &last)
+    }
+
+    /// A stream opened with `target` and the extra header lines `extra`.
+    pub fn open_target(addr: std::net::SocketAddr, target: &str, extra: &str) -> Stream {
+        let mut socket = connect(addr);
+        send(&mut socket, &format!("GET {target} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{extra}\r\n"));
         let mut stream = Stream { socket, received: String::new() };
         stream.wait_for("retry: 1000\n", IO_TIMEOUT);
         stream
@@ -111,7 +113,7 @@ fn html_answers_carry_the_script_and_their_own_validators() {
     let text = after.text();
     assert!(text.starts_with("<html><body><p>page</p><script>"), "{text}");
     assert!(text.ends_with("</script>\n</body></html>"), "{text}");
-    assert!(text.contains("new EventSource('/.rawserve/live')"));
+    assert!(text.contains("new EventSource('/.rawserve/live'"));
     assert_eq!(after.header("content-length"), Some(after.body.len().to_string().as_str()));
     assert_ne!(after.header("etag"), before.header("etag"), "the injected page is another representation");
     // Its tag validates it, and ranges are cut from the injected bytes.
@@ -164,7 +166,7 @@ fn spa_fallbacks_404_pages_and_listings_carry_it_too() {
     assert!(missing.text().starts_with("<html><body>missing<script>"), "{}", missing.text());
     let listing = get(&server, "/nested/", &[]);
     assert_eq!(listing.status, 200);
-    assert!(listing.text().contains("new EventSource('/.rawserve/live')"), "{}", listing.text());
+    assert!(listing.text().contains("new EventSource('/.rawserve/live'"), "{}", listing.text());
     let policy = listing.header("content-security-policy").expect("the listing's policy");
     assert!(policy.contains("connect-src 'self'"), "{policy}");
     let plain = TestServer::start();
@@ -253,6 +255,29 @@ fn a_reconnecting_page_reloads_when_the_server_restarted() {
     let id = opened.split("id: ").nth(1).and_then(|rest| rest.split('\n').next()).expect("an id").to_string();
     let mut again = Stream::open(server.addr(), Some(&id));
     assert!(!again.try_wait_for("event:", SILENCE), "{}", again.received);
+}
+
+/// A page reloaded for a change says that change's id in `?last=` (the
+/// script keeps it across the reload): a change made while it was loading,
+/// before its stream opened, reloads it at once; none, and it stays.
+#[test]
+fn a_page_reloaded_for_a_change_hears_one_made_while_it_loaded() {
+    let server = live();
+    let root = server.root();
+    let mut first = Stream::open(server.addr(), None);
+    save(&root, "index.html", b"<p>one</p>");
+    first.wait_for("event: reload", HEARD);
+    let id = first.received.rsplit("id: ").next().and_then(|rest| rest.split('\n').next()).expect("an id").to_string();
+    // Nothing changed since: the reloaded page is up to date.
+    let mut current = Stream::open_target(server.addr(), &format!("/.rawserve/live?last={id}"), "");
+    assert!(!current.try_wait_for("event:", SILENCE), "{}", current.received);
+    // A change while the page was loading (no stream open for it).
+    drop(current);
+    let mut other = Stream::open(server.addr(), None);
+    save(&root, "app.js", b"export const y = 2;");
+    other.wait_for("event: reload", HEARD);
+    let mut late = Stream::open_target(server.addr(), &format!("/.rawserve/live?last={id}"), "");
+    late.wait_for("event: reload\ndata: missed\n", HEARD);
 }
 
 #[test]

@@ -24,14 +24,31 @@
       old.after(fresh);
     }
   };
-  const act = (type, data) => (type === 'css' ? swap(data) : location.reload());
-  if (channel) channel.onmessage = e => act(e.data.type, e.data.data);
+  // The id of the change a reload is for, kept in this tab across the
+  // reload: the new page's stream says it (`?last=`), so a change made
+  // while the page was loading, before its stream was open, still
+  // reloads it.
+  const KEY = 'rawserve-live-last';
+  const remember = id => { try { if (id) sessionStorage.setItem(KEY, id); } catch {} };
+  const recalled = () => {
+    try {
+      const id = sessionStorage.getItem(KEY);
+      sessionStorage.removeItem(KEY);
+      return id ? '?last=' + encodeURIComponent(id) : '';
+    } catch { return ''; }
+  };
+  const act = (type, data, id) => {
+    if (type === 'css') return swap(data);
+    remember(id);
+    location.reload();
+  };
+  if (channel) channel.onmessage = e => act(e.data.type, e.data.data, e.data.id);
   const listen = () => new Promise(() => {
-    const source = new EventSource('/.rawserve/live');
+    const source = new EventSource('/.rawserve/live' + recalled());
     for (const type of ['css', 'reload']) {
       source.addEventListener(type, e => {
-        if (channel) channel.postMessage({ type, data: e.data });
-        act(type, e.data);
+        if (channel) channel.postMessage({ type, data: e.data, id: e.lastEventId });
+        act(type, e.data, e.lastEventId);
       });
     }
   });

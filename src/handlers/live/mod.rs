@@ -81,7 +81,15 @@ impl LiveReload {
     /// open. Never stored, and not buffered by a proxy (nginx reads
     /// `X-Accel-Buffering`).
     pub fn events(&self, request: &Request) -> Response {
-        let subscription = self.feed.subscribe(request.header("last-event-id"));
+        // A reconnecting `EventSource` says what it saw last in
+        // `Last-Event-ID`; a page reloaded for a change says it in `?last=`
+        // (the script keeps it across the reload): either way a change it
+        // missed meanwhile reloads it at once.
+        let last = match request.header("last-event-id") {
+            Some(id) => Some(std::borrow::Cow::Borrowed(id)),
+            None => request.query_pairs().find(|(name, _)| name == "last").map(|(_, id)| id),
+        };
+        let subscription = self.feed.subscribe(last.as_deref());
         Response::new(200)
             .header("Content-Type", "text/event-stream")
             .header("Cache-Control", "no-store")
