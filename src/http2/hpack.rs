@@ -112,6 +112,10 @@ const STATIC_TABLE: [(&[u8], &[u8]); 61] = [
 /// Index values past this are refused: no table is that long, and the
 /// integer decoder must not overflow on hostile input.
 const MAX_INTEGER: u64 = 1 << 32;
+/// Continuation bytes an integer may have: five carry 35 bits, past
+/// `MAX_INTEGER`. More (zero-valued `0x80` bytes keep the value small)
+/// would shift past 64 bits: found by fuzzing.
+const MAX_CONTINUATION_BYTES: u32 = 5;
 
 /// A connection's decoding state: the dynamic table the client fills.
 pub struct Decoder {
@@ -172,6 +176,9 @@ fn read_integer(block: &[u8], at: &mut usize, n: u32) -> Result<usize, ()> {
     }
     let mut shift = 0;
     loop {
+        if shift >= 7 * MAX_CONTINUATION_BYTES {
+            return Err(());
+        }
         let byte = *block.get(*at).ok_or(())?;
         *at += 1;
         value += u64::from(byte & 0x7f) << shift;
@@ -455,6 +462,21 @@ mod tests {
         let named = decode(&mut small, &[0xbe], 4096).unwrap();
         assert_eq!(listed(&named), pairs(&[("x-name", "second-value")]));
         assert!(decode(&mut small, &[0xbf], 4096).is_err(), "the evicted entry");
+    }
+
+    #[test]
+    fn integers_with_endless_continuation_bytes_are_errors() {
+        // A literal's length: the 7-bit prefix full, then continuation
+        // bytes carrying zeros (the value stays small, the shift grows).
+        let mut block = vec![0x7f];
+        block.extend(std::iter::repeat_n(0x80, 12));
+        block.push(0x01);
+        let mut at = 0;
+        assert_eq!(read_integer(&block, &mut at, 7), Err(()));
+        // Within the bound: 127 + 1 * 2^28.
+        let mut at = 0;
+        assert_eq!(read_integer(&[0x7f, 0x80, 0x80, 0x80, 0x80, 0x01], &mut at, 7), Ok(127 + (1 << 28)));
+        assert_eq!(at, 6);
     }
 
     #[test]
