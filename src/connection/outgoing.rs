@@ -24,7 +24,8 @@ const HOP_BY_HOP: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "
 
 /// Encodes the head of `response` into `out`: `:status`, `date`,
 /// `server`, `content-length` when the body's length is known, the
-/// handler's fields, `x-content-type-options`.
+/// handler's fields, `x-content-type-options`. Fields a cache rendered are
+/// encoded once and kept with them.
 pub fn encode_head(response: &Response, date: &str, out: &mut Vec<u8>) {
     hpack::encode_status(out, response.status);
     hpack::encode_field(out, b"date", date.as_bytes());
@@ -32,29 +33,35 @@ pub fn encode_head(response: &Response, date: &str, out: &mut Vec<u8>) {
     if has_length(response.status) && known_length(&response.body) {
         hpack::encode_field(out, b"content-length", itoa::Buffer::new().format(response.body.len()).as_bytes());
     }
-    let mut lower = Vec::with_capacity(32);
-    let mut field = |name: &str, value: &[u8]| {
-        if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
-            return;
-        }
-        lower.clear();
-        lower.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
-        hpack::encode_field(out, &lower, value);
-    };
+    let mut lower = Vec::new();
     for (name, value) in &response.headers {
-        field(name, value.as_bytes());
+        encode_handler_field(out, &mut lower, name.as_bytes(), value.as_bytes());
     }
-    if let Some((block, range)) = &response.raw_headers {
-        // Lines a cache serialised for HTTP/1: `Name: value\r\n`.
-        for line in block[range.clone()].split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-            let Ok(name) = std::str::from_utf8(&line[..colon]) else { continue };
-            let value = line[colon + 1..].trim_ascii();
-            field(name, value);
-        }
+    if let Some((fields, part)) = &response.raw_headers {
+        out.extend_from_slice(fields.hpack(*part, encode_lines));
     }
     hpack::encode_field(out, b"x-content-type-options", b"nosniff");
+}
+
+/// Encodes HTTP/1 lines (`Name: value\r\n`, as a cache rendered them).
+fn encode_lines(lines: &[u8], out: &mut Vec<u8>) {
+    let mut lower = Vec::new();
+    for line in lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        encode_handler_field(out, &mut lower, &line[..colon], line[colon + 1..].trim_ascii());
+    }
+}
+
+/// Encodes a field a handler set: its name lowercased (in `lower`), none
+/// that only HTTP/1 has.
+fn encode_handler_field(out: &mut Vec<u8>, lower: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h.as_bytes())) {
+        return;
+    }
+    lower.clear();
+    lower.extend(name.iter().map(u8::to_ascii_lowercase));
+    hpack::encode_field(out, lower, value);
 }
 
 /// Whether `body`'s length is known before it is sent.
@@ -202,6 +209,26 @@ mod tests {
         );
         assert_eq!(fields[3].1, "2");
         assert!(!head(&Response::new(304)).iter().any(|(n, _)| n == "content-length"));
+    }
+
+    #[test]
+    fn rendered_fields_go_lowercase_and_a_304_sends_its_part() {
+        use crate::http::rendered::{Part, RenderedFields};
+        let validators = b"ETag: \"x\"\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n";
+        let lines = [&validators[..], b"Content-Type: text/plain\r\nAccept-Ranges: bytes\r\n"].concat();
+        let rendered = Arc::new(RenderedFields::new(lines, validators.len()));
+        let with = |status, part| {
+            let mut response = Response::new(status);
+            response.raw_headers = Some((Arc::clone(&rendered), part));
+            head(&response).into_iter().skip(3).map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>()
+        };
+        let all = ["etag=\"x\"", "cache-control=no-cache", "content-type=text/plain", "accept-ranges=bytes"];
+        // Twice each: the second use is the kept block.
+        for _ in 0..2 {
+            assert_eq!(with(200, Part::All)[1..5], all);
+            assert_eq!(with(304, Part::Validators)[..2], all[..2]);
+            assert_eq!(with(304, Part::Validators).len(), 3, "and x-content-type-options");
+        }
     }
 
     #[test]

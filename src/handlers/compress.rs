@@ -358,8 +358,7 @@ mod tests {
             etag: Some(etag.into()),
             last_modified: Some(SystemTime::UNIX_EPOCH),
             content_type: "text/css".into(),
-            headers: Arc::from(&b""[..]),
-            content_at: 0,
+            headers: Arc::new(crate::http::rendered::RenderedFields::new(Vec::new(), 0)),
         }
     }
 

@@ -4,9 +4,10 @@
 //! bytes, so a hit renders nothing. Below all three, so that neither cache
 //! imports the other for it.
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use crate::http::rendered::{Part, RenderedFields};
 
 /// A representation's validators and header lines, rendered once by
 /// `files` and kept with the bytes, so a hit renders nothing.
@@ -18,20 +19,19 @@ pub struct Described {
     pub last_modified: Option<SystemTime>,
     /// The representation's `Content-Type` (multipart parts repeat it).
     pub content_type: Arc<str>,
-    /// Header lines, validators first (`ETag`, `Last-Modified`,
-    /// `Cache-Control`, `Vary`), then content metadata from `content_at`
-    /// on (`Content-Type`, `Content-Encoding`, `Accept-Ranges`). A 304 sends
-    /// only the first part.
-    pub headers: Arc<[u8]>,
-    pub content_at: usize,
+    /// Header fields, validators first (`ETag`, `Last-Modified`,
+    /// `Cache-Control`, `Vary`, then `--header` and CORS fields), then
+    /// content metadata (`Content-Type`, `Content-Encoding`,
+    /// `Accept-Ranges`). A 304 sends only the first part.
+    pub headers: Arc<RenderedFields>,
 }
 
 impl Described {
-    pub fn all_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.headers.len()))
+    pub fn all_headers(&self) -> Option<(Arc<RenderedFields>, Part)> {
+        Some((Arc::clone(&self.headers), Part::All))
     }
 
-    pub fn validator_headers(&self) -> Option<(Arc<[u8]>, Range<usize>)> {
-        Some((Arc::clone(&self.headers), 0..self.content_at))
+    pub fn validator_headers(&self) -> Option<(Arc<RenderedFields>, Part)> {
+        Some((Arc::clone(&self.headers), Part::Validators))
     }
 }

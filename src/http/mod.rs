@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod field;
 pub mod precondition;
 pub mod range;
+pub mod rendered;
 pub mod request;
 pub mod response;
 pub mod syntax;

@@ -18,11 +18,12 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io;
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
 use http::StatusCode;
+
+use super::rendered::{Part, RenderedFields};
 // Re-exported where they were before the split, so users of this module
 // need no other import.
 pub(crate) use super::field::{check_name, check_value};
@@ -187,8 +188,8 @@ pub struct Response {
     /// Names are borrowed constants for the crate's own handlers, owned
     /// strings only when a library user adds a field.
     pub(crate) headers: Vec<(Cow<'static, str>, Value)>,
-    /// Header lines already serialised (by a cache), written after `headers`.
-    pub(crate) raw_headers: Option<(Arc<[u8]>, Range<usize>)>,
+    /// Fields rendered once (by a cache), sent after `headers`.
+    pub(crate) raw_headers: Option<(Arc<RenderedFields>, Part)>,
     pub(crate) body: Body,
     /// The handler wants the connection closed after this response.
     pub(crate) close: bool,

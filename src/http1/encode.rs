@@ -44,8 +44,8 @@ pub fn write_head(response: &Response, out: &mut Vec<u8>, date: &str, keep_alive
     for (name, value) in &response.headers {
         write_field(out, name, value);
     }
-    if let Some((block, range)) = &response.raw_headers {
-        out.extend_from_slice(&block[range.clone()]);
+    if let Some((fields, part)) = &response.raw_headers {
+        out.extend_from_slice(fields.lines(*part));
     }
     out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
     if !keep_alive {

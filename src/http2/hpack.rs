@@ -117,6 +117,10 @@ const MAX_INTEGER: u64 = 1 << 32;
 /// would shift past 64 bits: found by fuzzing.
 const MAX_CONTINUATION_BYTES: u32 = 5;
 
+/// Bytes a decoded list has room for at first: a browser's request (its
+/// user-agent, accept and client hints) fits, so it is not grown twice.
+const MIN_LIST_ROOM: usize = 512;
+
 /// A connection's decoding state: the dynamic table the client fills.
 pub struct Decoder {
     /// Entries, newest first: name and value in one allocation.
@@ -212,9 +216,10 @@ fn read_string(block: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Result<(), ()
 /// block that cannot be decoded (a connection's `COMPRESSION_ERROR`).
 pub fn decode(decoder: &mut Decoder, block: &[u8], max_list: usize) -> Result<Fields, ()> {
     // Room for a typical list at once: names from the tables and Huffman
-    // strings decode to about twice the block.
+    // strings decode to about twice the block, and a block of indexed
+    // fields (a client's later requests) to many times it.
     let mut fields = Fields {
-        bytes: Vec::with_capacity((2 * block.len()).min(max_list)),
+        bytes: Vec::with_capacity((2 * block.len()).max(MIN_LIST_ROOM).min(max_list)),
         list: Vec::with_capacity(16),
         over: false,
     };

@@ -87,3 +87,9 @@ pub const REMEMBERED_CUT_SHORT: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
 /// streams is given back once it is over, one request at a time keeps
 /// its room (freeing it would cost an allocation a request).
 pub const KEPT_STREAM_ROOM: usize = 4;
+
+/// How long a connection stays without a stream before its tables give
+/// back a burst's room: requests that come in waves (a page's assets, as
+/// it parses them; `h2load -m 10`, whose waves regrew the table every 10
+/// requests at 430 instructions a request) find the room still there.
+pub const SHRINK_AFTER: Duration = Duration::from_secs(1);

@@ -204,26 +204,36 @@ impl<B: Default> Session<B> {
         self.phase == Phase::Failed || ((self.phase == Phase::Closing || self.peer_gone) && self.streams.is_empty())
     }
 
-    /// Gives back memory an idle connection does not need: the output
-    /// buffer (to the caller, for its pool) and the stream table grown by
-    /// a burst, so an idle HTTP/2 connection costs its state, not its
-    /// busiest moment. [`set_output`](Self::set_output) gives a buffer
-    /// back before the next frames.
-    pub fn shrink(&mut self) -> Option<Vec<u8>> {
+    /// Gives the output buffer of a connection with nothing to send or
+    /// answer to the caller, for its pool. [`set_output`](Self::set_output)
+    /// gives one back before the next frames.
+    pub fn take_output(&mut self) -> Option<Vec<u8>> {
         if !self.streams.is_empty() || !self.out.is_empty() {
             return None;
         }
-        // A few streams' room is kept: one request at a time is the
-        // common case, and freeing it after each would cost an allocation
-        // a request.
-        if self.streams.capacity() > KEPT_STREAM_ROOM {
+        Some(std::mem::take(&mut self.out))
+    }
+
+    /// Whether the stream tables of a connection with no stream hold more
+    /// room than [`KEPT_STREAM_ROOM`]: a burst grew them. (The table keeps
+    /// up to twice what it is asked for, a power of two less its load
+    /// factor: 7 for 4. Past that, only a burst has been there.)
+    pub fn holds_spare_room(&self) -> bool {
+        self.streams.is_empty() && self.streams.capacity() > 2 * KEPT_STREAM_ROOM
+    }
+
+    /// Gives back the stream tables' room past [`KEPT_STREAM_ROOM`], so an
+    /// idle HTTP/2 connection costs its state, not its busiest moment. The
+    /// connection asks once it has been idle for `SHRINK_AFTER`: a client
+    /// that sends its requests in waves uses the room again at once.
+    pub fn shrink_tables(&mut self) {
+        if self.holds_spare_room() {
             self.streams.shrink_to(KEPT_STREAM_ROOM);
             for queue in &mut self.ready {
                 queue.shrink_to(KEPT_STREAM_ROOM);
             }
             self.closed.shrink_to(KEPT_STREAM_ROOM);
         }
-        Some(std::mem::take(&mut self.out))
     }
 
     /// Gives the session an (empty) output buffer when it has none.

@@ -34,7 +34,7 @@ use crate::http::response::{Body, Events, Preparation, Response};
 use crate::http2::frame::Code;
 use crate::http2::head::RequestHead;
 use crate::http2::hpack::Fields;
-use crate::http2::limits::{DATA_CHUNK, MAX_UNSENT_OUTPUT};
+use crate::http2::limits::{DATA_CHUNK, MAX_UNSENT_OUTPUT, SHRINK_AFTER};
 use crate::http2::{Event, Session};
 use crate::metrics::{Limit, Tally};
 use crate::service;
@@ -176,7 +176,7 @@ impl Connection {
             if !moved {
                 if let State::Http2(h2) = &mut self.state {
                     // Idle: the buffers go back to the worker's pool.
-                    if let Some(out) = h2.session.shrink() {
+                    if let Some(out) = h2.session.take_output() {
                         cx.local.buffers.give(out);
                         if h2.input.is_empty() {
                             cx.local.buffers.give(std::mem::take(&mut h2.input));
@@ -497,7 +497,13 @@ impl Connection {
         } else if h2.listening > 0 {
             cx.now + super::listen::KEEP_ALIVE
         } else if h2.session.open_streams() == 0 {
-            h2.heard + config.idle_timeout
+            let idle = h2.heard + config.idle_timeout;
+            // Woken earlier, to give back a burst's room (`expire_http2`).
+            if h2.session.holds_spare_room() {
+                idle.min(h2.heard + SHRINK_AFTER)
+            } else {
+                idle
+            }
         } else {
             h2.heard + config.head_timeout
         };
@@ -520,7 +526,14 @@ impl Connection {
             }
             return self.drive_http2(cx);
         }
-        if h2.written < h2.session.output().len() || h2.session.has_queued() {
+        let sending = h2.written < h2.session.output().len() || h2.session.has_queued();
+        if !sending && h2.session.holds_spare_room() && cx.now < h2.heard + cx.shared.config.idle_timeout {
+            // Idle for SHRINK_AFTER, not yet for the idle timeout.
+            h2.session.shrink_tables();
+            self.set_http2_deadline(cx);
+            return Turn::Wait;
+        }
+        if sending {
             log::info!("{}: HTTP/2 client stopped reading; closing", self.peer);
             if let Some(metrics) = &cx.local.metrics {
                 metrics.count_limit(Limit::SendTimeout);

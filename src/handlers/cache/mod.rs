@@ -353,8 +353,7 @@ mod tests {
             etag: Some("\"x\"".into()),
             last_modified: Some(SystemTime::UNIX_EPOCH),
             content_type: "text/plain".into(),
-            headers: Arc::from(&b""[..]),
-            content_at: 0,
+            headers: Arc::new(crate::http::rendered::RenderedFields::new(Vec::new(), 0)),
         }
     }
 

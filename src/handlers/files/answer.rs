@@ -22,6 +22,7 @@ use crate::http::date;
 use crate::http::encoding::Coding;
 use crate::http::precondition::{self, Conditions, Precondition, Validators};
 use crate::http::range::{self, RangeOutcome};
+use crate::http::rendered::RenderedFields;
 use crate::http::request::Request;
 use crate::http::response::{write_field, Body, Chunk, Response};
 
@@ -69,8 +70,7 @@ pub fn describe(
         etag: etag.map(Into::into),
         last_modified,
         content_type: content_type.into(),
-        headers: headers.into(),
-        content_at,
+        headers: Arc::new(RenderedFields::new(headers, content_at)),
     }
 }
 

@@ -115,12 +115,12 @@ impl<B: Default> Session<B> {
         if fragment.len() > self.max_list {
             return Err(self.fail(Code::EnhanceYourCalm, "a header block larger than the head limit"));
         }
-        let block =
-            Block { stream: id, end_stream: header.has(frame::END_STREAM), bytes: fragment.to_vec(), frames: 1 };
         if header.has(frame::END_HEADERS) {
-            return self.on_block(block);
+            // The common case, a block in one frame, is decoded where it lies.
+            return self.on_block(id, header.has(frame::END_STREAM), fragment);
         }
-        self.block = Some(block);
+        self.block =
+            Some(Block { stream: id, end_stream: header.has(frame::END_STREAM), bytes: fragment.to_vec(), frames: 1 });
         Ok(Event::Quiet)
     }
 
@@ -142,21 +142,20 @@ impl<B: Default> Session<B> {
             return Ok(Event::Quiet);
         }
         let block = self.block.take().expect("OK: matched above");
-        self.on_block(block)
+        self.on_block(block.stream, block.end_stream, &block.bytes)
     }
 
     /// A whole header block: a new stream's request, or trailers.
-    pub(super) fn on_block<'a>(&mut self, block: Block) -> Result<Event<'a>, Fatal> {
-        let id = block.stream;
+    pub(super) fn on_block<'a>(&mut self, id: u32, end_stream: bool, block: &[u8]) -> Result<Event<'a>, Fatal> {
         // Decoded whatever becomes of the stream: the table must follow the client's.
-        let Ok(fields) = hpack::decode(&mut self.decoder, &block.bytes, self.max_list) else {
+        let Ok(fields) = hpack::decode(&mut self.decoder, block, self.max_list) else {
             return Err(self.fail(Code::Compression, "a header block that does not decode"));
         };
         if let Some(stream) = self.streams.get_mut(&id) {
             if !stream.recv_open {
                 return Ok(self.reset(id, Code::StreamClosed));
             }
-            if !block.end_stream {
+            if !end_stream {
                 return Ok(self.reset(id, Code::Protocol));
             }
             // Trailers: they end the body; rawserve has no use for them.
@@ -187,7 +186,7 @@ impl<B: Default> Session<B> {
             id,
             Stream {
                 body: B::default(),
-                recv_open: !block.end_stream,
+                recv_open: !end_stream,
                 recv_window: i64::from(STREAM_WINDOW),
                 recv_unacked: 0,
                 received: 0,
@@ -204,10 +203,10 @@ impl<B: Default> Session<B> {
         }
         match head {
             Ok(head) => {
-                if block.end_stream && head.content_length.is_some_and(|n| n != 0) {
+                if end_stream && head.content_length.is_some_and(|n| n != 0) {
                     return Ok(self.reset(id, Code::Protocol));
                 }
-                Ok(Event::Request { stream: id, fields, head, end_stream: block.end_stream })
+                Ok(Event::Request { stream: id, fields, head, end_stream })
             }
             Err(Malformed::Connect) => Ok(Event::Refuse { stream: id, status: 501 }),
             Err(Malformed::Protocol(why)) => {

@@ -188,3 +188,55 @@ fn random_frames_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_block_over_continuations_decodes_as_in_one_frame() {
+    let mut block = Vec::new();
+    hpack::encode_field(&mut block, b":method", b"GET");
+    hpack::encode_field(&mut block, b":scheme", b"https");
+    hpack::encode_field(&mut block, b":path", b"/a/path/long/enough");
+    hpack::encode_field(&mut block, b"user-agent", b"test");
+    // One frame, a few, and as many as MAX_CONTINUATIONS allows.
+    let decoded: Vec<Vec<(Vec<u8>, Vec<u8>)>> = [block.len(), 7, block.len().div_ceil(MAX_CONTINUATIONS as usize)]
+        .into_iter()
+        .map(|max_frame| {
+            let mut s = session();
+            let mut input = client_start();
+            frame::write_headers(&mut input, 1, &block, true, max_frame);
+            let (now, mut at, mut seen) = (Instant::now(), 0, None);
+            while let Some((n, event)) = s.next_frame(&input[at..], now).unwrap() {
+                at += n;
+                if let Event::Request { fields, .. } = event {
+                    seen = Some(
+                        (0..fields.list.len()).map(|i| (fields.name(i).to_vec(), fields.value(i).to_vec())).collect(),
+                    );
+                }
+            }
+            seen.expect("the request, whatever its frames")
+        })
+        .collect();
+    assert_eq!(decoded[0].len(), 4);
+    assert_eq!(decoded[0][2], (b":path".to_vec(), b"/a/path/long/enough".to_vec()));
+    assert_eq!(decoded[1], decoded[0]);
+    assert_eq!(decoded[2], decoded[0]);
+}
+
+#[test]
+fn a_bursts_room_stays_until_it_is_given_back() {
+    let mut s = session();
+    let mut input = client_start();
+    let ids: Vec<u32> = (0..20).map(|i| 2 * i + 1).collect();
+    for &id in &ids {
+        input.extend(get(id, true));
+    }
+    assert_eq!(feed(&mut s, &input).unwrap().len(), 20);
+    assert!(!s.holds_spare_room(), "20 streams open");
+    for &id in &ids {
+        s.cancel(id, Code::Cancel);
+    }
+    assert_eq!(s.open_streams(), 0);
+    assert!(s.holds_spare_room(), "the room of 20 streams, kept for the next wave");
+    s.shrink_tables();
+    assert!(!s.holds_spare_room());
+    assert!(s.streams.capacity() >= KEPT_STREAM_ROOM, "capacity {}", s.streams.capacity());
+}
