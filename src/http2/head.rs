@@ -20,8 +20,9 @@ pub struct RequestHead {
     pub path: Range<usize>,
     /// `:authority`, which stands for `host` when that is absent.
     pub authority: Option<Range<usize>>,
-    /// Indexes in [`Fields::list`] of the regular fields.
-    pub regular: Vec<usize>,
+    /// Indexes in [`Fields::list`] of the regular fields: every field
+    /// after the pseudo-fields, which come first.
+    pub regular: Range<usize>,
     pub content_length: Option<u64>,
     pub priority: Priority,
     pub has_host: bool,
@@ -46,7 +47,7 @@ pub fn check(fields: &Fields) -> Result<RequestHead, Malformed> {
     let mut scheme = false;
     let mut path = None;
     let mut authority = None;
-    let mut regular = Vec::with_capacity(fields.list.len());
+    let mut first_regular = None;
     let mut content_length = None;
     let mut priority = Priority::default();
     let mut has_host = false;
@@ -56,7 +57,7 @@ pub fn check(fields: &Fields) -> Result<RequestHead, Malformed> {
             return Err(Malformed::Protocol("a field value with CR, LF, NUL or edge whitespace"));
         }
         if let Some(pseudo) = name.strip_prefix(b":") {
-            if !regular.is_empty() {
+            if first_regular.is_some() {
                 return Err(Malformed::Protocol("a pseudo-field after a regular one"));
             }
             let slot = match pseudo {
@@ -100,8 +101,9 @@ pub fn check(fields: &Fields) -> Result<RequestHead, Malformed> {
             b"host" => has_host = true,
             _ => {}
         }
-        regular.push(i);
+        first_regular.get_or_insert(i);
     }
+    let regular = first_regular.unwrap_or(fields.list.len())..fields.list.len();
     let method = method.ok_or(Malformed::Protocol("no :method"))?;
     if method == Method::CONNECT {
         return Err(Malformed::Connect);

@@ -214,15 +214,26 @@ fn read_string(block: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Result<(), ()
 /// (names, values and [`FIELD_OVERHEAD`] each). The whole block is always
 /// decoded, since the dynamic table must follow the client's; `Err` is a
 /// block that cannot be decoded (a connection's `COMPRESSION_ERROR`).
+/// (The session decodes [`decode_into`] a recycled list; tests and the
+/// fuzz target into a new one.)
+#[cfg(any(test, fuzzing))]
 pub fn decode(decoder: &mut Decoder, block: &[u8], max_list: usize) -> Result<Fields, ()> {
+    let mut fields = Fields::default();
+    decode_into(decoder, block, max_list, &mut fields)?;
+    Ok(fields)
+}
+
+/// [`decode`] into `fields`, emptied first: a list given back after its
+/// request lends its room to the next.
+pub fn decode_into(decoder: &mut Decoder, block: &[u8], max_list: usize, fields: &mut Fields) -> Result<(), ()> {
+    fields.bytes.clear();
+    fields.list.clear();
+    fields.over = false;
     // Room for a typical list at once: names from the tables and Huffman
     // strings decode to about twice the block, and a block of indexed
     // fields (a client's later requests) to many times it.
-    let mut fields = Fields {
-        bytes: Vec::with_capacity((2 * block.len()).max(MIN_LIST_ROOM).min(max_list)),
-        list: Vec::with_capacity(16),
-        over: false,
-    };
+    fields.bytes.reserve((2 * block.len()).max(MIN_LIST_ROOM).min(max_list));
+    fields.list.reserve(16);
     let mut size = 0usize;
     let mut at = 0;
     while at < block.len() {
@@ -272,7 +283,7 @@ pub fn decode(decoder: &mut Decoder, block: &[u8], max_list: usize) -> Result<Fi
             fields.list.push((name, value));
         }
     }
-    Ok(fields)
+    Ok(())
 }
 
 /// The static table's index of `name` (lowercase), for names a response

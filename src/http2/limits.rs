@@ -88,6 +88,10 @@ pub const REMEMBERED_CUT_SHORT: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
 /// its room (freeing it would cost an allocation a request).
 pub const KEPT_STREAM_ROOM: usize = 4;
 
+/// The largest decoded header list (bytes) kept to decode the next one
+/// into: a browser's requests fit; a rare large one is freed.
+pub const RECYCLED_LIST_ROOM: usize = 4096;
+
 /// How long a connection stays without a stream before its tables give
 /// back a burst's room: requests that come in waves (a page's assets, as
 /// it parses them; `h2load -m 10`, whose waves regrew the table every 10

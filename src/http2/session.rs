@@ -124,6 +124,9 @@ pub struct Session<B> {
     /// response complete before its body): frames already on their way
     /// for them are dropped, not answered (§5.1, "closed").
     cut_short: VecDeque<u32>,
+    /// A decoded list given back after its request ([`recycle`](Self::recycle)),
+    /// whose room the next block is decoded into; dropped when idle.
+    spare_fields: hpack::Fields,
     /// The client lowered `SETTINGS_HEADER_TABLE_SIZE`: the next head we
     /// send starts by saying our table is that small (RFC 7541 §4.2; it is
     /// empty anyway, but decoders such as nghttp2's wait for the update).
@@ -166,6 +169,7 @@ impl<B: Default> Session<B> {
             peer_gone: false,
             closed: Vec::new(),
             cut_short: VecDeque::new(),
+            spare_fields: hpack::Fields::default(),
             table_update: None,
         }
     }
@@ -205,13 +209,25 @@ impl<B: Default> Session<B> {
     }
 
     /// Gives the output buffer of a connection with nothing to send or
-    /// answer to the caller, for its pool. [`set_output`](Self::set_output)
-    /// gives one back before the next frames.
+    /// answer to the caller, for its pool, and drops the spare header
+    /// list. [`set_output`](Self::set_output) gives a buffer back before
+    /// the next frames.
     pub fn take_output(&mut self) -> Option<Vec<u8>> {
         if !self.streams.is_empty() || !self.out.is_empty() {
             return None;
         }
+        self.spare_fields = hpack::Fields::default();
         Some(std::mem::take(&mut self.out))
+    }
+
+    /// Takes a request's decoded list back once the request is built, so
+    /// the next block of this wave is decoded into its room (two
+    /// allocations a request fewer); one larger than a browser's few
+    /// hundred bytes is let go.
+    pub fn recycle(&mut self, fields: hpack::Fields) {
+        if fields.bytes.capacity() <= RECYCLED_LIST_ROOM {
+            self.spare_fields = fields;
+        }
     }
 
     /// Whether the stream tables of a connection with no stream hold more

@@ -64,15 +64,26 @@ impl Connection {
             }
         }
         match act {
-            Act::Answer(response) => self.answer(stream, exchange, response, head_only, cx),
+            Act::Answer(response) => {
+                self.recycle(fields);
+                self.answer(stream, exchange, response, head_only, cx)
+            }
             Act::Whole => {
                 exchange.stage = Stage::Whole { fields, head, body: Buffer::default() };
                 self.put_exchange(stream, exchange);
             }
             Act::Sink(sink) => {
+                self.recycle(fields);
                 exchange.stage = Stage::Sink(sink);
                 self.put_exchange(stream, exchange);
             }
+        }
+    }
+
+    /// Gives a request's decoded list back to the session, for the next.
+    fn recycle(&mut self, fields: Fields) {
+        if let State::Http2(h2) = &mut self.state {
+            h2.session.recycle(fields);
         }
     }
 
@@ -144,7 +155,8 @@ impl Connection {
 /// The version-independent request of a stream: `slots` receives its
 /// fields (the regular ones, and `host` from `:authority` when absent).
 fn build_request<'b>(fields: &'b Fields, head: &RequestHead, slots: &'b mut Vec<httparse::Header<'b>>) -> Request<'b> {
-    for &i in &head.regular {
+    slots.reserve(head.regular.len() + 1);
+    for i in head.regular.clone() {
         // OK: names were checked to be lowercase tokens, so ASCII.
         let name = std::str::from_utf8(fields.name(i)).unwrap_or("");
         slots.push(httparse::Header { name, value: fields.value(i) });

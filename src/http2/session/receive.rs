@@ -148,7 +148,8 @@ impl<B: Default> Session<B> {
     /// A whole header block: a new stream's request, or trailers.
     pub(super) fn on_block<'a>(&mut self, id: u32, end_stream: bool, block: &[u8]) -> Result<Event<'a>, Fatal> {
         // Decoded whatever becomes of the stream: the table must follow the client's.
-        let Ok(fields) = hpack::decode(&mut self.decoder, block, self.max_list) else {
+        let mut fields = std::mem::take(&mut self.spare_fields);
+        let Ok(()) = hpack::decode_into(&mut self.decoder, block, self.max_list, &mut fields) else {
             return Err(self.fail(Code::Compression, "a header block that does not decode"));
         };
         if let Some(stream) = self.streams.get_mut(&id) {

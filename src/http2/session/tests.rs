@@ -240,3 +240,36 @@ fn a_bursts_room_stays_until_it_is_given_back() {
     assert!(!s.holds_spare_room());
     assert!(s.streams.capacity() >= KEPT_STREAM_ROOM, "capacity {}", s.streams.capacity());
 }
+
+#[test]
+fn a_recycled_list_lends_its_room_and_nothing_else() {
+    let mut s = session();
+    let now = Instant::now();
+    // The first request has one field more than the second.
+    let mut block = Vec::new();
+    for (name, value) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"https"), (b":path", b"/a"), (b"x-first", b"1")]
+    {
+        hpack::encode_field(&mut block, name, value);
+    }
+    let mut first = Vec::new();
+    frame::write_headers(&mut first, 1, &block, true, 16_384);
+    let input = [client_start(), first].concat();
+    let mut at = 0;
+    let mut room = None;
+    while let Some((n, event)) = s.next_frame(&input[at..], now).unwrap() {
+        at += n;
+        if let Event::Request { fields, .. } = event {
+            assert_eq!(fields.list.len(), 4);
+            room = Some(fields.bytes.as_ptr());
+            s.recycle(fields);
+        }
+    }
+    let second = get(3, true);
+    let Some((_, Event::Request { fields, .. })) = s.next_frame(&second, now).unwrap() else {
+        panic!("the second request")
+    };
+    let names: Vec<&[u8]> = (0..fields.list.len()).map(|i| fields.name(i)).collect();
+    assert_eq!(names, [&b":method"[..], b":scheme", b":path"]);
+    assert_eq!(fields.value(2), b"/");
+    assert_eq!(Some(fields.bytes.as_ptr()), room, "decoded into the first list's room");
+}
