@@ -27,6 +27,28 @@ pub const FLAGS: [&str; 8] = [
     "--disable-sync",
 ];
 
+/// Where `npm ci` put playwright-core (`.ci/run` does it), beside the
+/// scripts that drive the browsers through it.
+pub fn driver_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("browser")
+}
+
+/// Whether `browser`, node and playwright-core are here (see `have_tool`).
+pub fn have_driver(browser: &str) -> bool {
+    if !have_tool(browser) || !have_tool("node") {
+        return false;
+    }
+    let installed = driver_dir().join("node_modules").join("playwright-core").is_dir();
+    if !installed {
+        assert!(
+            std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
+            "playwright-core is required (RAWSERVE_REQUIRE_TOOLS is set): npm ci --prefix tests/browser"
+        );
+        eprintln!("skipped: playwright-core is not installed (npm ci --prefix tests/browser)");
+    }
+    installed
+}
+
 fn demo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("public")
 }

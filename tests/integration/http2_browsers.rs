@@ -10,25 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::browser::{assert_live_checks, CHROMIUM};
+use crate::browser::{assert_live_checks, driver_dir, have_driver, CHROMIUM};
 use crate::support::*;
-
-/// The protocol the browsers must report.
-#[allow(dead_code)] // `H2` is for when HTTP/2 lands.
-enum Expected {
-    /// Whatever the server offers by ALPN (curl `--http2` asks for h2 and
-    /// says what it got): `h2` once rawserve speaks HTTP/2, `http/1.1`
-    /// before. So the test passes against either build.
-    Offered,
-    /// `h2`, whatever curl says.
-    H2,
-}
-
-/// The one line to switch once HTTP/2 is on by default: `Expected::H2`.
-const EXPECTED: Expected = Expected::H2;
-
-/// Flags the server needs for HTTP/2 while it is opt-in (none once it is the default).
-const HTTP2_FLAGS: &[&str] = &[];
 
 /// The driver waits up to 60 s for a cold browser and 15 s for the checks;
 /// on a busy two-core machine Firefox's first start takes several seconds more.
@@ -37,55 +20,16 @@ const DRIVER_LIMIT: Duration = Duration::from_secs(150);
 /// Debian's Firefox ESR (`firefox-esr`), which `.ci/run` installs.
 const FIREFOX: &str = "firefox-esr";
 
-fn driver_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("browser")
-}
-
-/// Whether `browser`, node and playwright-core are here (see `have_tool`).
-fn have_driver(browser: &str) -> bool {
-    if !have_tool(browser) || !have_tool("node") {
-        return false;
-    }
-    let installed = driver_dir().join("node_modules").join("playwright-core").is_dir();
-    if !installed {
-        assert!(
-            std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
-            "playwright-core is required (RAWSERVE_REQUIRE_TOOLS is set): npm ci --prefix tests/browser"
-        );
-        eprintln!("skipped: playwright-core is not installed (npm ci --prefix tests/browser)");
-    }
-    installed
-}
-
-/// The ALPN protocol the server at `origin` picks when a client offers h2
-/// and http/1.1, as curl reports it ("2" or "1.1"), in the spelling of
-/// `nextHopProtocol`.
-fn offered_protocol(origin: &str) -> &'static str {
-    let output = run_ok(
-        Command::new("curl")
-            .args(["-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version}"])
-            .arg(format!("{origin}/hello")),
-        Duration::from_secs(30),
-    );
-    match String::from_utf8_lossy(&output.stdout).trim() {
-        "2" => "h2",
-        "1.1" => "http/1.1",
-        other => panic!("curl --http2 reported HTTP version {other:?}"),
-    }
-}
-
-/// Loads the demo page from a fresh server in `browser` ("chromium" or
-/// "firefox") and checks protocol, live checks and access log.
-fn load_demo_page(browser: &str) {
+/// Loads the demo page from a fresh server (started with `flags`) in
+/// `browser` ("chromium" or "firefox") and checks that every response came
+/// over `expected` (`nextHopProtocol`: "h2" or "http/1.1"), the live checks
+/// and the access log.
+fn load_demo_page(browser: &str, flags: &[&str], expected: &str) {
     let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("public");
     let mut args = vec![public.to_str().expect("UTF-8 path"), "--tls-self-signed"];
-    args.extend_from_slice(HTTP2_FLAGS);
+    args.extend_from_slice(flags);
     let server = Binary::start(&args, "warn");
     let origin = format!("https://127.0.0.1:{}", server.addr.port());
-    let expected = match EXPECTED {
-        Expected::Offered => offered_protocol(&origin),
-        Expected::H2 => "h2",
-    };
 
     let output = run_ok(
         Command::new("node").current_dir(driver_dir()).arg("demo_page.mjs").arg(browser).arg(format!("{origin}/")),
@@ -111,15 +55,22 @@ fn load_demo_page(browser: &str) {
 }
 
 #[test]
-fn chromium_loads_the_demo_page_over_https_with_the_offered_protocol() {
+fn chromium_loads_the_demo_page_over_https_with_http2() {
     if have_driver(CHROMIUM) {
-        load_demo_page("chromium");
+        load_demo_page("chromium", &[], "h2");
     }
 }
 
 #[test]
-fn firefox_loads_the_demo_page_over_https_with_the_offered_protocol() {
+fn firefox_loads_the_demo_page_over_https_with_http2() {
     if have_driver(FIREFOX) {
-        load_demo_page("firefox");
+        load_demo_page("firefox", &[], "h2");
+    }
+}
+
+#[test]
+fn http1_only_gives_chromium_http1() {
+    if have_driver(CHROMIUM) {
+        load_demo_page("chromium", &["--http1-only"], "http/1.1");
     }
 }

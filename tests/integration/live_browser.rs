@@ -7,33 +7,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::browser::CHROMIUM;
+use crate::browser::{driver_dir, have_driver, CHROMIUM};
 use crate::support::*;
 
 /// The driver's own limit is 15 s per wait; a cold Chromium on a busy
 /// two-core machine takes a few seconds more.
 const DRIVER_LIMIT: Duration = Duration::from_secs(120);
-
-/// Where `npm ci` put playwright-core (`.ci/run` does it).
-fn driver_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("browser")
-}
-
-/// Whether Chromium, node and playwright-core are here (see `have_tool`).
-fn have_driver() -> bool {
-    if !have_tool(CHROMIUM) || !have_tool("node") {
-        return false;
-    }
-    let installed = driver_dir().join("node_modules").join("playwright-core").is_dir();
-    if !installed {
-        assert!(
-            std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
-            "playwright-core is required (RAWSERVE_REQUIRE_TOOLS is set): npm ci --prefix tests/browser"
-        );
-        eprintln!("skipped: playwright-core is not installed (npm ci --prefix tests/browser)");
-    }
-    installed
-}
 
 /// Runs `scenario` against `origin` serving `root`; what the page did (JSON).
 fn drive(scenario: &str, origin: &str, root: &Path, extra: &[&str]) -> String {
@@ -71,7 +50,7 @@ fn serve(root: &Path) -> rawserve::Server {
 
 #[test]
 fn chromium_reloads_after_an_html_or_js_file_is_saved() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
@@ -84,7 +63,7 @@ fn chromium_reloads_after_an_html_or_js_file_is_saved() {
 
 #[test]
 fn chromium_applies_a_stylesheet_without_reloading() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
@@ -99,7 +78,7 @@ fn chromium_applies_a_stylesheet_without_reloading() {
 
 #[test]
 fn chromium_ignores_changes_under_git_and_hidden_names() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
@@ -110,7 +89,7 @@ fn chromium_ignores_changes_under_git_and_hidden_names() {
 
 #[test]
 fn chromium_reloads_once_for_a_burst_of_fifty_saves() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
@@ -129,7 +108,7 @@ fn chromium_reloads_once_for_a_burst_of_fifty_saves() {
 
 #[test]
 fn chromium_reloads_eight_tabs_over_https() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
@@ -141,7 +120,7 @@ fn chromium_reloads_eight_tabs_over_https() {
 
 #[test]
 fn chromium_reloads_when_the_server_restarts() {
-    if !have_driver() {
+    if !have_driver(CHROMIUM) {
         return;
     }
     let site = site();
