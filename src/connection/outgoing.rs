@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::http::response::{has_length, Body, Chunk, Response, SERVER};
 use crate::http2::hpack;
@@ -27,9 +27,17 @@ const HOP_BY_HOP: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "
 /// handler's fields, `x-content-type-options`. Fields a cache rendered are
 /// encoded once and kept with them.
 pub fn encode_head(response: &Response, date: &str, out: &mut Vec<u8>) {
+    /// The two fields every response carries unchanged, encoded once.
+    static SERVER_FIELD: OnceLock<Box<[u8]>> = OnceLock::new();
+    static NOSNIFF_FIELD: OnceLock<Box<[u8]>> = OnceLock::new();
+    let encoded = |name: &[u8], value: &[u8]| {
+        let mut field = Vec::new();
+        hpack::encode_field(&mut field, name, value);
+        field.into_boxed_slice()
+    };
     hpack::encode_status(out, response.status);
     hpack::encode_field(out, b"date", date.as_bytes());
-    hpack::encode_field(out, b"server", SERVER.as_bytes());
+    out.extend_from_slice(SERVER_FIELD.get_or_init(|| encoded(b"server", SERVER.as_bytes())));
     if has_length(response.status) && known_length(&response.body) {
         hpack::encode_field(out, b"content-length", itoa::Buffer::new().format(response.body.len()).as_bytes());
     }
@@ -40,7 +48,7 @@ pub fn encode_head(response: &Response, date: &str, out: &mut Vec<u8>) {
     if let Some((fields, part)) = &response.raw_headers {
         out.extend_from_slice(fields.hpack(*part, encode_lines));
     }
-    hpack::encode_field(out, b"x-content-type-options", b"nosniff");
+    out.extend_from_slice(NOSNIFF_FIELD.get_or_init(|| encoded(b"x-content-type-options", b"nosniff")));
 }
 
 /// Encodes HTTP/1 lines (`Name: value\r\n`, as a cache rendered them).

@@ -501,8 +501,16 @@ impl<B: Default> Session<B> {
             stream.stalled = None;
             if stream.queued {
                 stream.queued = false;
-                let level = usize::from(stream.priority.urgency);
-                self.ready[level].retain(|&queued| queued != id);
+                let queue = &mut self.ready[usize::from(stream.priority.urgency)];
+                // Where `pick` left it: at the front (served to its end) or
+                // at the back (incremental); elsewhere only after a reprioritisation.
+                if queue.front() == Some(&id) {
+                    queue.pop_front();
+                } else if queue.back() == Some(&id) {
+                    queue.pop_back();
+                } else {
+                    queue.retain(|&queued| queued != id);
+                }
             }
         }
     }
