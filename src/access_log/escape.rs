@@ -3,6 +3,8 @@
 //! Nearly every field needs none, which is recognised sixteen or eight
 //! bytes at a time (SWAR) and copied whole.
 
+use crate::http::syntax::byte_table;
+
 /// Bytes written into a log field the way nginx escapes them: `"` and `\`
 /// get a backslash, control bytes, DEL and non-ASCII bytes become `\xHH`,
 /// so the field cannot end early or start a new line.
@@ -35,15 +37,7 @@ fn escape_clf_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Bytes every log format copies as they are: printable ASCII but `"`
 /// and `\`.
-const PLAIN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0x20;
-    while byte < 0x7f {
-        table[byte] = byte != b'"' as usize && byte != b'\\' as usize;
-        byte += 1;
-    }
-    table
-};
+const PLAIN: [bool; 256] = byte_table!(|b| b >= 0x20 && b < 0x7f && b != b'"' && b != b'\\');
 
 /// Whether every byte is [`PLAIN`] (true of nearly every field): sixteen
 /// at a time in vector registers, or eight in a word, the last block

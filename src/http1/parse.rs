@@ -9,7 +9,7 @@
 use std::mem::MaybeUninit;
 
 use crate::http::request::{Method, Request, Version};
-use crate::http::syntax::{find_ascii, trim_ows_bytes};
+use crate::http::syntax::{byte_table, find_ascii, trim_ows_bytes};
 
 /// Upper bound on request header fields, fixed at compile time because the
 /// parser's header array lives on the stack. `Config::max_headers` may lower it.
@@ -344,18 +344,9 @@ pub fn as_http11(buf: &[u8]) -> Option<Vec<u8>> {
 /// The bytes of a reg-name or IPv4 address: unreserved, sub-delims, `%`.
 /// A table, so a byte costs one load: a search of the punctuation for each
 /// byte (`<[u8]>::contains`) cost ~10 instructions a byte, ~150 a request.
-const HOST_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',')
-            || matches!(b, b';' | b'=' | b'%');
-        byte += 1;
-    }
-    table
-};
+const HOST_BYTE: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
+    || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',')
+    || matches!(b, b';' | b'=' | b'%'));
 
 /// `Host = uri-host [ ":" port ]`: a reg-name or IPv4 address (unreserved,
 /// sub-delims, `%`), or an IPv6 literal in brackets, then optional digits.

@@ -11,6 +11,7 @@ use http::Method;
 
 use super::hpack::Fields;
 use super::priority::Priority;
+use crate::http::syntax::byte_table;
 
 /// A request head that passed the checks: ranges into [`Fields::bytes`].
 #[derive(Debug, Clone)]
@@ -123,21 +124,12 @@ pub fn check(fields: &Fields) -> Result<RequestHead, Malformed> {
 
 /// The bytes of a lowercase token (RFC 9110 §5.6.2's tchar less the
 /// capitals), by value: one lookup a byte for every name of every request.
-const NAME_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || matches!(
-                b,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        byte += 1;
-    }
-    table
-};
+const NAME_BYTES: [bool; 256] = byte_table!(|b| b.is_ascii_lowercase()
+    || b.is_ascii_digit()
+    || matches!(
+        b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+    ));
 
 /// A lowercase token (RFC 9110 §5.1, §8.2.1 of RFC 9113).
 fn name_is_valid(name: &[u8]) -> bool {
