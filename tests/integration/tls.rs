@@ -809,3 +809,73 @@ fn a_server_config_made_by_the_embedder_is_served_with_its_certificates() {
     assert_eq!((r.status, r.text().as_str()), (200, "hello file\n"));
     assert_eq!(client.conn.alpn_protocol(), Some(&b"http/1.1"[..]), "never h3, which it does not speak");
 }
+
+/// A socket that notes the length of every TLS record the server sends
+/// (all of TLS 1.3's after the ServerHello carry type 23 on the wire).
+struct RecordLengths {
+    stream: TcpStream,
+    header: Vec<u8>,
+    left: usize,
+    lengths: Vec<usize>,
+}
+
+impl Read for RecordLengths {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            if self.left > 0 {
+                let skipped = self.left.min(rest.len());
+                self.left -= skipped;
+                rest = &rest[skipped..];
+                continue;
+            }
+            let take = (5 - self.header.len()).min(rest.len());
+            self.header.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.header.len() == 5 {
+                self.left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                if self.header[0] == 23 {
+                    self.lengths.push(self.left);
+                }
+                self.header.clear();
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Write for RecordLengths {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+#[test]
+fn a_young_connection_sends_small_records_then_full_ones() {
+    let https = Https::start();
+    let name = ServerName::IpAddress(https.addr().ip().into());
+    let session = ClientConnection::new(client_config(&https.tls), name).expect("client session");
+    let socket = RecordLengths { stream: connect(https.addr()), header: Vec::new(), left: 0, lengths: Vec::new() };
+    let mut client = StreamOwned::new(session, socket);
+    let big = {
+        client.write_all(get("/big.bin").as_bytes()).expect("send over TLS");
+        read_response(&mut client, false).expect("a response over TLS")
+    };
+    assert!(big.body == big_contents(), "the 3 MiB body differs");
+    // A record's plaintext, its content type and the AEAD tag (TLS 1.3).
+    let small = 4096 + 1 + 16;
+    let lengths = &client.sock.lengths;
+    let first_full = lengths.iter().position(|&len| len > small).expect("full records once the connection is warm");
+    let before: usize = lengths[..first_full].iter().sum();
+    assert!(
+        (1 << 20..(1 << 20) + 64 * 1024).contains(&before),
+        "{before} bytes in records of at most 4 KiB before the first larger one"
+    );
+    assert!(lengths.iter().all(|&len| len <= 16 * 1024 + 1 + 16), "no record past 16 KiB");
+    assert!(lengths[first_full..].iter().filter(|&&len| len > small).count() > 60, "the rest mostly in full records");
+}
