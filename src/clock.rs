@@ -3,10 +3,14 @@
 //! Each worker owns a `Clock` and refreshes it once per event-loop turn, so
 //! a request costs no date formatting. The formatting itself is httpdate's.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct Clock {
     second: u64,
+    /// The times that fall in `second`, `[start, end)`: a time inside
+    /// needs nothing (two comparisons, where finding its second divides).
+    start: SystemTime,
+    end: SystemTime,
     /// IMF-fixdate, e.g. `Sat, 21 Nov 2026 23:30:10 GMT`.
     date: String,
     /// Common Log Format time, e.g. `21/Nov/2026:23:30:10 +0000`.
@@ -17,13 +21,25 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Clock {
-        let mut clock = Clock { second: u64::MAX, date: String::new(), clf: String::new(), iso: String::new() };
+        let mut clock = Clock {
+            second: u64::MAX,
+            start: UNIX_EPOCH,
+            end: UNIX_EPOCH,
+            date: String::new(),
+            clf: String::new(),
+            iso: String::new(),
+        };
         clock.update(SystemTime::now());
         clock
     }
 
     pub fn update(&mut self, now: SystemTime) {
+        if self.start <= now && now < self.end {
+            return;
+        }
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.start = UNIX_EPOCH + Duration::from_secs(second);
+        self.end = self.start + Duration::from_secs(1);
         if second == self.second {
             return;
         }
@@ -80,7 +96,6 @@ fn iso_from_imf(imf: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn formats_both_styles() {
@@ -92,5 +107,27 @@ mod tests {
         clock.update(UNIX_EPOCH + Duration::from_secs(0));
         assert_eq!(clock.clf(), "01/Jan/1970:00:00:00 +0000");
         assert_eq!(clock.iso(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_strings_change_at_each_second_and_when_the_clock_steps_back() {
+        let at = |secs: u64, millis: u64| {
+            UNIX_EPOCH + Duration::from_secs(1_795_303_810 + secs) + Duration::from_millis(millis)
+        };
+        let mut clock = Clock::new();
+        for (now, shows) in [
+            (at(0, 0), "23:30:10"),
+            (at(0, 999), "23:30:10"),
+            (at(1, 0), "23:30:11"),
+            (at(1, 500), "23:30:11"),
+            // Stepped back (NTP, an operator): the earlier second again.
+            (at(0, 999), "23:30:10"),
+            (at(0, 0), "23:30:10"),
+            (at(3, 1), "23:30:13"),
+        ] {
+            clock.update(now);
+            assert!(clock.date().contains(shows), "{now:?}: {}", clock.date());
+            assert_eq!(clock.second(), now.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        }
     }
 }

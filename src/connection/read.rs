@@ -148,11 +148,15 @@ impl Connection {
                 None => {}
             }
         }
-        let facts = self.facts(cx);
-        let mut service = service_for(&mut self.entry, &mut self.tally, cx);
-        let input = stack.unwrap_or(self.input.as_slice());
         let nothing_buffered = input.is_empty();
-        match exchange::decide(input, &facts, &mut service) {
+        let decision = if nothing_buffered {
+            exchange::awaiting_head(&cx.shared.config)
+        } else {
+            let facts = self.facts(cx);
+            let mut service = service_for(&mut self.entry, &mut self.tally, cx);
+            exchange::decide(input, &facts, &mut service)
+        };
+        match decision {
             Decision::Wait { limit, head_started } => {
                 if nothing_buffered && self.input.is_charged() {
                     // Release the buffer of a head that arrived in pieces: an

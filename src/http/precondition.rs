@@ -53,14 +53,15 @@ pub enum Precondition {
 /// `If-Modified-Since` later than the server's clock is invalid is not
 /// applied (RFC 9110 dropped it, and this function has no clock).
 pub fn evaluate(c: &Conditions, v: &Validators, is_get_or_head: bool) -> Precondition {
-    let modified = v.last_modified.map(unix_seconds);
+    // Only a date condition needs it (most requests have none).
+    let modified = || v.last_modified.map(unix_seconds);
 
     // Step 1 and 2: If-Match, or else If-Unmodified-Since.
     if let Some(if_match) = c.if_match {
         if !matches_any(if_match, v.etag, strong_eq) {
             return Precondition::Failed;
         }
-    } else if let (Some(date), Some(modified)) = (c.if_unmodified_since.and_then(parse_date), modified) {
+    } else if let (Some(date), Some(modified)) = (c.if_unmodified_since.and_then(parse_date), modified()) {
         if modified > date {
             return Precondition::Failed;
         }
@@ -72,7 +73,7 @@ pub fn evaluate(c: &Conditions, v: &Validators, is_get_or_head: bool) -> Precond
     let not_modified = if let Some(if_none_match) = c.if_none_match {
         matches_any(if_none_match, v.etag, weak_eq)
     } else if is_get_or_head {
-        c.if_modified_since.and_then(parse_date).is_some_and(|date| modified.is_some_and(|m| m <= date))
+        c.if_modified_since.and_then(parse_date).is_some_and(|date| modified().is_some_and(|m| m <= date))
     } else {
         false
     };
