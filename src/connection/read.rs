@@ -150,7 +150,7 @@ impl Connection {
         }
         let nothing_buffered = input.is_empty();
         let decision = if nothing_buffered {
-            exchange::awaiting_head(&cx.shared.config)
+            exchange::awaiting_head(cx.shared.config.max_head_bytes)
         } else {
             let facts = self.facts(cx);
             let mut service = service_for(&mut self.entry, &mut self.tally, cx);

@@ -19,7 +19,6 @@ use http::Method;
 
 use super::body::{BodyDecoder, Limits};
 use super::parse::{self, BodyLength, Expectation, FieldSlots, Head, RequestError};
-use crate::config::Config;
 use crate::http::request::{Request, Version};
 use crate::http::response::Response;
 use crate::service::{self, Begun, Intake, Service};
@@ -149,18 +148,19 @@ enum BodyUse {
 }
 
 /// What [`decide`] says of an empty input, which needs neither facts nor a
-/// service: wait for a head. A connection asks this before each read,
+/// service: wait for a head of at most `max_head` bytes (the setting
+/// `max_head_bytes`). A connection asks this before each read,
 /// twice per request, so it skips building them (callgrind: ~160
 /// instructions a request).
-pub fn awaiting_head(config: &Config) -> Decision {
-    Decision::Wait { limit: config.max_head_bytes, head_started: false }
+pub fn awaiting_head(max_head: usize) -> Decision {
+    Decision::Wait { limit: max_head, head_started: false }
 }
 
 /// Decides what to do with `input`, the bytes buffered on a connection.
 pub fn decide(input: &[u8], facts: &Facts, service: &mut Service<'_>) -> Decision {
     if input.is_empty() {
         // What parsing nothing would decide, without the parse.
-        return awaiting_head(service.config);
+        return awaiting_head(service.config.max_head_bytes);
     }
     // Only the first `max_head` bytes are parsed, so an oversized head gets
     // the same answer however its bytes were split (found by fuzzing: a
