@@ -31,7 +31,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::access_log::{LogDestination, LogFormat};
-pub use crate::http1::parse::MAX_HEADERS;
 pub use crate::proxy::Cidr;
 use crate::tls::Tls;
 pub use account::Account;
@@ -45,6 +44,12 @@ pub use error::{Setting, SettingError};
 pub use hidden::HiddenGlob;
 pub(crate) use values::{check_cache_control, check_index, origin_of};
 pub use values::{CacheRule, HeaderField, MimeOverride};
+
+/// Upper bound on request header fields, fixed at compile time because the
+/// HTTP/1 parser's field array lives on the stack. `Config::max_headers`
+/// may lower it. Defined here, not beside the parser, so that settings
+/// depend on no protocol module.
+pub const MAX_HEADERS: usize = 100;
 
 /// The on-the-fly compression level when none is asked for: gzip 6 (zlib's
 /// own default), brotli 5, zstd 3. Measured on a 32 KiB stylesheet, brotli 5

@@ -11,9 +11,7 @@ use std::mem::MaybeUninit;
 use crate::http::request::{Method, Request, Version};
 use crate::http::syntax::{byte_table, find_ascii, trim_ows_bytes};
 
-/// Upper bound on request header fields, fixed at compile time because the
-/// parser's header array lives on the stack. `Config::max_headers` may lower it.
-pub const MAX_HEADERS: usize = 100;
+use crate::config::MAX_HEADERS;
 
 /// Why a request head could not be accepted. Each variant is raised at one
 /// place in [`parse`] (or by the connection for the size limits) and maps to

@@ -16,6 +16,7 @@ mod hostile;
 mod http2;
 mod http2_browsers;
 mod idle;
+mod layout;
 mod listing;
 mod live_browser;
 mod live_reload;
