@@ -446,13 +446,38 @@ pub fn reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
         507 => "Insufficient Storage",
-        _ => "",
+        // Request bodies' refusals (issue 21's decoder sends both).
+        411 => "Length Required",
+        417 => "Expectation Failed",
+        // Any other a handler may return (`Response::status`): the `http`
+        // crate's name for it, if it has one.
+        _ => http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason()).unwrap_or(""),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_has_a_reason_phrase() {
+        for (status, phrase) in [
+            (200, "OK"),
+            (411, "Length Required"),
+            (413, "Content Too Large"),
+            (417, "Expectation Failed"),
+            (422, "Unprocessable Content"),
+            (418, "I'm a teapot"),
+            (451, "Unavailable For Legal Reasons"),
+            (504, "Gateway Timeout"),
+        ] {
+            assert_eq!(reason(status), phrase, "{status}");
+        }
+        for status in 100..=599 {
+            let named = http::StatusCode::from_u16(status).ok().and_then(|code| code.canonical_reason());
+            assert_eq!(reason(status).is_empty(), named.is_none(), "{status}");
+        }
+    }
 
     fn head(response: &Response, keep_alive: bool, http10: bool) -> String {
         let mut out = Vec::new();

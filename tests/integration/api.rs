@@ -527,6 +527,16 @@ fn bodies_are_refused_with_411_413_and_417() {
         let r = read_response(&mut stream, false).expect("a response");
         let want = if status == 0 { 507 } else { status };
         assert_eq!((r.status, r.header("connection")), (want, Some("close")), "{raw:?}");
+        if status != 0 {
+            // The page names the refusal ("411 Length Required").
+            let phrase = match status {
+                400 => "Bad Request",
+                411 => "Length Required",
+                413 => "Content Too Large",
+                _ => "Expectation Failed",
+            };
+            assert_eq!(r.text(), format!("{status} {phrase}\n"), "{raw:?}");
+        }
         assert_closed(&mut stream);
     }
     assert_eq!(uploads.abandoned.load(Ordering::Relaxed), 1, "the refusing sink was dropped");
