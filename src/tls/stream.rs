@@ -31,6 +31,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
@@ -76,6 +77,36 @@ const SMALL_RECORD: usize = 4096;
 /// grow to 16 KiB, as in Google's scheme: by then the window is open and
 /// bulk transfers pay for no more records than before.
 const SMALL_RECORDS_FOR: u64 = 1 << 20;
+/// A connection that has sent nothing for this long starts again with
+/// small records: Linux shrinks an idle connection's congestion window
+/// back to its initial size (`tcp_slow_start_after_idle`, on by default,
+/// after one retransmission timeout, 200 ms or more), so the next
+/// response meets a new connection's window, and a browser's keep-alive
+/// connection is often reused for a page after a pause. Google's scheme
+/// resets after a second, too.
+const SMALL_RECORDS_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// How large the next records may be: `SMALL_RECORD` while the
+/// connection's window is small (young, or woken from idle).
+#[derive(Debug, Default)]
+struct RecordSizing {
+    /// Plaintext sent since the connection began or last woke from idle,
+    /// up to `SMALL_RECORDS_FOR`.
+    sent: u64,
+    /// When plaintext was last given to the session.
+    last_write: Option<Instant>,
+}
+
+impl RecordSizing {
+    /// Notes a write at `now`: after `SMALL_RECORDS_AFTER_IDLE` of quiet,
+    /// records start small again.
+    fn write_at(&mut self, now: Instant) {
+        if self.last_write.is_some_and(|last| now.saturating_duration_since(last) >= SMALL_RECORDS_AFTER_IDLE) {
+            self.sent = 0;
+        }
+        self.last_write = Some(now);
+    }
+}
 
 /// What the connection turned out to speak.
 enum Mode {
@@ -114,8 +145,8 @@ pub struct TlsStream {
     /// The TLS handshake has finished (and was counted for metrics); a
     /// stream dropped in `Mode::Tls` without it counts as a failure.
     handshake_done: bool,
-    /// Plaintext sent so far, up to `SMALL_RECORDS_FOR`: small records until then.
-    sent: u64,
+    /// Small records until the window has grown (see `SMALL_RECORD`).
+    sizing: RecordSizing,
 }
 
 impl TlsStream {
@@ -131,7 +162,7 @@ impl TlsStream {
             unsent: Charge::new(budget),
             frugal: false,
             handshake_done: false,
-            sent: 0,
+            sizing: RecordSizing::default(),
         }
     }
 
@@ -283,7 +314,7 @@ impl TlsStream {
         };
         flush_session(session, &self.stream, more)?;
         let room = room_for(bytes.len().min(FILE_CHUNK), &mut self.unsent, &mut self.frugal);
-        let taken = encrypt(session, &bytes[..room], &mut self.sent)?;
+        let taken = encrypt(session, &bytes[..room], &mut self.sizing)?;
         flush_session(session, &self.stream, more).or_else(ignore_would_block)?;
         shrink_charge(session, &mut self.unsent);
         Ok(taken)
@@ -307,7 +338,7 @@ impl TlsStream {
         }
         // The session takes what fits its buffer limit; bytes it did not
         // take are read again next time (as on the portable path).
-        let taken = encrypt(session, read, &mut self.sent)?;
+        let taken = encrypt(session, read, &mut self.sizing)?;
         *offset += taken as u64;
         // The last piece of the range goes out without "more", so the
         // kernel does not hold its final partial segment back.
@@ -383,10 +414,14 @@ fn holds_nothing(session: &mut ServerConnection) -> bool {
 
 /// Gives `plain` to the session to encrypt: in records of `SMALL_RECORD`
 /// bytes while the connection has sent less than `SMALL_RECORDS_FOR`
-/// (the session makes one record per write, or more for a longer one),
-/// then as the session cuts them. The plaintext taken: less when the
-/// session's buffer limit is reached.
-fn encrypt(session: &mut ServerConnection, plain: &[u8], sent: &mut u64) -> io::Result<usize> {
+/// since it began or woke from idle (the session makes one record per
+/// write, or more for a longer one), then as the session cuts them. The
+/// plaintext taken: less when the session's buffer limit is reached.
+fn encrypt(session: &mut ServerConnection, plain: &[u8], sizing: &mut RecordSizing) -> io::Result<usize> {
+    // A clock read per write (~25 ns), against the encryption of up to
+    // 64 KiB: not worth a cheaper source of time.
+    sizing.write_at(Instant::now());
+    let sent = &mut sizing.sent;
     let mut taken = 0;
     while *sent < SMALL_RECORDS_FOR && taken < plain.len() {
         let piece = &plain[taken..plain.len().min(taken + SMALL_RECORD)];
@@ -469,5 +504,33 @@ fn ignore_would_block(e: io::Error) -> io::Result<()> {
         Ok(())
     } else {
         Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_start_small_again_after_a_second_of_quiet() {
+        let start = Instant::now();
+        let at = |millis: u64| start + Duration::from_millis(millis);
+        let mut sizing = RecordSizing::default();
+        // (write at, plaintext the connection had sent before: then what counts)
+        for (millis, before, after) in [
+            (0, 0, 0),
+            (10, 2 << 20, 2 << 20),
+            // Writes closer together than the idle time: still warm.
+            (1_009, 2 << 20, 2 << 20),
+            (2_008, 2 << 20, 2 << 20),
+            // A second of quiet: small records again.
+            (3_008, 2 << 20, 0),
+            (3_100, 4096, 4096),
+            (60_000, 4096, 0),
+        ] {
+            sizing.sent = before;
+            sizing.write_at(at(millis));
+            assert_eq!(sizing.sent, after, "a write at {millis} ms");
+        }
     }
 }

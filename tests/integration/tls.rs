@@ -856,7 +856,7 @@ impl Write for RecordLengths {
 }
 
 #[test]
-fn a_young_connection_sends_small_records_then_full_ones() {
+fn a_young_or_idle_connection_sends_small_records_then_full_ones() {
     let https = Https::start();
     let name = ServerName::IpAddress(https.addr().ip().into());
     let session = ClientConnection::new(client_config(&https.tls), name).expect("client session");
@@ -878,4 +878,23 @@ fn a_young_connection_sends_small_records_then_full_ones() {
     );
     assert!(lengths.iter().all(|&len| len <= 16 * 1024 + 1 + 16), "no record past 16 KiB");
     assert!(lengths[first_full..].iter().filter(|&&len| len > small).count() > 60, "the rest mostly in full records");
+
+    // Warm: the next response goes in full records at once (its head
+    // aside, a record of its own).
+    let small_bytes_of_next_response = |client: &mut StreamOwned<ClientConnection, RecordLengths>| {
+        let mark = client.sock.lengths.len();
+        client.write_all(get("/big.bin").as_bytes()).expect("send over TLS");
+        let big = read_response(client, false).expect("a response over TLS");
+        assert!(big.body == big_contents(), "the 3 MiB body differs");
+        let lengths = &client.sock.lengths[mark..];
+        let first_full = lengths.iter().position(|&len| len > small).expect("full records");
+        lengths[..first_full].iter().sum::<usize>()
+    };
+    let warm = small_bytes_of_next_response(&mut client);
+    assert!(warm < 64 * 1024, "{warm} bytes in small records on a warm connection");
+    // After a second and a bit without a write (the server's threshold; the
+    // kernel shrinks an idle connection's window too): small records again.
+    std::thread::sleep(Duration::from_millis(1_200));
+    let woken = small_bytes_of_next_response(&mut client);
+    assert!((1 << 20..(1 << 20) + 64 * 1024).contains(&woken), "{woken} bytes in small records after idling");
 }
