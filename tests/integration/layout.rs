@@ -87,7 +87,8 @@ fn the_reader_sees_paths_and_cycles() {
     // The checker's parts, on inputs with a known answer.
     let text = strip_comments_and_strings(
         "use super::{body::Decoder, parse::{self, Head}};\n// crate::not::this\nlet s = \"crate::nor::this\";\n\
-         #[cfg(test)]\nmod tests { use crate::tests_only::X; }\nfn f() { crate::config::Config::new(); }\n",
+         #[cfg(test)]\nmod tests { use crate::tests_only::X; }\nfn f() { crate::config::Config::new(); }\n\
+         type B = Box<dyn crate::handlers::Sink>;\n",
     );
     let paths = referenced_paths(&without_test_items(&text));
     let expect: BTreeSet<Vec<String>> = [
@@ -95,6 +96,7 @@ fn the_reader_sees_paths_and_cycles() {
         vec!["super", "parse"],
         vec!["super", "parse", "Head"],
         vec!["crate", "config", "Config", "new"],
+        vec!["crate", "handlers", "Sink"],
     ]
     .iter()
     .map(|p| p.iter().map(|s| s.to_string()).collect())
@@ -254,7 +256,9 @@ fn without_test_items(text: &str) -> String {
 /// expanded (`use a::{b, c::{d}}` gives `a::b` and `a::c::d`).
 fn referenced_paths(text: &str) -> BTreeSet<Vec<String>> {
     let mut paths = BTreeSet::new();
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    // Spaces around `::` dropped (`crate ::\n    a`), others kept: `dyn
+    // crate::X` must not become an identifier `dyncrate`.
+    let compact = text.split("::").map(str::trim).collect::<Vec<_>>().join("::");
     // `use` trees: from `use` to `;`.
     let mut rest = text;
     while let Some(at) = find_word(rest, "use") {
