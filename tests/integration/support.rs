@@ -367,19 +367,25 @@ impl Drop for Binary {
     }
 }
 
+/// Says why a test skips: `what` is missing, and `fix` would provide it.
+/// With `RAWSERVE_REQUIRE_TOOLS` set (CI sets it) nothing may be missing,
+/// so the test fails instead. The one home of that rule.
+pub fn skipping(what: &str, fix: &str) {
+    assert!(
+        std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
+        "{what}, and RAWSERVE_REQUIRE_TOOLS requires every tool ({fix})"
+    );
+    eprintln!("skipped: {what} ({fix})");
+}
+
 /// Whether an external program (curl, wget, chromium…) is installed. When
-/// it is not, the test prints why it skips — unless `RAWSERVE_REQUIRE_TOOLS`
-/// is set (CI sets it), in which case a missing tool fails the test.
+/// it is not, the test skips ([`skipping`]).
 pub fn have_tool(program: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false);
     if !found {
-        assert!(
-            std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
-            "{program} is required (RAWSERVE_REQUIRE_TOOLS is set) but not installed"
-        );
-        eprintln!("skipped: {program} is not installed (apt-get install {program})");
+        skipping(&format!("{program} is not installed"), &format!("apt-get install {program}"));
     }
     found
 }
@@ -403,11 +409,7 @@ impl Mount {
                     Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
                     Err(e) => e.to_string(),
                 };
-                assert!(
-                    std::env::var_os("RAWSERVE_REQUIRE_TOOLS").is_none(),
-                    "mount {args:?} is required (RAWSERVE_REQUIRE_TOOLS is set) but failed: {why}"
-                );
-                eprintln!("skipped: cannot mount {args:?} here (needs root): {why}");
+                skipping(&format!("cannot mount {args:?} here: {why}"), "run as root");
                 None
             }
         }
